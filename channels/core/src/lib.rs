@@ -1,0 +1,53 @@
+//! The contract between Switchboard's daemon and its channel adapters: the `Channel` trait and the
+//! normalized message types. Nothing here knows about a database or an HTTP server, so an adapter
+//! crate depends on this and on its platform's client library only.
+
+mod error;
+#[cfg(feature = "test-util")]
+pub mod fake;
+mod types;
+
+pub use error::{ChannelError, SendError, SinkError};
+pub use types::{
+    AttachmentData, Change, Inbound, InboundAttachment, Outbound, OutboundAttachment, SendReceipt,
+    Sender,
+};
+
+use async_trait::async_trait;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// Where an adapter hands what it received. `commit` returns only after the store durably committed
+/// every message *and* the cursor in one transaction: only then may the adapter acknowledge upstream
+/// (advance a Telegram offset, an IMAP UID watermark, ...), so a crash neither loses nor duplicates.
+#[async_trait]
+pub trait InboundSink: Send + Sync {
+    /// Stores `batch` and, in the same transaction, sets this channel's cursor to `cursor` (when given).
+    async fn commit(&self, batch: Vec<Inbound>, cursor: Option<String>) -> Result<(), SinkError>;
+
+    /// The cursor last committed for this channel, so an adapter resumes where it stopped.
+    async fn cursor(&self) -> Result<Option<String>, SinkError>;
+}
+
+/// One configured channel (a bot, a mailbox, a webhook endpoint).
+#[async_trait]
+pub trait Channel: Send + Sync {
+    /// The operator's unique name for this channel (`[[channel]] name`).
+    fn name(&self) -> &str;
+
+    /// The adapter kind (`telegram`, `email`, `api`, ...).
+    fn kind(&self) -> &'static str;
+
+    /// Runs the inbound loop until `shutdown` fires. Returning an error lets the supervisor restart
+    /// the loop with backoff; other channels keep running. Adapters whose inbound arrives through the
+    /// daemon's own HTTP server simply wait for `shutdown`.
+    async fn run(
+        &self,
+        sink: Arc<dyn InboundSink>,
+        shutdown: CancellationToken,
+    ) -> Result<(), ChannelError>;
+
+    /// Makes exactly one delivery attempt. Adapters never retry internally: the outbox owns retries,
+    /// so the error must say whether a retry can help.
+    async fn send(&self, message: &Outbound) -> Result<SendReceipt, SendError>;
+}

@@ -1,0 +1,504 @@
+//! Route handlers: parse and check the request, call the store, shape the answer. No SQL here.
+
+use super::AppState;
+use super::auth::{AuthAgent, bearer};
+use super::error::{ApiError, Json, Path, Query};
+use crate::store::{
+    AssigneeFilter, Contact, Conversation, ConversationFilter, ConversationPatch, Message,
+    Priority, Status,
+};
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::json;
+use std::convert::Infallible;
+use switchboard_core::{Inbound, Sender};
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use utoipa::{IntoParams, ToSchema};
+
+/// Longest text accepted in a reply or an inbound message (characters).
+const MAX_TEXT_CHARS: usize = 100_000;
+/// Longest external id or thread id accepted from an `api` channel.
+const MAX_ID_LEN: usize = 256;
+
+#[derive(Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// open, pending, snoozed or resolved
+    status: Option<String>,
+    channel: Option<String>,
+    /// An agent id, `me`, or `none` for unassigned.
+    assignee: Option<String>,
+    /// Text searched in subjects, contact names and message text.
+    q: Option<String>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConversationList {
+    conversations: Vec<Conversation>,
+    next_cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/conversations", params(ListQuery),
+    responses((status = 200, body = ConversationList), (status = 400), (status = 401)))]
+pub async fn list_conversations(
+    State(state): State<AppState>,
+    AuthAgent(agent): AuthAgent,
+    Query(query): Query<ListQuery>,
+) -> Result<axum::Json<ConversationList>, ApiError> {
+    let status = match query.status.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(Status::parse(s).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "status: unknown value {s:?} (open, pending, snoozed, resolved)"
+            ))
+        })?),
+    };
+    let assignee = match query.assignee.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some("none") => Some(AssigneeFilter::Unassigned),
+        Some("me") => Some(AssigneeFilter::Agent(agent.id)),
+        Some(id) => Some(AssigneeFilter::Agent(id.parse().map_err(|_| {
+            ApiError::BadRequest(format!(
+                "assignee: expected an agent id, `me` or `none`, got {id:?}"
+            ))
+        })?)),
+    };
+    let cursor = match query.cursor.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(c) => Some(
+            c.split_once('.')
+                .and_then(|(at, id)| Some((at.parse().ok()?, id.parse().ok()?)))
+                .ok_or_else(|| {
+                    ApiError::BadRequest("cursor: not a cursor this API returned".into())
+                })?,
+        ),
+    };
+    let filter = ConversationFilter {
+        status,
+        channel: query.channel.filter(|c| !c.is_empty()),
+        assignee,
+        query: query.q.filter(|q| !q.trim().is_empty()),
+        cursor,
+        limit: query.limit.unwrap_or(50),
+    };
+    let (conversations, next) = state.store.list_conversations(&filter).await?;
+    Ok(axum::Json(ConversationList {
+        conversations,
+        next_cursor: next.map(|(at, id)| format!("{at}.{id}")),
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/conversations/{id}",
+    responses((status = 200, description = "`{\"conversation\": Conversation}`", body = Conversation), (status = 404)))]
+pub async fn get_conversation(
+    State(state): State<AppState>,
+    _agent: AuthAgent,
+    Path(id): Path<i64>,
+) -> Result<impl IntoResponse, ApiError> {
+    let conversation = state.store.conversation(id).await?;
+    Ok(axum::Json(json!({ "conversation": conversation })))
+}
+
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchConversation {
+    status: Option<Status>,
+    priority: Option<Priority>,
+    /// An agent id, or null to unassign.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>)]
+    assignee_id: Option<Option<i64>>,
+}
+
+#[utoipa::path(patch, path = "/api/v1/conversations/{id}", request_body = PatchConversation,
+    responses((status = 200, body = Conversation), (status = 400), (status = 404)))]
+pub async fn patch_conversation(
+    State(state): State<AppState>,
+    _agent: AuthAgent,
+    Path(id): Path<i64>,
+    Json(body): Json<PatchConversation>,
+) -> Result<impl IntoResponse, ApiError> {
+    let patch = ConversationPatch {
+        status: body.status,
+        priority: body.priority,
+        assignee_id: body.assignee_id,
+    };
+    let conversation = state.store.update_conversation(id, &patch).await?;
+    Ok(axum::Json(json!({ "conversation": conversation })))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MessageList {
+    messages: Vec<Message>,
+}
+
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/messages",
+    responses((status = 200, body = MessageList), (status = 404)))]
+pub async fn list_messages(
+    State(state): State<AppState>,
+    _agent: AuthAgent,
+    Path(id): Path<i64>,
+) -> Result<axum::Json<MessageList>, ApiError> {
+    Ok(axum::Json(MessageList {
+        messages: state.store.messages(id).await?,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewReply {
+    text: String,
+    /// Answer this specific message (the channel quotes or threads it where it can).
+    reply_to_message_id: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MessageEnvelope {
+    message: Message,
+}
+
+fn check_text(text: &str) -> Result<(), ApiError> {
+    if text.trim().is_empty() {
+        return Err(ApiError::BadRequest("text: must not be empty".into()));
+    }
+    if text.chars().count() > MAX_TEXT_CHARS {
+        return Err(ApiError::BadRequest(format!(
+            "text: longer than {MAX_TEXT_CHARS} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// The reply is committed before this answers; delivery follows (watch `message.updated`).
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", request_body = NewReply,
+    responses((status = 202, body = MessageEnvelope), (status = 400), (status = 404), (status = 413)))]
+pub async fn post_message(
+    State(state): State<AppState>,
+    AuthAgent(agent): AuthAgent,
+    Path(id): Path<i64>,
+    Json(body): Json<NewReply>,
+) -> Result<impl IntoResponse, ApiError> {
+    check_text(&body.text)?;
+    let message = state
+        .store
+        .create_reply(
+            id,
+            &agent,
+            &body.text,
+            body.reply_to_message_id,
+            state.expiry,
+        )
+        .await?;
+    state.dispatcher.wake();
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(MessageEnvelope { message }),
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/messages/{id}/retry",
+    responses((status = 202, body = MessageEnvelope), (status = 404), (status = 409, description = "not a failed outbound message")))]
+pub async fn retry_message(
+    State(state): State<AppState>,
+    _agent: AuthAgent,
+    Path(id): Path<i64>,
+) -> Result<impl IntoResponse, ApiError> {
+    let message = state.store.retry_message(id, state.expiry).await?;
+    state.dispatcher.wake();
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(MessageEnvelope { message }),
+    ))
+}
+
+/// Downloads an attachment. Always served as a download (never rendered inline) so a hostile
+/// file cannot run script in the inbox's origin.
+#[utoipa::path(get, path = "/api/v1/attachments/{id}",
+    responses((status = 200, content_type = "application/octet-stream"), (status = 404)))]
+pub async fn download_attachment(
+    State(state): State<AppState>,
+    _agent: AuthAgent,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    let file = state.store.attachment(id).await?;
+    let Some(path) = file
+        .sha256
+        .as_deref()
+        .and_then(|sha| state.store.files().path_of(sha))
+    else {
+        let note = file
+            .note
+            .unwrap_or_else(|| "the file was not stored".into());
+        return Err(ApiError::Rejected(StatusCode::NOT_FOUND, note));
+    };
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("reading {}: {e}", path.display())))?;
+    let safe_name: String = file
+        .filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let content_type = file
+        .content_type
+        .parse::<mime_type::Checked>()
+        .map(|c| c.0)
+        .unwrap_or_else(|_| "application/octet-stream".into());
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{safe_name}\""),
+            ),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".into()),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+mod mime_type {
+    /// A content type safe to echo in a header: `type/subtype` from a conservative alphabet.
+    pub struct Checked(pub String);
+
+    impl std::str::FromStr for Checked {
+        type Err = ();
+        fn from_str(s: &str) -> Result<Self, ()> {
+            let essence = s
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            let ok = essence.split_once('/').is_some_and(|(a, b)| {
+                let valid = |p: &str| {
+                    !p.is_empty()
+                        && p.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+                };
+                valid(a) && valid(b)
+            });
+            if ok { Ok(Self(essence)) } else { Err(()) }
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/contacts/{id}",
+    responses((status = 200, description = "`{\"contact\": Contact}` with identities and conversations", body = Contact), (status = 404)))]
+pub async fn get_contact(
+    State(state): State<AppState>,
+    _agent: AuthAgent,
+    Path(id): Path<i64>,
+) -> Result<impl IntoResponse, ApiError> {
+    let contact = state.store.contact(id).await?;
+    Ok(axum::Json(json!({ "contact": contact })))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeRequest {
+    /// The contact that remains; `{id}` is merged into it.
+    into: i64,
+}
+
+#[utoipa::path(post, path = "/api/v1/contacts/{id}/merge", request_body = MergeRequest,
+    responses((status = 200, body = Contact), (status = 400), (status = 404), (status = 409)))]
+pub async fn merge_contact(
+    State(state): State<AppState>,
+    _agent: AuthAgent,
+    Path(id): Path<i64>,
+    Json(body): Json<MergeRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let contact: Contact = state.store.merge_contacts(id, body.into).await?;
+    Ok(axum::Json(json!({ "contact": contact })))
+}
+
+/// Server-Sent Events: `message.created`, `message.updated`, `conversation.updated`; each
+/// event's data is `{"type": ..., "data": ...}`. A `resync` event means events were missed.
+#[utoipa::path(get, path = "/api/v1/events",
+    responses((status = 200, content_type = "text/event-stream")))]
+pub async fn events(
+    State(state): State<AppState>,
+    _agent: AuthAgent,
+) -> Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>>> {
+    let stream = BroadcastStream::new(state.store.subscribe())
+        .map(|item| {
+            Ok(match item {
+                Ok(event) => SseEvent::default()
+                    .event(event.name())
+                    .json_data(&event)
+                    .unwrap_or_else(|_| SseEvent::default().event("error")),
+                Err(BroadcastStreamRecvError::Lagged(missed)) => SseEvent::default()
+                    .event("resync")
+                    .data(json!({ "missed": missed }).to_string()),
+            })
+        })
+        .take_until(state.shutdown.clone().cancelled_owned());
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+#[utoipa::path(get, path = "/api/v1/me", responses((status = 200, body = crate::store::Agent)))]
+pub async fn me(AuthAgent(agent): AuthAgent) -> impl IntoResponse {
+    axum::Json(json!({ "agent": agent }))
+}
+
+/// The secret of the `api` channel named in the path, as a bearer token.
+pub struct ChannelSecret(String);
+
+impl FromRequestParts<AppState> for ChannelSecret {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, ApiError> {
+        bearer(parts)
+            .map(|t| Self(t.to_owned()))
+            .ok_or(ApiError::Unauthorized)
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct InboundSender {
+    id: String,
+    name: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct InboundPost {
+    /// Your id for the conversation (a chat session, a ticket): one conversation per thread.
+    thread_id: String,
+    /// Your id for this message: posting it again is harmless (stored once).
+    message_id: String,
+    sender: InboundSender,
+    text: String,
+    subject: Option<String>,
+    /// Your id of the message this one answers.
+    reply_to: Option<String>,
+    sent_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct InboundAccepted {
+    message_id: Option<i64>,
+    conversation_id: i64,
+    /// True when this message_id was already stored: nothing new was written.
+    duplicate: bool,
+}
+
+fn check_id(field: &str, value: &str) -> Result<(), ApiError> {
+    if value.trim().is_empty() || value.len() > MAX_ID_LEN {
+        return Err(ApiError::BadRequest(format!(
+            "{field}: must be 1 to {MAX_ID_LEN} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// Inbound message for an `api` channel, authenticated with that channel's secret.
+#[utoipa::path(post, path = "/api/v1/channels/{name}/inbound", request_body = InboundPost,
+    security(("channel_secret" = [])),
+    responses((status = 201, body = InboundAccepted), (status = 200, description = "duplicate", body = InboundAccepted),
+        (status = 400), (status = 401), (status = 404), (status = 413)))]
+pub async fn channel_inbound(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ChannelSecret(secret): ChannelSecret,
+    Json(body): Json<InboundPost>,
+) -> Result<impl IntoResponse, ApiError> {
+    let channel = state.channels.api.get(&name).ok_or(ApiError::NotFound)?;
+    if !channel.verify_secret(&secret) {
+        return Err(ApiError::Unauthorized);
+    }
+    check_id("thread_id", &body.thread_id)?;
+    check_id("message_id", &body.message_id)?;
+    check_id("sender.id", &body.sender.id)?;
+    check_text(&body.text)?;
+    let sender = Sender::new(
+        body.sender.id.clone(),
+        body.sender.name.unwrap_or(body.sender.id),
+    );
+    let inbound = Inbound {
+        subject: body.subject,
+        reply_to: body.reply_to,
+        sent_at: body.sent_at,
+        ..Inbound::text(body.thread_id, body.message_id, sender, body.text)
+    };
+    let report = state.ingestor.ingest(&name, vec![inbound], None).await?;
+    let item = report
+        .items
+        .first()
+        .ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("ingest reported nothing")))?;
+    let duplicate = item.message_id.is_none();
+    let status = if duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((
+        status,
+        axum::Json(InboundAccepted {
+            message_id: item.message_id,
+            conversation_id: item.conversation_id,
+            duplicate,
+        }),
+    ))
+}
+
+/// Liveness and readiness: 200 while the database answers; channel states for monitoring.
+#[utoipa::path(get, path = "/healthz", security(()),
+    responses((status = 200), (status = 503)))]
+pub async fn healthz(State(state): State<AppState>) -> Response {
+    let database = state.store.health().await;
+    let channels = state.health.lock().unwrap().clone();
+    let degraded = channels
+        .values()
+        .any(|c| c.state == crate::channels::ChannelState::Failing);
+    let status = match (&database, degraded) {
+        (Err(_), _) => "down",
+        (Ok(()), true) => "degraded",
+        (Ok(()), false) => "ok",
+    };
+    let code = if database.is_ok() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({
+        "status": status,
+        "database": if database.is_ok() { "ok" } else { "unavailable" },
+        "channels": channels,
+    });
+    (code, axum::Json(body)).into_response()
+}
+
+pub async fn openapi() -> impl IntoResponse {
+    axum::Json(<super::ApiDoc as utoipa::OpenApi>::openapi())
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::Rejected(StatusCode::METHOD_NOT_ALLOWED, "method not allowed".into())
+}

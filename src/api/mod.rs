@@ -1,0 +1,101 @@
+//! The agent HTTP API (axum): inbox, conversations, messages, contacts, live events, and the
+//! `api` channel's inbound endpoint. The contract is public and described at `/api/openapi.json`.
+
+mod auth;
+mod error;
+mod handlers;
+
+pub use auth::AuthCache;
+pub use error::ApiError;
+
+use crate::channels::{Channels, HealthMap};
+use crate::outbox::Dispatcher;
+use crate::store::{Ingestor, Store};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use utoipa::OpenApi;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub ingestor: Ingestor,
+    pub channels: Channels,
+    pub dispatcher: Dispatcher,
+    /// Outbox expiry given to new and manually retried replies.
+    pub expiry: Duration,
+    pub auth: Arc<AuthCache>,
+    pub health: HealthMap,
+    /// Ends live streams (SSE) so a graceful shutdown is not held open by them.
+    pub shutdown: CancellationToken,
+}
+
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    let v1 = Router::new()
+        .route("/conversations", get(handlers::list_conversations))
+        .route(
+            "/conversations/{id}",
+            get(handlers::get_conversation).patch(handlers::patch_conversation),
+        )
+        .route(
+            "/conversations/{id}/messages",
+            get(handlers::list_messages).post(handlers::post_message),
+        )
+        .route("/messages/{id}/retry", post(handlers::retry_message))
+        .route("/attachments/{id}", get(handlers::download_attachment))
+        .route("/contacts/{id}", get(handlers::get_contact))
+        .route("/contacts/{id}/merge", post(handlers::merge_contact))
+        .route("/events", get(handlers::events))
+        .route("/me", get(handlers::me))
+        .route("/channels/{name}/inbound", post(handlers::channel_inbound));
+    Router::new()
+        .route("/healthz", get(handlers::healthz))
+        .route("/api/openapi.json", get(handlers::openapi))
+        .nest("/api/v1", v1)
+        .fallback(handlers::not_found)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Switchboard agent API", description = "Inbox, conversations, replies and live events. Every /api/v1 route needs `Authorization: Bearer <token>` (from `switchboard agent add`), except a channel's inbound route, which takes that channel's secret."),
+    paths(
+        handlers::list_conversations,
+        handlers::get_conversation,
+        handlers::patch_conversation,
+        handlers::list_messages,
+        handlers::post_message,
+        handlers::retry_message,
+        handlers::download_attachment,
+        handlers::get_contact,
+        handlers::merge_contact,
+        handlers::events,
+        handlers::me,
+        handlers::channel_inbound,
+        handlers::healthz,
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        openapi
+            .components
+            .get_or_insert_default()
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+    }
+}

@@ -1,0 +1,105 @@
+//! Wires the daemon together: store, ingestor, channels, dispatcher and HTTP server, with a
+//! graceful stop (stop intake, finish in-flight sends, checkpoint the database).
+
+use crate::api::{self, AppState, AuthCache};
+use crate::channels::{self, Channels};
+use crate::config::Config;
+use crate::outbox::Dispatcher;
+use crate::store::{Ingestor, Store};
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    max_body_bytes: usize,
+    shutdown: CancellationToken,
+}
+
+impl Application {
+    /// Opens the store, builds the channels and binds the listener; nothing runs until
+    /// `run_until_stopped`.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let store = Store::open(&config.storage.database_url, &config.storage.data_dir)
+            .await
+            .with_context(|| format!("opening {}", config.storage.database_url))?;
+        let channels = Channels::build(&config.channels)?;
+        let listener = TcpListener::bind(config.server.listen)
+            .await
+            .with_context(|| format!("binding server.listen = {}", config.server.listen))?;
+        let shutdown = CancellationToken::new();
+        let dispatcher =
+            Dispatcher::new(store.clone(), channels.all.clone(), config.outbox.clone());
+        let state = AppState {
+            ingestor: Ingestor::start(store.clone()),
+            store,
+            channels,
+            dispatcher,
+            expiry: config.outbox.expiry,
+            auth: Arc::new(AuthCache::default()),
+            health: Arc::default(),
+            shutdown: shutdown.clone(),
+        };
+        Ok(Self {
+            listener,
+            state,
+            max_body_bytes: config.server.max_body_bytes,
+            shutdown,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Cancel this to stop the daemon gracefully.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.state.store
+    }
+
+    pub fn dispatcher(&self) -> &Dispatcher {
+        &self.state.dispatcher
+    }
+
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            mut state,
+            max_body_bytes,
+            shutdown,
+        } = self;
+        let tasks = TaskTracker::new();
+        state.health = channels::supervise(&state.channels, &state.ingestor, &shutdown, &tasks);
+        tasks.spawn(state.dispatcher.clone().run(shutdown.clone()));
+        let store = state.store.clone();
+        tracing::info!(
+            listen = %listener.local_addr()?,
+            channels = state.channels.all.len(),
+            "switchboard is running"
+        );
+        let router = api::router(state, max_body_bytes);
+        axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+            .await
+            .context("HTTP server")?;
+        tracing::info!("stopping: finishing in-flight deliveries");
+        tasks.close();
+        tasks.wait().await;
+        if let Err(e) = store.checkpoint().await {
+            tracing::warn!(error = %e, "WAL checkpoint at shutdown failed");
+        }
+        store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}

@@ -1,0 +1,169 @@
+//! Builds the configured channel adapters (one explicit `match` on the config kind) and
+//! supervises their inbound loops: a failing adapter is restarted with capped backoff and
+//! reported unhealthy, while the others keep running.
+
+pub mod api;
+
+use crate::config::ChannelConfig;
+use crate::store::Ingestor;
+use async_trait::async_trait;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use switchboard_core::{Channel, ChannelError, Inbound, InboundSink, SinkError};
+use tokio_util::sync::CancellationToken;
+
+/// Every configured channel, by name.
+#[derive(Clone, Default)]
+pub struct Channels {
+    pub all: Arc<HashMap<String, Arc<dyn Channel>>>,
+    /// The `api` channels again, typed: the HTTP server verifies their inbound secret.
+    pub api: Arc<HashMap<String, Arc<api::ApiChannel>>>,
+}
+
+impl Channels {
+    pub fn build(configs: &[ChannelConfig]) -> anyhow::Result<Self> {
+        let mut all: HashMap<String, Arc<dyn Channel>> = HashMap::new();
+        let mut apis = HashMap::new();
+        for config in configs {
+            match config {
+                ChannelConfig::Api(c) => {
+                    let channel = Arc::new(api::ApiChannel::new(c)?);
+                    apis.insert(c.name.clone(), channel.clone());
+                    all.insert(c.name.clone(), channel);
+                }
+            }
+        }
+        Ok(Self {
+            all: Arc::new(all),
+            api: Arc::new(apis),
+        })
+    }
+}
+
+/// An adapter's commits go through here into the store, tagged with its channel name.
+pub struct ChannelSink {
+    channel: String,
+    ingestor: Ingestor,
+}
+
+impl ChannelSink {
+    pub fn new(channel: impl Into<String>, ingestor: Ingestor) -> Self {
+        Self {
+            channel: channel.into(),
+            ingestor,
+        }
+    }
+}
+
+#[async_trait]
+impl InboundSink for ChannelSink {
+    async fn commit(&self, batch: Vec<Inbound>, cursor: Option<String>) -> Result<(), SinkError> {
+        self.ingestor
+            .ingest(&self.channel, batch, cursor)
+            .await
+            .map(|_| ())
+            .map_err(|e| SinkError(e.to_string()))
+    }
+
+    async fn cursor(&self) -> Result<Option<String>, SinkError> {
+        self.ingestor
+            .store()
+            .cursor(&self.channel)
+            .await
+            .map_err(|e| SinkError(e.to_string()))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelState {
+    Running,
+    /// The inbound loop failed and is waiting to restart.
+    Failing,
+    Stopped,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChannelHealth {
+    pub kind: &'static str,
+    pub state: ChannelState,
+    pub last_error: Option<String>,
+    pub restarts: u32,
+}
+
+pub type HealthMap = Arc<Mutex<HashMap<String, ChannelHealth>>>;
+
+const BACKOFF_START: Duration = Duration::from_secs(1);
+const BACKOFF_MAX: Duration = Duration::from_secs(300);
+
+/// Starts one supervised inbound loop per channel.
+pub fn supervise(
+    channels: &Channels,
+    ingestor: &Ingestor,
+    shutdown: &CancellationToken,
+    tasks: &tokio_util::task::TaskTracker,
+) -> HealthMap {
+    let health: HealthMap = Arc::default();
+    for (name, channel) in channels.all.iter() {
+        health.lock().unwrap().insert(
+            name.clone(),
+            ChannelHealth {
+                kind: channel.kind(),
+                state: ChannelState::Running,
+                last_error: None,
+                restarts: 0,
+            },
+        );
+        let sink: Arc<dyn InboundSink> = Arc::new(ChannelSink::new(name.clone(), ingestor.clone()));
+        let (channel, shutdown, health, name) = (
+            channel.clone(),
+            shutdown.clone(),
+            health.clone(),
+            name.clone(),
+        );
+        tasks.spawn(async move {
+            let mut backoff = BACKOFF_START;
+            loop {
+                let result = channel.run(sink.clone(), shutdown.clone()).await;
+                if shutdown.is_cancelled() {
+                    break;
+                }
+                let error = match result {
+                    Ok(()) => "inbound loop ended unexpectedly".to_owned(),
+                    Err(e @ ChannelError::Config(_)) => {
+                        tracing::error!(channel = %name, error = %e, "channel stopped: fix its configuration");
+                        set_state(&health, &name, ChannelState::Failing, Some(e.to_string()));
+                        break;
+                    }
+                    Err(e) => e.to_string(),
+                };
+                tracing::warn!(channel = %name, error, retry_in = ?backoff, "inbound loop failed, restarting");
+                set_state(&health, &name, ChannelState::Failing, Some(error));
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+                if let Some(h) = health.lock().unwrap().get_mut(&name) {
+                    h.restarts += 1;
+                    h.state = ChannelState::Running;
+                }
+            }
+            if shutdown.is_cancelled() {
+                set_state(&health, &name, ChannelState::Stopped, None);
+            }
+        });
+    }
+    health
+}
+
+fn set_state(health: &HealthMap, name: &str, state: ChannelState, error: Option<String>) {
+    if let Some(h) = health.lock().unwrap().get_mut(name) {
+        h.state = state;
+        if error.is_some() {
+            h.last_error = error;
+        }
+    }
+}

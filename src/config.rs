@@ -1,0 +1,390 @@
+//! The daemon's one TOML file: typed, validated all at once (every wrong key reported), with
+//! secrets overridable from the environment and embedded defaults when there is no file.
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub outbox: OutboxConfig,
+    pub log: LogConfig,
+    #[serde(rename = "channel")]
+    pub channels: Vec<ChannelConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig::default(),
+            storage: StorageConfig::default(),
+            outbox: OutboxConfig::default(),
+            log: LogConfig::default(),
+            channels: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Largest request body accepted, in bytes; larger ones get 413.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    pub database_url: String,
+    /// Attachments are stored here, content-addressed.
+    pub data_dir: PathBuf,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://data/switchboard.db".into(),
+            data_dir: PathBuf::from("data"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxConfig {
+    /// Wait before the n-th retry; the last entry repeats until `expiry`.
+    #[serde(deserialize_with = "durations")]
+    pub retry_schedule: Vec<Duration>,
+    /// After this long a temporary failure becomes permanent.
+    #[serde(with = "humantime_serde")]
+    pub expiry: Duration,
+    /// Deliveries in flight at once (across conversations; one conversation is always in order).
+    pub concurrency: usize,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        let s = Duration::from_secs;
+        Self {
+            retry_schedule: vec![s(5), s(30), s(120), s(600), s(1800)],
+            expiry: s(24 * 3600),
+            concurrency: 16,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A tracing filter (`info`, `switchboard=debug,sqlx=warn`); RUST_LOG overrides it.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Human,
+            level: "info".into(),
+        }
+    }
+}
+
+/// One `[[channel]]` table; `kind` selects the adapter and its own typed options.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum ChannelConfig {
+    Api(ApiChannelConfig),
+}
+
+impl ChannelConfig {
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Api(c) => &c.name,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Api(_) => "api",
+        }
+    }
+}
+
+/// A channel fed over Switchboard's own HTTP API (website widget, another system).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiChannelConfig {
+    pub name: String,
+    /// Authenticates inbound posts and signs outbound webhooks. Env override:
+    /// `SWITCHBOARD_CHANNEL_<NAME>_SECRET`.
+    pub secret: SecretString,
+    /// Where agent replies are POSTed; without it replies stay stored and fail with a reason.
+    pub webhook_url: Option<String>,
+    /// Per-request timeout for the webhook.
+    #[serde(default = "default_webhook_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+fn durations<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|s| humantime::parse_duration(s).map_err(serde::de::Error::custom))
+        .collect()
+}
+
+fn default_webhook_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+/// Every problem found in a config, each naming its key.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n  {}", .0.join("\n  "))]
+pub struct ConfigError(pub Vec<String>);
+
+impl Config {
+    /// Reads `path` (or the embedded defaults when `None`), applies environment overrides and
+    /// validates the result.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut config = match path {
+            None => Config::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    ConfigError(vec![format!("cannot read {}: {e}", path.display())])
+                })?;
+                Self::from_toml(&text)?
+            }
+        };
+        config.apply_env(|key| std::env::var(key).ok());
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError(vec![e.to_string().trim().to_owned()]))
+    }
+
+    /// Secrets and deployment-specific values may come from the environment instead of the file.
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) {
+        if let Some(url) = var("SWITCHBOARD_DATABASE_URL") {
+            self.storage.database_url = url;
+        }
+        if let Some(dir) = var("SWITCHBOARD_DATA_DIR") {
+            self.storage.data_dir = dir.into();
+        }
+        if let Some(listen) = var("SWITCHBOARD_LISTEN").and_then(|l| l.parse().ok()) {
+            self.server.listen = listen;
+        }
+        for channel in &mut self.channels {
+            let prefix = env_prefix(channel.name());
+            match channel {
+                ChannelConfig::Api(c) => {
+                    if let Some(secret) = var(&format!("{prefix}_SECRET")) {
+                        c.secret = secret.into();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Pure checks, no I/O; collects every error rather than stopping at the first.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut errors = Vec::new();
+        if self.server.max_body_bytes < 1024 {
+            errors.push("server.max_body_bytes: must be at least 1024".to_owned());
+        }
+        if self.storage.database_url.is_empty() {
+            errors.push("storage.database_url: must not be empty".to_owned());
+        } else if !self.storage.database_url.starts_with("sqlite:") {
+            errors.push(format!(
+                "storage.database_url: unsupported scheme in {:?} (this build supports sqlite:)",
+                self.storage.database_url
+            ));
+        }
+        if self.outbox.retry_schedule.is_empty() {
+            errors.push("outbox.retry_schedule: needs at least one delay".to_owned());
+        }
+        if self.outbox.concurrency == 0 {
+            errors.push("outbox.concurrency: must be at least 1".to_owned());
+        }
+        if self.outbox.expiry.is_zero() {
+            errors.push("outbox.expiry: must be longer than zero".to_owned());
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, channel) in self.channels.iter().enumerate() {
+            let key = format!("channel[{i}]");
+            let name = channel.name();
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                errors.push(format!(
+                    "{key}.name: {name:?} must be non-empty ASCII letters, digits, '-' or '_'"
+                ));
+            }
+            if !seen.insert(name) {
+                errors.push(format!("{key}.name: duplicate channel name {name:?}"));
+            }
+            match channel {
+                ChannelConfig::Api(c) => {
+                    if c.secret.expose_secret().len() < 16 {
+                        errors.push(format!(
+                            "{key}.secret: must be at least 16 characters (or set {}_SECRET)",
+                            env_prefix(name)
+                        ));
+                    }
+                    if let Some(url) = &c.webhook_url {
+                        match reqwest::Url::parse(url) {
+                            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                            Ok(_) => errors
+                                .push(format!("{key}.webhook_url: must be an http or https URL")),
+                            Err(e) => errors.push(format!("{key}.webhook_url: {e}")),
+                        }
+                    }
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError(errors))
+        }
+    }
+}
+
+/// `SWITCHBOARD_CHANNEL_<NAME>`, the name upper-cased with `-` as `_`.
+pub fn env_prefix(channel_name: &str) -> String {
+    let name: String = channel_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("SWITCHBOARD_CHANNEL_{name}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_the_embedded_defaults() {
+        let config = Config::from_toml("").unwrap();
+        config.validate().unwrap();
+        assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.storage.database_url, "sqlite://data/switchboard.db");
+        assert!(config.channels.is_empty());
+    }
+
+    #[test]
+    fn api_channel_parses_with_durations() {
+        let config = Config::from_toml(
+            r#"
+            [outbox]
+            retry_schedule = ["1s", "2m"]
+            expiry = "1h"
+            [[channel]]
+            name = "website"
+            kind = "api"
+            secret = "0123456789abcdef"
+            webhook_url = "http://127.0.0.1:9000/hook"
+            "#,
+        )
+        .unwrap();
+        config.validate().unwrap();
+        assert_eq!(
+            config.outbox.retry_schedule,
+            [Duration::from_secs(1), Duration::from_secs(120)]
+        );
+        assert_eq!(config.channels[0].kind(), "api");
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = Config::from_toml("[server]\nlisten = \"127.0.0.1:1\"\nlisen = 3\n").unwrap_err();
+        assert!(err.to_string().contains("lisen"), "{err}");
+        let err = Config::from_toml(
+            "[[channel]]\nname = \"w\"\nkind = \"api\"\nsecret = \"0123456789abcdef\"\nwebhok_url = \"x\"\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("webhok_url"), "{err}");
+        let err = Config::from_toml("[[channel]]\nname = \"w\"\nkind = \"fax\"\n").unwrap_err();
+        assert!(err.to_string().contains("fax"), "{err}");
+    }
+
+    #[test]
+    fn every_error_is_reported_at_once() {
+        let config = Config::from_toml(
+            r#"
+            [outbox]
+            retry_schedule = []
+            [[channel]]
+            name = "a b"
+            kind = "api"
+            secret = "short"
+            webhook_url = "ftp://x"
+            [[channel]]
+            name = "a b"
+            kind = "api"
+            secret = "0123456789abcdef"
+            "#,
+        )
+        .unwrap();
+        let err = config.validate().unwrap_err();
+        let keys = [
+            "outbox.retry_schedule",
+            "channel[0].name",
+            "channel[0].secret",
+            "channel[0].webhook_url",
+            "channel[1].name: duplicate",
+        ];
+        for key in keys {
+            assert!(
+                err.0.iter().any(|e| e.starts_with(key)),
+                "{key} missing in {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn secret_comes_from_the_environment_and_is_never_printed() {
+        let mut config = Config::from_toml(
+            "[[channel]]\nname = \"web-site\"\nkind = \"api\"\nsecret = \"placeholder-placeholder\"\n",
+        )
+        .unwrap();
+        config.apply_env(|key| {
+            (key == "SWITCHBOARD_CHANNEL_WEB_SITE_SECRET").then(|| "from-env-0123456789".into())
+        });
+        let ChannelConfig::Api(c) = &config.channels[0];
+        assert_eq!(c.secret.expose_secret(), "from-env-0123456789");
+        assert!(!format!("{config:?}").contains("from-env"));
+    }
+}

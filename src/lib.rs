@@ -1,0 +1,8 @@
+//! Switchboard: a self-hosted multi-channel customer-support daemon.
+
+pub mod api;
+pub mod app;
+pub mod channels;
+pub mod config;
+pub mod outbox;
+pub mod store;

@@ -1,0 +1,164 @@
+//! The `switchboard` command line: run the daemon, migrate, manage agents, check the config.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use switchboard::app::Application;
+use switchboard::config::{Config, LogFormat};
+use switchboard::store::{Role, Store};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(version, about = "Self-hosted multi-channel customer-support daemon")]
+struct Cli {
+    /// TOML configuration file; without one the embedded defaults are used.
+    #[arg(long, short, global = true, env = "SWITCHBOARD_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon until SIGINT or SIGTERM.
+    Run,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Validate the configuration and exit (every problem is listed).
+    CheckConfig,
+    /// Manage agents and their API tokens.
+    #[command(subcommand)]
+    Agent(AgentCommand),
+}
+
+#[derive(Subcommand)]
+enum AgentCommand {
+    /// Create an agent; prints its API token alone on stdout.
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_parser = ["admin", "agent"], default_value = "agent")]
+        role: String,
+    },
+    /// List agents.
+    List,
+    /// Disable an agent and revoke its tokens (by id or email).
+    Revoke { agent: String },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("{e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    init_tracing(&config);
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    match runtime.block_on(execute(cli.command, config)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(config: &Config) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
+    // Logs go to stderr: stdout carries command output (a new token) only.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log.format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    Store::open(&config.storage.database_url, &config.storage.data_dir)
+        .await
+        .with_context(|| format!("opening {}", config.storage.database_url))
+}
+
+async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Run => {
+            let app = Application::build(config).await?;
+            let shutdown = app.shutdown_token();
+            tokio::spawn(async move {
+                wait_for_signal().await;
+                tracing::info!("signal received, shutting down");
+                shutdown.cancel();
+            });
+            app.run_until_stopped().await
+        }
+        Command::Migrate => {
+            open_store(&config).await?.close().await;
+            eprintln!("database is up to date");
+            Ok(())
+        }
+        Command::CheckConfig => {
+            eprintln!(
+                "configuration is valid: {} channel(s), listening on {}",
+                config.channels.len(),
+                config.server.listen
+            );
+            Ok(())
+        }
+        Command::Agent(command) => {
+            let store = open_store(&config).await?;
+            match command {
+                AgentCommand::Add { name, email, role } => {
+                    let role = Role::parse(&role).unwrap_or(Role::Agent);
+                    let (agent, token) = store.create_agent(&name, &email, role).await?;
+                    eprintln!(
+                        "created agent {} <{}> (id {})",
+                        agent.name, agent.email, agent.id
+                    );
+                    println!("{token}");
+                }
+                AgentCommand::List => {
+                    for a in store.list_agents().await? {
+                        let state = if a.disabled { "disabled" } else { "active" };
+                        println!(
+                            "{}\t{}\t{}\t{}\t{}",
+                            a.id,
+                            a.name,
+                            a.email,
+                            a.role.as_str(),
+                            state
+                        );
+                    }
+                }
+                AgentCommand::Revoke { agent } => {
+                    let agent = store.revoke_agent(&agent).await?;
+                    eprintln!("revoked agent {} <{}>", agent.name, agent.email);
+                }
+            }
+            store.close().await;
+            Ok(())
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,280 @@
+//! The dispatcher: delivers committed replies through their conversation's channel, one in
+//! flight per conversation, retrying temporary failures on the configured schedule until expiry.
+
+use crate::config::OutboxConfig;
+use crate::store::{OutboxJob, RetryDecision, Store, now_ms};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard_core::{Channel, Outbound, SendError, SendReceipt};
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// Longest a single `send` may take before it counts as a temporary failure.
+const SEND_TIMEOUT: Duration = Duration::from_secs(120);
+/// Upper bound on sleeping with nothing due, so a clock jump cannot stall delivery for long.
+const IDLE_POLL: Duration = Duration::from_secs(30);
+
+#[derive(Clone)]
+pub struct Dispatcher {
+    store: Store,
+    channels: Arc<HashMap<String, Arc<dyn Channel>>>,
+    config: OutboxConfig,
+    wake: Arc<Notify>,
+}
+
+impl Dispatcher {
+    pub fn new(
+        store: Store,
+        channels: Arc<HashMap<String, Arc<dyn Channel>>>,
+        config: OutboxConfig,
+    ) -> Self {
+        Self {
+            store,
+            channels,
+            config,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Tells the dispatcher new work was committed, so it need not wait for its next poll.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Claims and delivers everything due now, waiting for each attempt; returns how many were
+    /// attempted. The run loop and tests both drive delivery through this.
+    pub async fn dispatch_due(&self) -> crate::store::Result<usize> {
+        let jobs = self.store.claim_due(self.config.concurrency).await?;
+        let count = jobs.len();
+        let mut set = JoinSet::new();
+        for job in jobs {
+            let this = self.clone();
+            set.spawn(async move { this.attempt(job).await });
+        }
+        while set.join_next().await.is_some() {}
+        Ok(count)
+    }
+
+    /// Runs until `shutdown`, then lets in-flight sends finish.
+    pub async fn run(self, shutdown: CancellationToken) {
+        match self.store.recover_in_flight().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(rows = n, "resuming deliveries interrupted by a stop"),
+            Err(e) => tracing::error!(error = %e, "cannot recover in-flight deliveries"),
+        }
+        let mut in_flight = JoinSet::new();
+        loop {
+            let free = self.config.concurrency.saturating_sub(in_flight.len());
+            if free > 0 {
+                match self.store.claim_due(free).await {
+                    Ok(jobs) => {
+                        for job in jobs {
+                            let this = self.clone();
+                            in_flight.spawn(async move { this.attempt(job).await });
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %e, "outbox claim failed"),
+                }
+            }
+            let wait = match self.store.next_due_at().await {
+                Ok(Some(due)) => Duration::from_millis((due - now_ms()).max(0) as u64),
+                Ok(None) => IDLE_POLL,
+                Err(e) => {
+                    tracing::error!(error = %e, "outbox query failed");
+                    Duration::from_secs(1)
+                }
+            }
+            .min(IDLE_POLL);
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = self.wake.notified() => {}
+                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+                _ = tokio::time::sleep(wait), if wait > Duration::ZERO || in_flight.len() < self.config.concurrency => {}
+            }
+        }
+        if !in_flight.is_empty() {
+            tracing::info!(sends = in_flight.len(), "waiting for in-flight deliveries");
+        }
+        while in_flight.join_next().await.is_some() {}
+    }
+
+    #[tracing::instrument(skip_all, fields(message_id = job.message_id, channel = %job.channel, attempt = job.attempts + 1))]
+    async fn attempt(&self, job: OutboxJob) {
+        let result = match self.channels.get(&job.channel) {
+            None => Err(SendError::permanent(format!(
+                "channel {:?} is not configured on this server",
+                job.channel
+            ))),
+            Some(channel) => {
+                let channel = channel.clone();
+                let outbound = outbound(&job);
+                // A panicking adapter must not leave the row stuck in `sending`.
+                let send = tokio::spawn(async move {
+                    tokio::time::timeout(SEND_TIMEOUT, channel.send(&outbound)).await
+                });
+                match send.await {
+                    Ok(Ok(result)) => result,
+                    Ok(Err(_)) => Err(SendError::retry("the channel did not answer in time")),
+                    Err(e) => Err(SendError::retry(format!(
+                        "the channel adapter crashed: {e}"
+                    ))),
+                }
+            }
+        };
+        let decision = decide(&job, result, &self.config, now_ms());
+        match &decision {
+            RetryDecision::Delivered { .. } => tracing::info!("delivered"),
+            RetryDecision::Retry { error, due_at } => {
+                tracing::warn!(
+                    error,
+                    retry_in_ms = due_at - now_ms(),
+                    "delivery failed, will retry"
+                )
+            }
+            RetryDecision::Failed { error } => tracing::warn!(error, "delivery failed for good"),
+        }
+        if let Err(e) = self.store.finish_attempt(&job, &decision).await {
+            // The row stays `sending`; it is retried after the next restart (at-least-once).
+            tracing::error!(error = %e, "cannot record delivery outcome");
+        }
+    }
+}
+
+fn outbound(job: &OutboxJob) -> Outbound {
+    Outbound {
+        message_id: job.message_id,
+        conversation_id: job.conversation_id,
+        thread_id: job.thread_id.clone(),
+        recipient: job.recipient.clone(),
+        subject: job.subject.clone(),
+        text: job.text.clone(),
+        attachments: Vec::new(),
+        reply_to: job.reply_to.clone(),
+        agent_name: Some(job.agent_name.clone()),
+    }
+}
+
+/// Next due = now + max(retry-after, schedule[attempt]) + up to 10 % jitter; past the expiry a
+/// temporary failure becomes permanent.
+pub fn decide(
+    job: &OutboxJob,
+    result: Result<SendReceipt, SendError>,
+    config: &OutboxConfig,
+    now: i64,
+) -> RetryDecision {
+    match result {
+        Ok(receipt) => RetryDecision::Delivered {
+            external_id: receipt.external_id,
+        },
+        Err(SendError::Permanent { reason }) => RetryDecision::Failed { error: reason },
+        Err(SendError::Retry { reason, after }) => {
+            let attempts = (job.attempts + 1) as usize;
+            let schedule = &config.retry_schedule;
+            let step = schedule[(attempts - 1).min(schedule.len() - 1)];
+            let wait = step.max(after.unwrap_or_default());
+            let jitter = wait.mul_f64(fastrand::f64() * 0.1);
+            let due_at = now + (wait + jitter).as_millis() as i64;
+            if due_at > job.expires_at {
+                RetryDecision::Failed {
+                    error: format!("gave up after {attempts} attempts: {reason}"),
+                }
+            } else {
+                RetryDecision::Retry {
+                    due_at,
+                    error: reason,
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(attempts: i64, expires_at: i64) -> OutboxJob {
+        OutboxJob {
+            outbox_id: 1,
+            message_id: 1,
+            conversation_id: 1,
+            channel: "c".into(),
+            thread_id: "t".into(),
+            recipient: None,
+            subject: None,
+            text: "hi".into(),
+            reply_to: None,
+            agent_name: "a".into(),
+            attempts,
+            expires_at,
+        }
+    }
+
+    fn config() -> OutboxConfig {
+        OutboxConfig {
+            retry_schedule: vec![Duration::from_secs(5), Duration::from_secs(30)],
+            expiry: Duration::from_secs(3600),
+            concurrency: 1,
+        }
+    }
+
+    #[test]
+    fn schedule_steps_then_repeats_its_last_entry_with_jitter() {
+        let retry = || Err(SendError::retry("503"));
+        for (attempts, base) in [(0, 5_000), (1, 30_000), (7, 30_000)] {
+            let RetryDecision::Retry { due_at, .. } =
+                decide(&job(attempts, i64::MAX), retry(), &config(), 0)
+            else {
+                panic!("expected a retry")
+            };
+            assert!(
+                (base..=base + base / 10).contains(&due_at),
+                "{attempts}: {due_at}"
+            );
+        }
+    }
+
+    #[test]
+    fn retry_after_longer_than_the_schedule_wins() {
+        let result = Err(SendError::retry_after("429", Duration::from_secs(60)));
+        let RetryDecision::Retry { due_at, .. } =
+            decide(&job(0, i64::MAX), result, &config(), 1_000)
+        else {
+            panic!("expected a retry")
+        };
+        assert!(due_at >= 61_000);
+    }
+
+    #[test]
+    fn temporary_failure_past_expiry_becomes_permanent() {
+        let decision = decide(
+            &job(3, 10_000),
+            Err(SendError::retry("timeout")),
+            &config(),
+            9_000,
+        );
+        assert_eq!(
+            decision,
+            RetryDecision::Failed {
+                error: "gave up after 4 attempts: timeout".into()
+            }
+        );
+    }
+
+    #[test]
+    fn permanent_failure_keeps_the_reason() {
+        let decision = decide(
+            &job(0, i64::MAX),
+            Err(SendError::permanent("bot was blocked by the user")),
+            &config(),
+            0,
+        );
+        assert_eq!(
+            decision,
+            RetryDecision::Failed {
+                error: "bot was blocked by the user".into()
+            }
+        );
+    }
+}

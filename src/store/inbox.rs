@@ -1,0 +1,466 @@
+//! What agents read and change: the inbox list, conversations, messages, contacts, and the
+//! conversation-level writes (status, assignment, merge).
+
+use super::{
+    AssigneeFilter, Attachment, Contact, ContactRef, Conversation, ConversationFilter,
+    ConversationPatch, DeliveryStatus, Direction, Event, Identity, Message, MessageSender,
+    Priority, Result, Revision, Status, Store, StoreError, from_millis, now_ms,
+};
+use sqlx::SqliteConnection;
+
+const CONVERSATION_COLUMNS: &str =
+    "c.id, c.channel, c.status, c.priority, c.subject, c.assignee_id,
+    c.created_at, c.last_message_at, c.contact_id, k.display_name AS contact_name";
+
+#[derive(sqlx::FromRow)]
+struct ConversationRow {
+    id: i64,
+    channel: String,
+    status: String,
+    priority: String,
+    subject: Option<String>,
+    assignee_id: Option<i64>,
+    created_at: i64,
+    last_message_at: i64,
+    contact_id: i64,
+    contact_name: String,
+}
+
+impl From<ConversationRow> for Conversation {
+    fn from(r: ConversationRow) -> Self {
+        Conversation {
+            id: r.id,
+            channel: r.channel,
+            status: Status::parse(&r.status).unwrap_or(Status::Open),
+            priority: Priority::parse(&r.priority).unwrap_or(Priority::Normal),
+            subject: r.subject,
+            contact: ContactRef {
+                id: r.contact_id,
+                display_name: r.contact_name,
+            },
+            assignee_id: r.assignee_id,
+            created_at: from_millis(r.created_at),
+            last_message_at: from_millis(r.last_message_at),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct MessageRow {
+    id: i64,
+    conversation_id: i64,
+    direction: String,
+    text: String,
+    html: Option<String>,
+    sender_name: String,
+    sender_agent_id: Option<i64>,
+    sender_contact_id: Option<i64>,
+    created_at: i64,
+    sent_at: Option<i64>,
+    edited_at: Option<i64>,
+    deleted_at: Option<i64>,
+    delivery_status: Option<String>,
+    error: Option<String>,
+    external_id: Option<String>,
+    reply_to_external_id: Option<String>,
+    auto_generated: bool,
+}
+
+const MESSAGE_SELECT: &str = "SELECT m.id, m.conversation_id, m.direction, m.text, m.html,
+    m.sender_name, m.sender_agent_id, i.contact_id AS sender_contact_id, m.created_at, m.sent_at,
+    m.edited_at, m.deleted_at, m.delivery_status, m.error, m.external_id, m.reply_to_external_id,
+    m.auto_generated
+    FROM messages m LEFT JOIN contact_identities i ON i.id = m.sender_identity_id";
+
+impl MessageRow {
+    fn into_message(self, attachments: Vec<Attachment>, revisions: Vec<Revision>) -> Message {
+        Message {
+            id: self.id,
+            conversation_id: self.conversation_id,
+            direction: Direction::parse(&self.direction).unwrap_or(Direction::Inbound),
+            text: self.text,
+            html: self.html,
+            sender: MessageSender {
+                display_name: self.sender_name,
+                agent_id: self.sender_agent_id,
+                contact_id: self.sender_contact_id,
+            },
+            created_at: from_millis(self.created_at),
+            sent_at: self.sent_at.map(from_millis),
+            edited_at: self.edited_at.map(from_millis),
+            deleted_at: self.deleted_at.map(from_millis),
+            delivery_status: self
+                .delivery_status
+                .as_deref()
+                .and_then(DeliveryStatus::parse),
+            error: self.error,
+            external_id: self.external_id,
+            reply_to: self.reply_to_external_id,
+            auto_generated: self.auto_generated,
+            attachments,
+            revisions,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct AttachmentRow {
+    id: i64,
+    message_id: i64,
+    filename: String,
+    content_type: String,
+    size: Option<i64>,
+    sha256: Option<String>,
+    note: Option<String>,
+}
+
+impl From<AttachmentRow> for Attachment {
+    fn from(r: AttachmentRow) -> Self {
+        Attachment {
+            id: r.id,
+            url: r
+                .sha256
+                .as_ref()
+                .map(|_| format!("/api/v1/attachments/{}", r.id)),
+            filename: r.filename,
+            content_type: r.content_type,
+            size: r.size,
+            note: r.note,
+        }
+    }
+}
+
+/// Where an attachment's bytes are, for download.
+#[derive(Debug, Clone)]
+pub struct AttachmentFile {
+    pub filename: String,
+    pub content_type: String,
+    pub sha256: Option<String>,
+    pub note: Option<String>,
+}
+
+/// One message with its attachments and revisions, inside any transaction.
+pub(crate) async fn message(conn: &mut SqliteConnection, id: i64) -> Result<Message> {
+    let sql = sqlx::AssertSqlSafe(format!("{MESSAGE_SELECT} WHERE m.id = ?1"));
+    let row: MessageRow = sqlx::query_as(sql)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let attachments: Vec<AttachmentRow> = sqlx::query_as(
+        "SELECT id, message_id, filename, content_type, size, sha256, note FROM attachments
+         WHERE message_id = ?1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let revisions: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT kind, text, replaced_at FROM message_revisions WHERE message_id = ?1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(row.into_message(
+        attachments.into_iter().map(Attachment::from).collect(),
+        revisions.into_iter().map(revision).collect(),
+    ))
+}
+
+fn revision((kind, text, at): (String, String, i64)) -> Revision {
+    Revision {
+        kind,
+        text,
+        replaced_at: from_millis(at),
+    }
+}
+
+pub(crate) async fn conversation(conn: &mut SqliteConnection, id: i64) -> Result<Conversation> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {CONVERSATION_COLUMNS} FROM conversations c JOIN contacts k ON k.id = c.contact_id
+         WHERE c.id = ?1"
+    ));
+    let row: Option<ConversationRow> = sqlx::query_as(sql)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(Conversation::from).ok_or(StoreError::NotFound)
+}
+
+impl Store {
+    /// The inbox, newest activity first, keyset-paginated on (last_message_at, id).
+    pub async fn list_conversations(
+        &self,
+        filter: &ConversationFilter,
+    ) -> Result<(Vec<Conversation>, Option<(i64, i64)>)> {
+        let (unassigned, assignee) = match filter.assignee {
+            None => (false, None),
+            Some(AssigneeFilter::Unassigned) => (true, None),
+            Some(AssigneeFilter::Agent(id)) => (false, Some(id)),
+        };
+        let like = filter.query.as_ref().map(|q| {
+            let escaped = q
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{escaped}%")
+        });
+        let (cursor_at, cursor_id) = filter.cursor.unzip();
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations c JOIN contacts k ON k.id = c.contact_id
+             WHERE (?1 IS NULL OR c.status = ?1)
+               AND (?2 IS NULL OR c.channel = ?2)
+               AND (?3 = 0 OR c.assignee_id IS NULL)
+               AND (?4 IS NULL OR c.assignee_id = ?4)
+               AND (?5 IS NULL OR c.subject LIKE ?5 ESCAPE '\\' OR k.display_name LIKE ?5 ESCAPE '\\'
+                    OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id
+                               AND m.text LIKE ?5 ESCAPE '\\'))
+               AND (?6 IS NULL OR c.last_message_at < ?6 OR (c.last_message_at = ?6 AND c.id < ?7))
+             ORDER BY c.last_message_at DESC, c.id DESC
+             LIMIT ?8"
+        ));
+        let limit = filter.limit.clamp(1, 200);
+        let rows: Vec<ConversationRow> = sqlx::query_as(sql)
+            .bind(filter.status.map(Status::as_str))
+            .bind(&filter.channel)
+            .bind(unassigned)
+            .bind(assignee)
+            .bind(like)
+            .bind(cursor_at)
+            .bind(cursor_id)
+            .bind(limit + 1)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut conversations: Vec<Conversation> = rows.into_iter().map(Into::into).collect();
+        let next = if conversations.len() as i64 > limit {
+            conversations.truncate(limit as usize);
+            conversations
+                .last()
+                .map(|c| (c.last_message_at.timestamp_millis(), c.id))
+        } else {
+            None
+        };
+        Ok((conversations, next))
+    }
+
+    pub async fn conversation(&self, id: i64) -> Result<Conversation> {
+        conversation(&mut *self.pool.acquire().await?, id).await
+    }
+
+    pub async fn update_conversation(
+        &self,
+        id: i64,
+        patch: &ConversationPatch,
+    ) -> Result<Conversation> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let before = conversation(&mut tx, id).await?;
+        if let Some(Some(agent)) = patch.assignee_id {
+            let exists: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM agents WHERE id = ?1 AND disabled_at IS NULL")
+                    .bind(agent)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if exists.is_none() {
+                return Err(StoreError::Invalid(format!(
+                    "assignee_id {agent}: no such active agent"
+                )));
+            }
+        }
+        sqlx::query(
+            "UPDATE conversations SET status = COALESCE(?2, status), priority = COALESCE(?3, priority),
+                 assignee_id = CASE WHEN ?4 THEN ?5 ELSE assignee_id END, updated_at = ?6
+             WHERE id = ?1",
+        )
+        .bind(id)
+        .bind(patch.status.map(Status::as_str))
+        .bind(patch.priority.map(Priority::as_str))
+        .bind(patch.assignee_id.is_some())
+        .bind(patch.assignee_id.flatten())
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        let after = conversation(&mut tx, id).await?;
+        tx.commit().await?;
+        if after != before {
+            let event = after.clone();
+            self.emit(|| vec![Event::ConversationUpdated(event)]);
+        }
+        Ok(after)
+    }
+
+    /// All messages of a conversation, oldest first, with attachments and revisions.
+    pub async fn messages(&self, conversation_id: i64) -> Result<Vec<Message>> {
+        let mut conn = self.pool.acquire().await?;
+        conversation(&mut conn, conversation_id).await?;
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{MESSAGE_SELECT} WHERE m.conversation_id = ?1 ORDER BY m.id"
+        ));
+        let rows: Vec<MessageRow> = sqlx::query_as(sql)
+            .bind(conversation_id)
+            .fetch_all(&mut *conn)
+            .await?;
+        let attachments: Vec<AttachmentRow> = sqlx::query_as(
+            "SELECT a.id, a.message_id, a.filename, a.content_type, a.size, a.sha256, a.note
+             FROM attachments a JOIN messages m ON m.id = a.message_id
+             WHERE m.conversation_id = ?1 ORDER BY a.id",
+        )
+        .bind(conversation_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let revisions: Vec<(i64, String, String, i64)> = sqlx::query_as(
+            "SELECT r.message_id, r.kind, r.text, r.replaced_at FROM message_revisions r
+             JOIN messages m ON m.id = r.message_id WHERE m.conversation_id = ?1 ORDER BY r.id",
+        )
+        .bind(conversation_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut by_message: std::collections::HashMap<i64, (Vec<Attachment>, Vec<Revision>)> =
+            Default::default();
+        for a in attachments {
+            by_message.entry(a.message_id).or_default().0.push(a.into());
+        }
+        for (message_id, kind, text, at) in revisions {
+            by_message
+                .entry(message_id)
+                .or_default()
+                .1
+                .push(revision((kind, text, at)));
+        }
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let (a, r) = by_message.remove(&row.id).unwrap_or_default();
+                row.into_message(a, r)
+            })
+            .collect())
+    }
+
+    pub async fn message(&self, id: i64) -> Result<Message> {
+        message(&mut *self.pool.acquire().await?, id).await
+    }
+
+    pub async fn attachment(&self, id: i64) -> Result<AttachmentFile> {
+        let row: Option<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT filename, content_type, sha256, note FROM attachments WHERE id = ?1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let (filename, content_type, sha256, note) = row.ok_or(StoreError::NotFound)?;
+        Ok(AttachmentFile {
+            filename,
+            content_type,
+            sha256,
+            note,
+        })
+    }
+
+    /// A contact with every channel identity and conversation; a merged contact resolves to
+    /// the one it was merged into.
+    pub async fn contact(&self, id: i64) -> Result<Contact> {
+        let mut conn = self.pool.acquire().await?;
+        let mut id = id;
+        let (display_name, created_at) = loop {
+            let row: Option<(String, i64, Option<i64>)> = sqlx::query_as(
+                "SELECT display_name, created_at, merged_into FROM contacts WHERE id = ?1",
+            )
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+            match row.ok_or(StoreError::NotFound)? {
+                (_, _, Some(into)) => id = into,
+                (name, at, None) => break (name, at),
+            }
+        };
+        let identities: Vec<(String, String, String, Option<String>, Option<String>)> =
+            sqlx::query_as(
+                "SELECT channel, external_id, display_name, username, language
+                 FROM contact_identities WHERE contact_id = ?1 ORDER BY id",
+            )
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?;
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations c JOIN contacts k ON k.id = c.contact_id
+             WHERE c.contact_id = ?1 ORDER BY c.last_message_at DESC, c.id DESC"
+        ));
+        let conversations: Vec<ConversationRow> =
+            sqlx::query_as(sql).bind(id).fetch_all(&mut *conn).await?;
+        Ok(Contact {
+            id,
+            display_name,
+            created_at: from_millis(created_at),
+            identities: identities
+                .into_iter()
+                .map(
+                    |(channel, external_id, display_name, username, language)| Identity {
+                        channel,
+                        external_id,
+                        display_name,
+                        username,
+                        language,
+                    },
+                )
+                .collect(),
+            conversations: conversations.into_iter().map(Into::into).collect(),
+        })
+    }
+
+    /// Moves every identity and conversation of `from` to `into`: one customer who wrote on two
+    /// channels becomes one contact. `from` remains as a pointer so old links still resolve.
+    pub async fn merge_contacts(&self, from: i64, into: i64) -> Result<Contact> {
+        if from == into {
+            return Err(StoreError::Invalid(
+                "a contact cannot be merged into itself".into(),
+            ));
+        }
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for id in [from, into] {
+            let merged: Option<Option<i64>> =
+                sqlx::query_scalar("SELECT merged_into FROM contacts WHERE id = ?1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            match merged {
+                None => return Err(StoreError::NotFound),
+                Some(Some(_)) => {
+                    return Err(StoreError::Conflict(format!(
+                        "contact {id} was already merged"
+                    )));
+                }
+                Some(None) => {}
+            }
+        }
+        let now = now_ms();
+        sqlx::query("UPDATE contact_identities SET contact_id = ?2 WHERE contact_id = ?1")
+            .bind(from)
+            .bind(into)
+            .execute(&mut *tx)
+            .await?;
+        let moved: Vec<i64> = sqlx::query_scalar(
+            "UPDATE conversations SET contact_id = ?2, updated_at = ?3 WHERE contact_id = ?1 RETURNING id",
+        )
+        .bind(from)
+        .bind(into)
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE contacts SET merged_into = ?2, updated_at = ?3 WHERE id = ?1")
+            .bind(from)
+            .bind(into)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let mut changed = Vec::with_capacity(moved.len());
+        for id in moved {
+            changed.push(conversation(&mut tx, id).await?);
+        }
+        tx.commit().await?;
+        self.emit(|| {
+            changed
+                .into_iter()
+                .map(Event::ConversationUpdated)
+                .collect()
+        });
+        self.contact(into).await
+    }
+}

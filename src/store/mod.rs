@@ -1,0 +1,126 @@
+//! The normalized store: contacts, conversations, messages, attachments, agents and the outbox.
+//! All SQL of the daemon lives under this module. SQLite specifics (connection options, WAL,
+//! checkpoint) are confined to `open` and `checkpoint`; the queries themselves are portable.
+
+mod agents;
+mod files;
+mod inbox;
+mod ingest;
+pub mod model;
+mod outbox;
+
+pub use files::FileStore;
+pub use ingest::{IngestReport, Ingestor, PreparedAttachment, PreparedInbound};
+pub use model::*;
+pub use outbox::{OutboxJob, RetryDecision};
+
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("invalid: {0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("file store: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Unix milliseconds: the store's one time representation.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+    files: FileStore,
+    events: broadcast::Sender<Event>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database and the attachment directory, and migrates.
+    pub async fn open(database_url: &str, data_dir: &Path) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(database_url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a commit is on disk when it returns. Group commit (see `ingest`) keeps that fast.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        if let Some(parent) = options.get_filename().parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent)?;
+            }
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        let (events, _) = broadcast::channel(4096);
+        Ok(Self {
+            pool,
+            files: FileStore::new(data_dir)?,
+            events,
+        })
+    }
+
+    pub fn files(&self) -> &FileStore {
+        &self.files
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// Publishes events built only when somebody listens: ingest stays cheap with no inbox open.
+    pub(crate) fn emit(&self, build: impl FnOnce() -> Vec<Event>) {
+        if self.events.receiver_count() > 0 {
+            for event in build() {
+                let _ = self.events.send(event);
+            }
+        }
+    }
+
+    /// Folds the WAL into the main file, so a stopped daemon leaves one self-contained database.
+    pub async fn checkpoint(&self) -> Result<()> {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub async fn health(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn cursor(&self, channel: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT cursor FROM channel_cursors WHERE channel = ?1")
+                .bind(channel)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+}

@@ -1,0 +1,189 @@
+//! What the store returns: the shapes the agent API serializes and the events carry.
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+pub(crate) fn from_millis(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+        #[serde(rename_all = "lowercase")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $($text => Some(Self::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+
+text_enum!(
+    /// Where a conversation stands in the agents' workflow.
+    Status { Open = "open", Pending = "pending", Snoozed = "snoozed", Resolved = "resolved" }
+);
+text_enum!(Priority { Low = "low", Normal = "normal", High = "high", Urgent = "urgent" });
+text_enum!(Direction { Inbound = "inbound", Outbound = "outbound" });
+text_enum!(
+    /// Delivery of an outbound message; inbound messages have none.
+    DeliveryStatus { Pending = "pending", Sent = "sent", Failed = "failed" }
+);
+text_enum!(Role { Admin = "admin", Agent = "agent" });
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ContactRef {
+    pub id: i64,
+    pub display_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Conversation {
+    pub id: i64,
+    pub channel: String,
+    pub status: Status,
+    pub priority: Priority,
+    pub subject: Option<String>,
+    pub contact: ContactRef,
+    pub assignee_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub last_message_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct MessageSender {
+    pub display_name: String,
+    /// Set on outbound messages: the agent who wrote it.
+    pub agent_id: Option<i64>,
+    /// Set on inbound messages: the contact who wrote it.
+    pub contact_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Attachment {
+    pub id: i64,
+    pub filename: String,
+    pub content_type: String,
+    pub size: Option<i64>,
+    /// Why the file's bytes are not available, when they are not.
+    pub note: Option<String>,
+    /// Download path (authenticated), present when the bytes are stored.
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Message {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub direction: Direction,
+    pub text: String,
+    /// Sanitized by the channel adapter before it was stored.
+    pub html: Option<String>,
+    pub sender: MessageSender,
+    pub created_at: DateTime<Utc>,
+    /// When the platform says it was sent (inbound) or when it was delivered (outbound).
+    pub sent_at: Option<DateTime<Utc>>,
+    pub edited_at: Option<DateTime<Utc>>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub delivery_status: Option<DeliveryStatus>,
+    /// Why delivery failed or is being retried.
+    pub error: Option<String>,
+    pub external_id: Option<String>,
+    pub reply_to: Option<String>,
+    /// Auto-replies and bulk mail: stored, never answered by automation.
+    pub auto_generated: bool,
+    pub attachments: Vec<Attachment>,
+    /// Earlier versions of an edited or deleted message, oldest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub revisions: Vec<Revision>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Revision {
+    pub kind: String,
+    pub text: String,
+    pub replaced_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Identity {
+    pub channel: String,
+    pub external_id: String,
+    pub display_name: String,
+    pub username: Option<String>,
+    pub language: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Contact {
+    pub id: i64,
+    pub display_name: String,
+    pub created_at: DateTime<Utc>,
+    pub identities: Vec<Identity>,
+    pub conversations: Vec<Conversation>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Agent {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+    pub disabled: bool,
+}
+
+/// Live updates for inboxes (`GET /api/v1/events`), sent only after the change committed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", content = "data")]
+pub enum Event {
+    #[serde(rename = "message.created")]
+    MessageCreated(Message),
+    #[serde(rename = "message.updated")]
+    MessageUpdated(Message),
+    #[serde(rename = "conversation.updated")]
+    ConversationUpdated(Conversation),
+}
+
+impl Event {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::MessageCreated(_) => "message.created",
+            Self::MessageUpdated(_) => "message.updated",
+            Self::ConversationUpdated(_) => "conversation.updated",
+        }
+    }
+}
+
+/// Filters for the inbox list.
+#[derive(Debug, Clone, Default)]
+pub struct ConversationFilter {
+    pub status: Option<Status>,
+    pub channel: Option<String>,
+    pub assignee: Option<AssigneeFilter>,
+    pub query: Option<String>,
+    pub cursor: Option<(i64, i64)>,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    Unassigned,
+    Agent(i64),
+}
+
+/// A partial update of a conversation; `assignee_id: Some(None)` unassigns.
+#[derive(Debug, Clone, Default)]
+pub struct ConversationPatch {
+    pub status: Option<Status>,
+    pub priority: Option<Priority>,
+    pub assignee_id: Option<Option<i64>>,
+}

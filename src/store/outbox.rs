@@ -1,0 +1,277 @@
+//! The persistent outbox: an agent reply is a message row plus an outbox row committed together;
+//! the dispatcher claims due rows (one in flight per conversation, oldest first) and records
+//! each attempt's outcome here.
+
+use super::{Agent, Event, Message, Result, Store, StoreError, inbox, now_ms};
+use std::time::Duration;
+
+/// One claimed delivery: everything the adapter needs, read in the claiming transaction.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OutboxJob {
+    pub outbox_id: i64,
+    pub message_id: i64,
+    pub conversation_id: i64,
+    pub channel: String,
+    pub thread_id: String,
+    pub recipient: Option<String>,
+    pub subject: Option<String>,
+    pub text: String,
+    pub reply_to: Option<String>,
+    pub agent_name: String,
+    /// Attempts made before this one.
+    pub attempts: i64,
+    pub expires_at: i64,
+}
+
+/// What the dispatcher decided after an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RetryDecision {
+    Delivered { external_id: Option<String> },
+    Retry { due_at: i64, error: String },
+    Failed { error: String },
+}
+
+/// Rows that may go now: scheduled, due, and first in their conversation with nothing in flight.
+const HEADS: &str = "o.status = 'scheduled'
+    AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.conversation_id = o.conversation_id
+                    AND p.id < o.id AND p.status IN ('scheduled', 'sending'))
+    AND NOT EXISTS (SELECT 1 FROM outbox s WHERE s.conversation_id = o.conversation_id
+                    AND s.status = 'sending')";
+
+impl Store {
+    /// Commits an agent's reply and its outbox row in one transaction; delivery happens later.
+    pub async fn create_reply(
+        &self,
+        conversation_id: i64,
+        agent: &Agent,
+        text: &str,
+        reply_to_message_id: Option<i64>,
+        expiry: Duration,
+    ) -> Result<Message> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let conversation = inbox::conversation(&mut tx, conversation_id).await?;
+        let reply_to: Option<String> = match reply_to_message_id {
+            None => None,
+            Some(id) => {
+                let found: Option<Option<String>> = sqlx::query_scalar(
+                    "SELECT external_id FROM messages WHERE id = ?1 AND conversation_id = ?2",
+                )
+                .bind(id)
+                .bind(conversation_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                match found {
+                    None => {
+                        return Err(StoreError::Invalid(format!(
+                            "reply_to_message_id {id}: not a message of this conversation"
+                        )));
+                    }
+                    Some(external) => external,
+                }
+            }
+        };
+        let now = now_ms();
+        let message_id: i64 = sqlx::query_scalar(
+            "INSERT INTO messages (conversation_id, channel, direction, sender_agent_id, sender_name,
+                 text, reply_to_external_id, delivery_status, created_at)
+             VALUES (?1, ?2, 'outbound', ?3, ?4, ?5, ?6, 'pending', ?7) RETURNING id",
+        )
+        .bind(conversation_id)
+        .bind(&conversation.channel)
+        .bind(agent.id)
+        .bind(&agent.name)
+        .bind(text)
+        .bind(reply_to)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO outbox (message_id, conversation_id, channel, status, due_at, expires_at,
+                 created_at, updated_at)
+             VALUES (?1, ?2, ?3, 'scheduled', ?4, ?5, ?4, ?4)",
+        )
+        .bind(message_id)
+        .bind(conversation_id)
+        .bind(&conversation.channel)
+        .bind(now)
+        .bind(now + expiry.as_millis() as i64)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE conversations SET last_message_at = MAX(last_message_at, ?2), updated_at = ?2
+             WHERE id = ?1",
+        )
+        .bind(conversation_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let message = inbox::message(&mut tx, message_id).await?;
+        tx.commit().await?;
+        let event = message.clone();
+        self.emit(|| vec![Event::MessageCreated(event)]);
+        Ok(message)
+    }
+
+    /// Claims up to `limit` deliveries that are due, marking them `sending`.
+    pub async fn claim_due(&self, limit: usize) -> Result<Vec<OutboxJob>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT o.id AS outbox_id, o.message_id, o.conversation_id, o.channel,
+                 c.external_thread_id AS thread_id,
+                 COALESCE(
+                     (SELECT i.external_id FROM messages im
+                      JOIN contact_identities i ON i.id = im.sender_identity_id
+                      WHERE im.conversation_id = c.id AND im.direction = 'inbound'
+                      ORDER BY im.id DESC LIMIT 1),
+                     (SELECT i.external_id FROM contact_identities i
+                      WHERE i.contact_id = c.contact_id AND i.channel = c.channel
+                      ORDER BY i.id LIMIT 1)) AS recipient,
+                 c.subject, m.text, m.reply_to_external_id AS reply_to, m.sender_name AS agent_name,
+                 o.attempts, o.expires_at
+             FROM outbox o
+             JOIN messages m ON m.id = o.message_id
+             JOIN conversations c ON c.id = o.conversation_id
+             WHERE {HEADS} AND o.due_at <= ?1
+             ORDER BY o.due_at, o.id LIMIT ?2"
+        ));
+        let jobs: Vec<OutboxJob> = sqlx::query_as(sql)
+            .bind(now_ms())
+            .bind(limit as i64)
+            .fetch_all(&mut *tx)
+            .await?;
+        for job in &jobs {
+            sqlx::query("UPDATE outbox SET status = 'sending', updated_at = ?2 WHERE id = ?1")
+                .bind(job.outbox_id)
+                .bind(now_ms())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(jobs)
+    }
+
+    /// When the next delivery becomes due (Unix ms), if any is waiting.
+    pub async fn next_due_at(&self) -> Result<Option<i64>> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT MIN(o.due_at) FROM outbox o WHERE {HEADS}"));
+        Ok(sqlx::query_scalar(sql).fetch_one(&self.pool).await?)
+    }
+
+    /// Records an attempt's outcome on the outbox row and the message the agent sees.
+    pub async fn finish_attempt(
+        &self,
+        job: &OutboxJob,
+        decision: &RetryDecision,
+    ) -> Result<Message> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let now = now_ms();
+        let (status, due, error, delivery, external) = match decision {
+            RetryDecision::Delivered { external_id } => {
+                ("delivered", now, None, "sent", external_id.as_deref())
+            }
+            RetryDecision::Retry { due_at, error } => {
+                ("scheduled", *due_at, Some(error.as_str()), "pending", None)
+            }
+            RetryDecision::Failed { error } => {
+                ("failed", now, Some(error.as_str()), "failed", None)
+            }
+        };
+        sqlx::query(
+            "UPDATE outbox SET status = ?2, attempts = attempts + 1, due_at = ?3, last_error = ?4,
+                 updated_at = ?5 WHERE id = ?1",
+        )
+        .bind(job.outbox_id)
+        .bind(status)
+        .bind(due)
+        .bind(error)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let sent_at = (delivery == "sent").then_some(now);
+        let result = sqlx::query(
+            "UPDATE messages SET delivery_status = ?2, error = ?3,
+                 external_id = COALESCE(?4, external_id), sent_at = COALESCE(?5, sent_at)
+             WHERE id = ?1",
+        )
+        .bind(job.message_id)
+        .bind(delivery)
+        .bind(error)
+        .bind(external)
+        .bind(sent_at)
+        .execute(&mut *tx)
+        .await;
+        if let Err(sqlx::Error::Database(e)) = &result {
+            if e.is_unique_violation() {
+                // The platform reused an id we already hold: keep the delivery, drop the id.
+                tracing::warn!(
+                    message_id = job.message_id,
+                    "duplicate external id from channel ignored"
+                );
+                sqlx::query(
+                    "UPDATE messages SET delivery_status = ?2, error = ?3, sent_at = COALESCE(?4, sent_at)
+                     WHERE id = ?1",
+                )
+                .bind(job.message_id)
+                .bind(delivery)
+                .bind(error)
+                .bind(sent_at)
+                .execute(&mut *tx)
+                .await?;
+            } else {
+                result?;
+            }
+        } else {
+            result?;
+        }
+        let message = inbox::message(&mut tx, job.message_id).await?;
+        tx.commit().await?;
+        let event = message.clone();
+        self.emit(|| vec![Event::MessageUpdated(event)]);
+        Ok(message)
+    }
+
+    /// After a crash a row may be left `sending`: deliver it again (at-least-once).
+    pub async fn recover_in_flight(&self) -> Result<u64> {
+        let done = sqlx::query("UPDATE outbox SET status = 'scheduled' WHERE status = 'sending'")
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// An agent's manual retry of a failed message: scheduled now, with a fresh expiry.
+    pub async fn retry_message(&self, message_id: i64, expiry: Duration) -> Result<Message> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let status: Option<Option<String>> =
+            sqlx::query_scalar("SELECT delivery_status FROM messages WHERE id = ?1")
+                .bind(message_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        match status {
+            None => return Err(StoreError::NotFound),
+            Some(Some(s)) if s == "failed" => {}
+            Some(_) => {
+                return Err(StoreError::Conflict(
+                    "only a failed outbound message can be retried".into(),
+                ));
+            }
+        }
+        let now = now_ms();
+        sqlx::query(
+            "UPDATE outbox SET status = 'scheduled', attempts = 0, due_at = ?2, expires_at = ?3,
+                 updated_at = ?2 WHERE message_id = ?1",
+        )
+        .bind(message_id)
+        .bind(now)
+        .bind(now + expiry.as_millis() as i64)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE messages SET delivery_status = 'pending', error = NULL WHERE id = ?1")
+            .bind(message_id)
+            .execute(&mut *tx)
+            .await?;
+        let message = inbox::message(&mut tx, message_id).await?;
+        tx.commit().await?;
+        let event = message.clone();
+        self.emit(|| vec![Event::MessageUpdated(event)]);
+        Ok(message)
+    }
+}
