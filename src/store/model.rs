@@ -164,7 +164,7 @@ impl Event {
 }
 
 /// Filters for the inbox list.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ConversationFilter {
     pub status: Option<Status>,
     pub channel: Option<String>,
@@ -172,6 +172,19 @@ pub struct ConversationFilter {
     pub query: Option<String>,
     pub cursor: Option<(i64, i64)>,
     pub limit: i64,
+}
+
+impl Default for ConversationFilter {
+    fn default() -> Self {
+        Self {
+            status: None,
+            channel: None,
+            assignee: None,
+            query: None,
+            cursor: None,
+            limit: 50,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,6 +15,8 @@ pub enum Script {
     Fail(SendError),
     /// Wait this long, then succeed.
     Slow(Duration),
+    /// Panic inside `send`, as a buggy adapter might.
+    Panic,
 }
 
 #[derive(Default)]
@@ -84,6 +86,7 @@ impl Channel for FakeChannel {
             Script::Ok => {}
             Script::Fail(err) => return Err(err),
             Script::Slow(delay) => tokio::time::sleep(delay).await,
+            Script::Panic => panic!("scripted adapter panic"),
         }
         let mut state = self.state.lock().unwrap();
         state.sent.push(message.clone());

@@ -1,0 +1,198 @@
+//! The agent API's contract: auth, errors, filters, conversation updates, contacts, OpenAPI.
+
+use crate::helpers::{SECRET, spawn_app, spawn_app_with};
+use serde_json::{Value, json};
+use switchboard::config::{ApiChannelConfig, ChannelConfig};
+
+#[tokio::test]
+async fn every_api_route_needs_a_valid_token_but_health_does_not() {
+    let app = spawn_app().await;
+    for path in ["/api/v1/conversations", "/api/v1/conversations/1/messages", "/api/v1/events", "/api/v1/contacts/1"] {
+        let none = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(none.status(), 401, "{path}");
+        assert_eq!(none.headers()["www-authenticate"], "Bearer");
+        let body: Value = none.json().await.unwrap();
+        assert!(body["error"].is_string());
+        let wrong = app
+            .client
+            .get(app.url(path))
+            .bearer_auth("sb_000000000000_nope")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), 401, "{path}");
+    }
+    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let health: Value = health.json().await.unwrap();
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["channels"]["website"]["state"], "running");
+}
+
+#[tokio::test]
+async fn malformed_json_is_400_and_an_oversize_body_is_413() {
+    let app = spawn_app().await;
+    let c = app.customer_says("chat-1", "m-1", "help").await["conversation_id"].as_i64().unwrap();
+    let path = app.url(&format!("/api/v1/conversations/{c}/messages"));
+    let bad = app
+        .client
+        .post(&path)
+        .bearer_auth(&app.token)
+        .header("content-type", "application/json")
+        .body("{\"text\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert!(bad.json::<Value>().await.unwrap()["error"].is_string());
+    let wrong_shape = app.send_json(reqwest::Method::POST, &format!("/api/v1/conversations/{c}/messages"), json!({"txt": "x"})).await;
+    assert_eq!(wrong_shape.status(), 400);
+    let empty = app.send_json(reqwest::Method::POST, &format!("/api/v1/conversations/{c}/messages"), json!({"text": "  "})).await;
+    assert_eq!(empty.status(), 400);
+    let huge = "x".repeat(100 * 1024);
+    let too_big = app.send_json(reqwest::Method::POST, &format!("/api/v1/conversations/{c}/messages"), json!({"text": huge})).await;
+    assert_eq!(too_big.status(), 413);
+    assert!(too_big.json::<Value>().await.unwrap()["error"].is_string());
+    let bad_id = app.get("/api/v1/conversations/abc").await;
+    assert_eq!(bad_id.status(), 400);
+    assert_eq!(app.get("/api/v1/conversations/999").await.status(), 404);
+    assert_eq!(app.get("/api/v1/nothing-here").await.status(), 404);
+    // Nothing was stored by the rejected requests.
+    assert_eq!(app.messages(c).await.len(), 1);
+}
+
+#[tokio::test]
+async fn conversation_status_assignment_and_reopening() {
+    let app = spawn_app().await;
+    let c = app.customer_says("chat-1", "m-1", "help").await["conversation_id"].as_i64().unwrap();
+    let me = app.get_json("/api/v1/me").await["agent"]["id"].as_i64().unwrap();
+    let path = format!("/api/v1/conversations/{c}");
+    let patched = app
+        .send_json(reqwest::Method::PATCH, &path, json!({"status": "resolved", "assignee_id": me, "priority": "high"}))
+        .await;
+    assert_eq!(patched.status(), 200);
+    let patched: Value = patched.json().await.unwrap();
+    assert_eq!(patched["conversation"]["status"], "resolved");
+    assert_eq!(patched["conversation"]["assignee_id"], me);
+    assert_eq!(patched["conversation"]["priority"], "high");
+
+    let mine = app.get_json("/api/v1/conversations?assignee=me").await;
+    assert_eq!(mine["conversations"].as_array().unwrap().len(), 1);
+    let unassigned = app.get_json("/api/v1/conversations?assignee=none").await;
+    assert_eq!(unassigned["conversations"].as_array().unwrap().len(), 0);
+    let open = app.get_json("/api/v1/conversations?status=open").await;
+    assert_eq!(open["conversations"].as_array().unwrap().len(), 0);
+
+    app.customer_says("chat-1", "m-2", "still broken").await;
+    let reopened = app.get_json(&path).await;
+    assert_eq!(reopened["conversation"]["status"], "open");
+    assert_eq!(reopened["conversation"]["assignee_id"], me, "assignment survives reopening");
+
+    let unassign = app.send_json(reqwest::Method::PATCH, &path, json!({"assignee_id": null})).await;
+    assert_eq!(unassign.json::<Value>().await.unwrap()["conversation"]["assignee_id"], Value::Null);
+    let bad = app.send_json(reqwest::Method::PATCH, &path, json!({"status": "closed"})).await;
+    assert_eq!(bad.status(), 400);
+    let ghost = app.send_json(reqwest::Method::PATCH, &path, json!({"assignee_id": 4242})).await;
+    assert_eq!(ghost.status(), 400);
+    let bad_filter = app.get("/api/v1/conversations?status=closed").await;
+    assert_eq!(bad_filter.status(), 400);
+}
+
+#[tokio::test]
+async fn inbox_pages_with_a_cursor_and_searches_text() {
+    let app = spawn_app().await;
+    for i in 0..5 {
+        app.customer_says(&format!("chat-{i}"), &format!("m-{i}"), &format!("question number {i}")).await;
+    }
+    app.customer_says("chat-x", "m-x", "my seed phrase 100% leaked").await;
+    let first = app.get_json("/api/v1/conversations?limit=4").await;
+    assert_eq!(first["conversations"].as_array().unwrap().len(), 4);
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second = app.get_json(&format!("/api/v1/conversations?limit=4&cursor={cursor}")).await;
+    assert_eq!(second["conversations"].as_array().unwrap().len(), 2);
+    assert_eq!(second["next_cursor"], Value::Null);
+    let mut ids: Vec<i64> = [&first, &second]
+        .iter()
+        .flat_map(|p| p["conversations"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()))
+        .collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 6, "pages neither overlap nor skip");
+
+    let found = app.get_json("/api/v1/conversations?q=seed%20phrase").await;
+    assert_eq!(found["conversations"].as_array().unwrap().len(), 1);
+    // LIKE wildcards in the query are literal.
+    let percent = app.get_json("/api/v1/conversations?q=100%25").await;
+    assert_eq!(percent["conversations"].as_array().unwrap().len(), 1);
+    let none = app.get_json("/api/v1/conversations?q=zzz_nothing").await;
+    assert_eq!(none["conversations"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn a_customer_on_two_channels_becomes_one_contact_when_merged() {
+    let app = spawn_app_with(|c| {
+        c.channels.push(ChannelConfig::Api(ApiChannelConfig {
+            name: "mobile".into(),
+            secret: SECRET.into(),
+            webhook_url: None,
+            timeout: std::time::Duration::from_secs(5),
+        }))
+    })
+    .await;
+    let web = app.customer_says("chat-1", "m-1", "hello from web").await;
+    let mobile = app
+        .post_inbound(
+            "mobile",
+            json!({"thread_id": "app-1", "message_id": "a-1", "sender": {"id": "user-9", "name": "Carol C."}, "text": "hello from app"}),
+        )
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    let conv = |v: &Value| v["conversation_id"].as_i64().unwrap();
+    let contact_of = |c: Value| c["conversation"]["contact"]["id"].as_i64().unwrap();
+    let web_contact = contact_of(app.get_json(&format!("/api/v1/conversations/{}", conv(&web))).await);
+    let mobile_contact = contact_of(app.get_json(&format!("/api/v1/conversations/{}", conv(&mobile))).await);
+    assert_ne!(web_contact, mobile_contact);
+
+    let merged = app
+        .send_json(reqwest::Method::POST, &format!("/api/v1/contacts/{mobile_contact}/merge"), json!({"into": web_contact}))
+        .await;
+    assert_eq!(merged.status(), 200);
+    let contact = app.get_json(&format!("/api/v1/contacts/{web_contact}")).await["contact"].clone();
+    let channels: Vec<&str> = contact["identities"].as_array().unwrap().iter().map(|i| i["channel"].as_str().unwrap()).collect();
+    assert_eq!(channels, ["website", "mobile"]);
+    assert_eq!(contact["conversations"].as_array().unwrap().len(), 2);
+    // The merged-away id still resolves to the surviving contact.
+    let old = app.get_json(&format!("/api/v1/contacts/{mobile_contact}")).await;
+    assert_eq!(old["contact"]["id"], web_contact);
+    // New mail from the merged identity lands on the surviving contact.
+    let later = app
+        .post_inbound(
+            "mobile",
+            json!({"thread_id": "app-2", "message_id": "a-2", "sender": {"id": "user-9"}, "text": "again"}),
+        )
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(contact_of(app.get_json(&format!("/api/v1/conversations/{}", conv(&later))).await), web_contact);
+    let twice = app
+        .send_json(reqwest::Method::POST, &format!("/api/v1/contacts/{mobile_contact}/merge"), json!({"into": web_contact}))
+        .await;
+    assert_eq!(twice.status(), 409);
+    // A reply on a channel without a webhook fails with a reason instead of vanishing.
+    let reply = app.post_reply(conv(&mobile), "hi").await;
+    let failed = app.wait_for_status(conv(&mobile), reply["id"].as_i64().unwrap(), "failed").await;
+    assert!(failed["error"].as_str().unwrap().contains("webhook_url"));
+}
+
+#[tokio::test]
+async fn openapi_document_describes_the_routes() {
+    let app = spawn_app().await;
+    let doc: Value = app.client.get(app.url("/api/openapi.json")).send().await.unwrap().json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in ["/api/v1/conversations", "/api/v1/conversations/{id}/messages", "/api/v1/messages/{id}/retry", "/api/v1/events", "/healthz"] {
+        assert!(doc["paths"][path].is_object(), "{path} missing");
+    }
+    assert!(doc["components"]["schemas"]["Message"].is_object());
+}

@@ -1,0 +1,312 @@
+//! `spawn_app()`: the daemon on an ephemeral port with a temp database, an agent token, and a
+//! local webhook receiver standing in for the `api` channel's remote end.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use serde_json::{Value, json};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use switchboard::app::Application;
+use switchboard::config::{ApiChannelConfig, ChannelConfig, Config};
+use switchboard::store::Role;
+use tempfile::TempDir;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub const SECRET: &str = "website-secret-0123456789";
+
+/// Logs only when asked (`TEST_LOG=1`), so a passing run stays quiet.
+pub fn init_logs() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("switchboard=debug,info")
+            .with_test_writer()
+            .try_init();
+    }
+}
+
+/// What the webhook receiver got: headers and the raw body.
+#[derive(Clone, Debug)]
+pub struct HookRequest {
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl HookRequest {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+}
+
+#[derive(Default)]
+struct HookState {
+    /// Status codes to answer, in order; 200 once exhausted (or `always` when set).
+    script: VecDeque<u16>,
+    always: Option<u16>,
+    received: Vec<HookRequest>,
+}
+
+/// A local HTTP server receiving the `api` channel's webhooks, scriptable per test.
+#[derive(Clone)]
+pub struct Webhook {
+    pub url: String,
+    state: Arc<Mutex<HookState>>,
+}
+
+impl Webhook {
+    pub async fn start() -> Self {
+        let state: Arc<Mutex<HookState>> = Arc::default();
+        let app = axum::Router::new()
+            .route("/hook", axum::routing::post(receive))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self {
+            url: format!("http://{addr}/hook"),
+            state,
+        }
+    }
+
+    pub fn answer(&self, statuses: &[u16]) {
+        self.state.lock().unwrap().script.extend(statuses);
+    }
+
+    pub fn always(&self, status: u16) {
+        self.state.lock().unwrap().always = Some(status);
+    }
+
+    pub fn received(&self) -> Vec<HookRequest> {
+        self.state.lock().unwrap().received.clone()
+    }
+}
+
+async fn receive(
+    State(state): State<Arc<Mutex<HookState>>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> impl IntoResponse {
+    let mut state = state.lock().unwrap();
+    state.received.push(HookRequest {
+        headers,
+        body: body.to_vec(),
+    });
+    let n = state.received.len();
+    let status = state
+        .script
+        .pop_front()
+        .or(state.always)
+        .unwrap_or(200);
+    let status = StatusCode::from_u16(status).unwrap();
+    if status.is_success() {
+        (status, axum::Json(json!({ "id": format!("hook-{n}") }))).into_response()
+    } else {
+        (status, format!("scripted {status}")).into_response()
+    }
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub token: String,
+    pub hook: Webhook,
+    pub config: Config,
+    pub dir: Arc<TempDir>,
+    shutdown: CancellationToken,
+    handle: JoinHandle<anyhow::Result<()>>,
+}
+
+pub fn test_config(dir: &TempDir, hook: &Webhook) -> Config {
+    let mut config = Config::default();
+    config.server.listen = "127.0.0.1:0".parse().unwrap();
+    config.server.max_body_bytes = 64 * 1024;
+    config.storage.database_url = format!("sqlite://{}", dir.path().join("sb.db").display());
+    config.storage.data_dir = dir.path().join("data");
+    config.outbox.retry_schedule = vec![Duration::from_millis(200), Duration::from_millis(400)];
+    config.channels = vec![ChannelConfig::Api(ApiChannelConfig {
+        name: "website".into(),
+        secret: SECRET.into(),
+        webhook_url: Some(hook.url.clone()),
+        timeout: Duration::from_secs(5),
+    })];
+    config
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    init_logs();
+    let dir = Arc::new(TempDir::new().unwrap());
+    let hook = Webhook::start().await;
+    let mut config = test_config(&dir, &hook);
+    adjust(&mut config);
+    config.validate().unwrap();
+    start(config, dir, hook, None).await
+}
+
+async fn start(config: Config, dir: Arc<TempDir>, hook: Webhook, token: Option<String>) -> TestApp {
+    let app = Application::build(config.clone()).await.unwrap();
+    let token = match token {
+        Some(token) => token,
+        None => {
+            app.store()
+                .create_agent("Alice Agent", "alice@example.com", Role::Admin)
+                .await
+                .unwrap()
+                .1
+        }
+    };
+    let addr = app.local_addr();
+    let shutdown = app.shutdown_token();
+    let handle = tokio::spawn(app.run_until_stopped());
+    TestApp {
+        addr,
+        client: reqwest::Client::new(),
+        token,
+        hook,
+        config,
+        dir,
+        shutdown,
+        handle,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Stops the daemon gracefully and starts it again on the same database and data dir.
+    pub async fn restart(self) -> TestApp {
+        let (config, dir, hook, token) = (
+            self.config.clone(),
+            self.dir.clone(),
+            self.hook.clone(),
+            self.token.clone(),
+        );
+        self.stop().await;
+        start(config, dir, hook, Some(token)).await
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(10), self.handle)
+            .await
+            .expect("daemon stops within 10 s")
+            .unwrap()
+            .unwrap();
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.unwrap()
+    }
+
+    pub async fn send_json(&self, method: reqwest::Method, path: &str, body: Value) -> reqwest::Response {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A customer message through the `api` channel's inbound endpoint.
+    pub async fn post_inbound(&self, channel: &str, body: Value) -> reqwest::Response {
+        self.client
+            .post(self.url(&format!("/api/v1/channels/{channel}/inbound")))
+            .bearer_auth(SECRET)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn customer_says(&self, thread: &str, message_id: &str, text: &str) -> Value {
+        let response = self
+            .post_inbound(
+                "website",
+                json!({"thread_id": thread, "message_id": message_id,
+                       "sender": {"id": format!("visitor-{thread}"), "name": "Carol Customer"},
+                       "text": text}),
+            )
+            .await;
+        assert!(response.status().is_success(), "{}", response.status());
+        response.json().await.unwrap()
+    }
+
+    pub async fn post_reply(&self, conversation_id: i64, text: &str) -> Value {
+        let response = self
+            .send_json(
+                reqwest::Method::POST,
+                &format!("/api/v1/conversations/{conversation_id}/messages"),
+                json!({ "text": text }),
+            )
+            .await;
+        assert_eq!(response.status(), 202);
+        response.json::<Value>().await.unwrap()["message"].clone()
+    }
+
+    pub async fn messages(&self, conversation_id: i64) -> Vec<Value> {
+        let body = self
+            .get_json(&format!("/api/v1/conversations/{conversation_id}/messages"))
+            .await;
+        body["messages"].as_array().unwrap().clone()
+    }
+
+    pub async fn message(&self, conversation_id: i64, message_id: i64) -> Value {
+        self.messages(conversation_id)
+            .await
+            .into_iter()
+            .find(|m| m["id"] == message_id)
+            .expect("message is listed")
+    }
+
+    /// Polls until the message's delivery status is `status` (the dispatcher runs on its own).
+    pub async fn wait_for_status(&self, conversation_id: i64, message_id: i64, status: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let message = self.message(conversation_id, message_id).await;
+            if message["delivery_status"] == status {
+                return message;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "message never became {status}: {message}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+/// Polls `check` until it returns Some, for up to 10 s.
+pub async fn eventually<T, F, Fut>(mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "condition not met within 10 s");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}

@@ -1,0 +1,9 @@
+//! Integration tests: the daemon driven over HTTP, plus the store and dispatcher through the
+//! library API. One test binary, so the suite links once.
+
+mod api;
+mod api_channel;
+mod cli;
+mod dispatcher;
+mod helpers;
+mod store;

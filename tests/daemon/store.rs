@@ -1,0 +1,138 @@
+//! Ingest through the library: idempotency, edits and deletes as revisions, cursor atomicity,
+//! attachments, concurrent group commits.
+
+use bytes::Bytes;
+use chrono::Utc;
+use switchboard::store::{Ingestor, Store};
+use switchboard_core::{AttachmentData, Change, Inbound, InboundAttachment, Sender};
+use tempfile::TempDir;
+
+async fn store() -> (Store, Ingestor, TempDir) {
+    let dir = TempDir::new().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let store = Store::open(&url, &dir.path().join("data")).await.unwrap();
+    let ingestor = Ingestor::start(store.clone());
+    (store, ingestor, dir)
+}
+
+fn msg(thread: &str, id: &str, text: &str) -> Inbound {
+    Inbound::text(thread, id, Sender::new("u1", "Dana"), text)
+}
+
+#[tokio::test]
+async fn messages_and_cursor_commit_together_and_replay_is_harmless() {
+    let (store, ingestor, _dir) = store().await;
+    let batch = vec![msg("t1", "1", "a"), msg("t1", "2", "b"), msg("t2", "3", "c")];
+    ingestor.ingest("tg", batch.clone(), Some("offset=3".into())).await.unwrap();
+    assert_eq!(store.cursor("tg").await.unwrap().as_deref(), Some("offset=3"));
+    // The adapter crashed before acknowledging upstream and receives the same batch again.
+    let report = ingestor.ingest("tg", batch, Some("offset=3".into())).await.unwrap();
+    assert!(report.items.iter().all(|i| i.message_id.is_none()), "{report:?}");
+    let (conversations, _) = store.list_conversations(&Default::default()).await.unwrap();
+    assert_eq!(conversations.len(), 2);
+    let total = store.messages(conversations[0].id).await.unwrap().len()
+        + store.messages(conversations[1].id).await.unwrap().len();
+    assert_eq!(total, 3);
+    // The same external id on another channel is another message.
+    let other = ingestor.ingest("discord", vec![msg("t1", "1", "a")], None).await.unwrap();
+    assert!(other.items[0].message_id.is_some());
+}
+
+#[tokio::test]
+async fn edits_and_deletes_keep_the_earlier_text_as_history() {
+    let (store, ingestor, _dir) = store().await;
+    let r = ingestor.ingest("tg", vec![msg("t1", "1", "send to 0xABC")], None).await.unwrap();
+    let id = r.items[0].message_id.unwrap();
+    let edited_at = Utc::now();
+    let edit = Inbound { change: Change::Edited { at: edited_at }, ..msg("t1", "1", "send to 0xDEF") };
+    ingestor.ingest("tg", vec![edit.clone()], None).await.unwrap();
+    // The same edit delivered twice adds no second revision.
+    ingestor.ingest("tg", vec![edit], None).await.unwrap();
+    let m = store.message(id).await.unwrap();
+    assert_eq!(m.text, "send to 0xDEF");
+    assert_eq!(m.edited_at.unwrap().timestamp_millis(), edited_at.timestamp_millis());
+    assert_eq!(m.revisions.len(), 1);
+    assert_eq!(m.revisions[0].text, "send to 0xABC");
+    assert_eq!(m.revisions[0].kind, "edit");
+
+    let delete = Inbound { change: Change::Deleted { at: Utc::now() }, ..msg("t1", "1", "") };
+    ingestor.ingest("tg", vec![delete], None).await.unwrap();
+    let m = store.message(id).await.unwrap();
+    assert!(m.deleted_at.is_some());
+    assert_eq!(m.text, "send to 0xDEF", "content stays visible to agents");
+    assert_eq!(m.revisions.len(), 2);
+
+    // Deleting a message never seen is skipped, not invented.
+    let ghost = Inbound { change: Change::Deleted { at: Utc::now() }, ..msg("t1", "99", "") };
+    let r = ingestor.ingest("tg", vec![ghost], None).await.unwrap();
+    assert!(r.items[0].message_id.is_none());
+    assert_eq!(store.messages(r.items[0].conversation_id).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn attachments_are_stored_content_addressed_and_missing_ones_keep_a_note() {
+    let (store, ingestor, _dir) = store().await;
+    let photo = InboundAttachment {
+        filename: "receipt.png".into(),
+        content_type: "image/png".into(),
+        data: AttachmentData::Bytes(Bytes::from_static(b"\x89PNG fake")),
+    };
+    let huge = InboundAttachment {
+        filename: "video.mp4".into(),
+        content_type: "video/mp4".into(),
+        data: AttachmentData::Missing { note: "larger than the 20 MB Bot API limit".into(), size: Some(50_000_000) },
+    };
+    let inbound = Inbound { attachments: vec![photo.clone(), huge], ..msg("t1", "1", "see attached") };
+    let again = Inbound { attachments: vec![photo], ..msg("t2", "2", "same file") };
+    let r = ingestor.ingest("tg", vec![inbound, again], None).await.unwrap();
+    let m = store.message(r.items[0].message_id.unwrap()).await.unwrap();
+    assert_eq!(m.attachments.len(), 2);
+    assert!(m.attachments[0].url.is_some());
+    assert_eq!(m.attachments[0].size, Some(9));
+    assert_eq!(m.attachments[1].url, None);
+    assert_eq!(m.attachments[1].note.as_deref(), Some("larger than the 20 MB Bot API limit"));
+    let file = store.attachment(m.attachments[0].id).await.unwrap();
+    let path = store.files().path_of(file.sha256.as_deref().unwrap()).unwrap();
+    assert_eq!(std::fs::read(path).unwrap(), b"\x89PNG fake");
+}
+
+#[tokio::test]
+async fn concurrent_batches_from_many_channels_all_commit_exactly_once() {
+    let (store, ingestor, _dir) = store().await;
+    let mut tasks = Vec::new();
+    for channel in 0..8 {
+        let ingestor = ingestor.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..50 {
+                let m = msg(&format!("thread-{}", i % 5), &format!("{i}"), "x");
+                ingestor.ingest(&format!("ch{channel}"), vec![m.clone(), m], Some(format!("{i}"))).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let filter = switchboard::store::ConversationFilter { limit: 200, ..Default::default() };
+    let (conversations, _) = store.list_conversations(&filter).await.unwrap();
+    assert_eq!(conversations.len(), 40);
+    let mut total = 0;
+    for c in &conversations {
+        total += store.messages(c.id).await.unwrap().len();
+    }
+    assert_eq!(total, 400);
+    for channel in 0..8 {
+        assert_eq!(store.cursor(&format!("ch{channel}")).await.unwrap().as_deref(), Some("49"));
+    }
+}
+
+#[tokio::test]
+async fn contact_identity_keeps_language_and_username() {
+    let (store, ingestor, _dir) = store().await;
+    let sender = Sender { username: Some("dana_k".into()), language: Some("uk".into()), ..Sender::new("42", "Dana K") };
+    let r = ingestor.ingest("tg", vec![Inbound::text("42", "1", sender, "Привіт")], None).await.unwrap();
+    let c = store.conversation(r.items[0].conversation_id).await.unwrap();
+    let contact = store.contact(c.contact.id).await.unwrap();
+    assert_eq!(contact.identities[0].username.as_deref(), Some("dana_k"));
+    assert_eq!(contact.identities[0].language.as_deref(), Some("uk"));
+    assert_eq!(store.messages(c.id).await.unwrap()[0].text, "Привіт");
+}
