@@ -1,1 +1,84 @@
-fn main() {}
+//! Ingest throughput and latency: N normalized messages from many concurrent producers across
+//! many conversations, into a durable (WAL, synchronous=FULL) SQLite store on disk.
+//!
+//! `cargo bench --bench ingest` (env: BENCH_MESSAGES, BENCH_PRODUCERS, BENCH_CONVERSATIONS,
+//! BENCH_BATCH) prints messages/second and p50/p99 latency of one `ingest` call.
+
+use std::time::{Duration, Instant};
+use switchboard::store::{Ingestor, Store};
+use switchboard_core::{Inbound, Sender};
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let messages = env("BENCH_MESSAGES", 200_000);
+    let producers = env("BENCH_PRODUCERS", 256);
+    let conversations = env("BENCH_CONVERSATIONS", 20_000);
+    let batch = env("BENCH_BATCH", 1).max(1);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let dir = tempfile::TempDir::new().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+        let store = Store::open(&url, &dir.path().join("data")).await.unwrap();
+        let ingestor = Ingestor::start(store.clone());
+        let per_producer = messages / producers;
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for p in 0..producers {
+            let ingestor = ingestor.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(per_producer / batch + 1);
+                let mut i = 0;
+                while i < per_producer {
+                    let items: Vec<Inbound> = (i..(i + batch).min(per_producer))
+                        .map(|j| {
+                            let n = p * per_producer + j;
+                            let thread = n % conversations;
+                            Inbound::text(
+                                format!("thread-{thread}"),
+                                format!("msg-{n}"),
+                                Sender::new(format!("user-{thread}"), format!("Customer {thread}")),
+                                format!("Message {n}: my deposit of 0.5 BTC has not arrived yet, tx 0x{n:064x}"),
+                            )
+                        })
+                        .collect();
+                    i += items.len();
+                    let t = Instant::now();
+                    ingestor.ingest("bench", items, Some(format!("{p}:{i}"))).await.unwrap();
+                    latencies.push(t.elapsed());
+                }
+                latencies
+            }));
+        }
+        let mut latencies: Vec<Duration> = Vec::new();
+        for t in tasks {
+            latencies.extend(t.await.unwrap());
+        }
+        let elapsed = started.elapsed();
+        let total = per_producer * producers;
+        latencies.sort();
+        let pct = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q) as usize];
+        println!(
+            "ingest: {total} messages, {producers} producers, {conversations} conversations, batch {batch}"
+        );
+        println!(
+            "ingest: {:.0} messages/s over {:.2?}; per-call latency p50 {:.2?}, p99 {:.2?}, max {:.2?}",
+            total as f64 / elapsed.as_secs_f64(),
+            elapsed,
+            pct(0.50),
+            pct(0.99),
+            latencies.last().unwrap()
+        );
+        let (list, _) = store.list_conversations(&Default::default()).await.unwrap();
+        assert!(!list.is_empty());
+        store.close().await;
+    });
+}

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub server: ServerConfig,
@@ -16,18 +16,6 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(rename = "channel")]
     pub channels: Vec<ChannelConfig>,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            server: ServerConfig::default(),
-            storage: StorageConfig::default(),
-            outbox: OutboxConfig::default(),
-            log: LogConfig::default(),
-            channels: Vec::new(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -371,14 +371,13 @@ impl Store {
                 (name, at, None) => break (name, at),
             }
         };
-        let identities: Vec<(String, String, String, Option<String>, Option<String>)> =
-            sqlx::query_as(
-                "SELECT channel, external_id, display_name, username, language
+        let identities: Vec<Identity> = sqlx::query_as(
+            "SELECT channel, external_id, display_name, username, language
                  FROM contact_identities WHERE contact_id = ?1 ORDER BY id",
-            )
-            .bind(id)
-            .fetch_all(&mut *conn)
-            .await?;
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
         let sql = sqlx::AssertSqlSafe(format!(
             "SELECT {CONVERSATION_COLUMNS} FROM conversations c JOIN contacts k ON k.id = c.contact_id
              WHERE c.contact_id = ?1 ORDER BY c.last_message_at DESC, c.id DESC"
@@ -389,18 +388,7 @@ impl Store {
             id,
             display_name,
             created_at: from_millis(created_at),
-            identities: identities
-                .into_iter()
-                .map(
-                    |(channel, external_id, display_name, username, language)| Identity {
-                        channel,
-                        external_id,
-                        display_name,
-                        username,
-                        language,
-                    },
-                )
-                .collect(),
+            identities,
             conversations: conversations.into_iter().map(Into::into).collect(),
         })
     }

@@ -392,8 +392,17 @@ async fn identity(
     now: i64,
 ) -> Result<(i64, i64, String)> {
     let sender = &inbound.sender;
-    let found: Option<(i64, i64, String, String, Option<String>, Option<String>)> = sqlx::query_as(
-        "SELECT i.id, i.contact_id, c.display_name, i.display_name, i.username, i.language
+    #[derive(sqlx::FromRow)]
+    struct Found {
+        id: i64,
+        contact_id: i64,
+        contact_name: String,
+        name: String,
+        username: Option<String>,
+        language: Option<String>,
+    }
+    let found: Option<Found> = sqlx::query_as(
+        "SELECT i.id, i.contact_id, c.display_name AS contact_name, i.display_name AS name, i.username, i.language
          FROM contact_identities i JOIN contacts c ON c.id = i.contact_id
          WHERE i.channel = ?1 AND i.external_id = ?2",
     )
@@ -401,7 +410,15 @@ async fn identity(
     .bind(&sender.id)
     .fetch_optional(&mut *conn)
     .await?;
-    if let Some((id, contact_id, contact_name, name, username, language)) = found {
+    if let Some(Found {
+        id,
+        contact_id,
+        contact_name,
+        name,
+        username,
+        language,
+    }) = found
+    {
         if name != sender.display_name || username != sender.username || language != sender.language
         {
             sqlx::query(

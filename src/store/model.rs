@@ -113,7 +113,7 @@ pub struct Revision {
     pub replaced_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Identity {
     pub channel: String,
     pub external_id: String,

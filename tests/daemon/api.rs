@@ -7,7 +7,12 @@ use switchboard::config::{ApiChannelConfig, ChannelConfig};
 #[tokio::test]
 async fn every_api_route_needs_a_valid_token_but_health_does_not() {
     let app = spawn_app().await;
-    for path in ["/api/v1/conversations", "/api/v1/conversations/1/messages", "/api/v1/events", "/api/v1/contacts/1"] {
+    for path in [
+        "/api/v1/conversations",
+        "/api/v1/conversations/1/messages",
+        "/api/v1/events",
+        "/api/v1/contacts/1",
+    ] {
         let none = app.client.get(app.url(path)).send().await.unwrap();
         assert_eq!(none.status(), 401, "{path}");
         assert_eq!(none.headers()["www-authenticate"], "Bearer");
@@ -32,7 +37,9 @@ async fn every_api_route_needs_a_valid_token_but_health_does_not() {
 #[tokio::test]
 async fn malformed_json_is_400_and_an_oversize_body_is_413() {
     let app = spawn_app().await;
-    let c = app.customer_says("chat-1", "m-1", "help").await["conversation_id"].as_i64().unwrap();
+    let c = app.customer_says("chat-1", "m-1", "help").await["conversation_id"]
+        .as_i64()
+        .unwrap();
     let path = app.url(&format!("/api/v1/conversations/{c}/messages"));
     let bad = app
         .client
@@ -45,12 +52,30 @@ async fn malformed_json_is_400_and_an_oversize_body_is_413() {
         .unwrap();
     assert_eq!(bad.status(), 400);
     assert!(bad.json::<Value>().await.unwrap()["error"].is_string());
-    let wrong_shape = app.send_json(reqwest::Method::POST, &format!("/api/v1/conversations/{c}/messages"), json!({"txt": "x"})).await;
+    let wrong_shape = app
+        .send_json(
+            reqwest::Method::POST,
+            &format!("/api/v1/conversations/{c}/messages"),
+            json!({"txt": "x"}),
+        )
+        .await;
     assert_eq!(wrong_shape.status(), 400);
-    let empty = app.send_json(reqwest::Method::POST, &format!("/api/v1/conversations/{c}/messages"), json!({"text": "  "})).await;
+    let empty = app
+        .send_json(
+            reqwest::Method::POST,
+            &format!("/api/v1/conversations/{c}/messages"),
+            json!({"text": "  "}),
+        )
+        .await;
     assert_eq!(empty.status(), 400);
     let huge = "x".repeat(100 * 1024);
-    let too_big = app.send_json(reqwest::Method::POST, &format!("/api/v1/conversations/{c}/messages"), json!({"text": huge})).await;
+    let too_big = app
+        .send_json(
+            reqwest::Method::POST,
+            &format!("/api/v1/conversations/{c}/messages"),
+            json!({"text": huge}),
+        )
+        .await;
     assert_eq!(too_big.status(), 413);
     assert!(too_big.json::<Value>().await.unwrap()["error"].is_string());
     let bad_id = app.get("/api/v1/conversations/abc").await;
@@ -64,11 +89,19 @@ async fn malformed_json_is_400_and_an_oversize_body_is_413() {
 #[tokio::test]
 async fn conversation_status_assignment_and_reopening() {
     let app = spawn_app().await;
-    let c = app.customer_says("chat-1", "m-1", "help").await["conversation_id"].as_i64().unwrap();
-    let me = app.get_json("/api/v1/me").await["agent"]["id"].as_i64().unwrap();
+    let c = app.customer_says("chat-1", "m-1", "help").await["conversation_id"]
+        .as_i64()
+        .unwrap();
+    let me = app.get_json("/api/v1/me").await["agent"]["id"]
+        .as_i64()
+        .unwrap();
     let path = format!("/api/v1/conversations/{c}");
     let patched = app
-        .send_json(reqwest::Method::PATCH, &path, json!({"status": "resolved", "assignee_id": me, "priority": "high"}))
+        .send_json(
+            reqwest::Method::PATCH,
+            &path,
+            json!({"status": "resolved", "assignee_id": me, "priority": "high"}),
+        )
         .await;
     assert_eq!(patched.status(), 200);
     let patched: Value = patched.json().await.unwrap();
@@ -86,13 +119,25 @@ async fn conversation_status_assignment_and_reopening() {
     app.customer_says("chat-1", "m-2", "still broken").await;
     let reopened = app.get_json(&path).await;
     assert_eq!(reopened["conversation"]["status"], "open");
-    assert_eq!(reopened["conversation"]["assignee_id"], me, "assignment survives reopening");
+    assert_eq!(
+        reopened["conversation"]["assignee_id"], me,
+        "assignment survives reopening"
+    );
 
-    let unassign = app.send_json(reqwest::Method::PATCH, &path, json!({"assignee_id": null})).await;
-    assert_eq!(unassign.json::<Value>().await.unwrap()["conversation"]["assignee_id"], Value::Null);
-    let bad = app.send_json(reqwest::Method::PATCH, &path, json!({"status": "closed"})).await;
+    let unassign = app
+        .send_json(reqwest::Method::PATCH, &path, json!({"assignee_id": null}))
+        .await;
+    assert_eq!(
+        unassign.json::<Value>().await.unwrap()["conversation"]["assignee_id"],
+        Value::Null
+    );
+    let bad = app
+        .send_json(reqwest::Method::PATCH, &path, json!({"status": "closed"}))
+        .await;
     assert_eq!(bad.status(), 400);
-    let ghost = app.send_json(reqwest::Method::PATCH, &path, json!({"assignee_id": 4242})).await;
+    let ghost = app
+        .send_json(reqwest::Method::PATCH, &path, json!({"assignee_id": 4242}))
+        .await;
     assert_eq!(ghost.status(), 400);
     let bad_filter = app.get("/api/v1/conversations?status=closed").await;
     assert_eq!(bad_filter.status(), 400);
@@ -102,18 +147,32 @@ async fn conversation_status_assignment_and_reopening() {
 async fn inbox_pages_with_a_cursor_and_searches_text() {
     let app = spawn_app().await;
     for i in 0..5 {
-        app.customer_says(&format!("chat-{i}"), &format!("m-{i}"), &format!("question number {i}")).await;
+        app.customer_says(
+            &format!("chat-{i}"),
+            &format!("m-{i}"),
+            &format!("question number {i}"),
+        )
+        .await;
     }
-    app.customer_says("chat-x", "m-x", "my seed phrase 100% leaked").await;
+    app.customer_says("chat-x", "m-x", "my seed phrase 100% leaked")
+        .await;
     let first = app.get_json("/api/v1/conversations?limit=4").await;
     assert_eq!(first["conversations"].as_array().unwrap().len(), 4);
     let cursor = first["next_cursor"].as_str().unwrap();
-    let second = app.get_json(&format!("/api/v1/conversations?limit=4&cursor={cursor}")).await;
+    let second = app
+        .get_json(&format!("/api/v1/conversations?limit=4&cursor={cursor}"))
+        .await;
     assert_eq!(second["conversations"].as_array().unwrap().len(), 2);
     assert_eq!(second["next_cursor"], Value::Null);
     let mut ids: Vec<i64> = [&first, &second]
         .iter()
-        .flat_map(|p| p["conversations"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()))
+        .flat_map(|p| {
+            p["conversations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].as_i64().unwrap())
+        })
         .collect();
     ids.dedup();
     assert_eq!(ids.len(), 6, "pages neither overlap nor skip");
@@ -150,20 +209,40 @@ async fn a_customer_on_two_channels_becomes_one_contact_when_merged() {
         .unwrap();
     let conv = |v: &Value| v["conversation_id"].as_i64().unwrap();
     let contact_of = |c: Value| c["conversation"]["contact"]["id"].as_i64().unwrap();
-    let web_contact = contact_of(app.get_json(&format!("/api/v1/conversations/{}", conv(&web))).await);
-    let mobile_contact = contact_of(app.get_json(&format!("/api/v1/conversations/{}", conv(&mobile))).await);
+    let web_contact = contact_of(
+        app.get_json(&format!("/api/v1/conversations/{}", conv(&web)))
+            .await,
+    );
+    let mobile_contact = contact_of(
+        app.get_json(&format!("/api/v1/conversations/{}", conv(&mobile)))
+            .await,
+    );
     assert_ne!(web_contact, mobile_contact);
 
     let merged = app
-        .send_json(reqwest::Method::POST, &format!("/api/v1/contacts/{mobile_contact}/merge"), json!({"into": web_contact}))
+        .send_json(
+            reqwest::Method::POST,
+            &format!("/api/v1/contacts/{mobile_contact}/merge"),
+            json!({"into": web_contact}),
+        )
         .await;
     assert_eq!(merged.status(), 200);
-    let contact = app.get_json(&format!("/api/v1/contacts/{web_contact}")).await["contact"].clone();
-    let channels: Vec<&str> = contact["identities"].as_array().unwrap().iter().map(|i| i["channel"].as_str().unwrap()).collect();
+    let contact = app
+        .get_json(&format!("/api/v1/contacts/{web_contact}"))
+        .await["contact"]
+        .clone();
+    let channels: Vec<&str> = contact["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["channel"].as_str().unwrap())
+        .collect();
     assert_eq!(channels, ["website", "mobile"]);
     assert_eq!(contact["conversations"].as_array().unwrap().len(), 2);
     // The merged-away id still resolves to the surviving contact.
-    let old = app.get_json(&format!("/api/v1/contacts/{mobile_contact}")).await;
+    let old = app
+        .get_json(&format!("/api/v1/contacts/{mobile_contact}"))
+        .await;
     assert_eq!(old["contact"]["id"], web_contact);
     // New mail from the merged identity lands on the surviving contact.
     let later = app
@@ -175,23 +254,49 @@ async fn a_customer_on_two_channels_becomes_one_contact_when_merged() {
         .json::<Value>()
         .await
         .unwrap();
-    assert_eq!(contact_of(app.get_json(&format!("/api/v1/conversations/{}", conv(&later))).await), web_contact);
+    assert_eq!(
+        contact_of(
+            app.get_json(&format!("/api/v1/conversations/{}", conv(&later)))
+                .await
+        ),
+        web_contact
+    );
     let twice = app
-        .send_json(reqwest::Method::POST, &format!("/api/v1/contacts/{mobile_contact}/merge"), json!({"into": web_contact}))
+        .send_json(
+            reqwest::Method::POST,
+            &format!("/api/v1/contacts/{mobile_contact}/merge"),
+            json!({"into": web_contact}),
+        )
         .await;
     assert_eq!(twice.status(), 409);
     // A reply on a channel without a webhook fails with a reason instead of vanishing.
     let reply = app.post_reply(conv(&mobile), "hi").await;
-    let failed = app.wait_for_status(conv(&mobile), reply["id"].as_i64().unwrap(), "failed").await;
+    let failed = app
+        .wait_for_status(conv(&mobile), reply["id"].as_i64().unwrap(), "failed")
+        .await;
     assert!(failed["error"].as_str().unwrap().contains("webhook_url"));
 }
 
 #[tokio::test]
 async fn openapi_document_describes_the_routes() {
     let app = spawn_app().await;
-    let doc: Value = app.client.get(app.url("/api/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let doc: Value = app
+        .client
+        .get(app.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    for path in ["/api/v1/conversations", "/api/v1/conversations/{id}/messages", "/api/v1/messages/{id}/retry", "/api/v1/events", "/healthz"] {
+    for path in [
+        "/api/v1/conversations",
+        "/api/v1/conversations/{id}/messages",
+        "/api/v1/messages/{id}/retry",
+        "/api/v1/events",
+        "/healthz",
+    ] {
         assert!(doc["paths"][path].is_object(), "{path} missing");
     }
     assert!(doc["components"]["schemas"]["Message"].is_object());

@@ -4,7 +4,11 @@ use crate::helpers::{SECRET, eventually, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-async fn next_sse_event(response: &mut reqwest::Response, buffer: &mut String, name: &str) -> Value {
+async fn next_sse_event(
+    response: &mut reqwest::Response,
+    buffer: &mut String,
+    name: &str,
+) -> Value {
     let wanted = format!("event: {name}\n");
     tokio::time::timeout(Duration::from_secs(10), async {
         loop {
@@ -33,7 +37,9 @@ async fn inbound_message_reaches_the_inbox_live_and_the_reply_reaches_a_signed_w
     assert_eq!(events.status(), 200);
     let mut buffer = String::new();
 
-    let accepted = app.customer_says("chat-1", "m-1", "My deposit has not arrived").await;
+    let accepted = app
+        .customer_says("chat-1", "m-1", "My deposit has not arrived")
+        .await;
     let conversation_id = accepted["conversation_id"].as_i64().unwrap();
     assert_eq!(accepted["duplicate"], false);
 
@@ -55,7 +61,9 @@ async fn inbound_message_reaches_the_inbox_live_and_the_reply_reaches_a_signed_w
     assert_eq!(messages[0]["sender"]["display_name"], "Carol Customer");
     assert_eq!(messages[0]["delivery_status"], Value::Null);
 
-    let reply = app.post_reply(conversation_id, "We are checking it now").await;
+    let reply = app
+        .post_reply(conversation_id, "We are checking it now")
+        .await;
     assert_eq!(reply["delivery_status"], "pending");
     assert_eq!(reply["direction"], "outbound");
     let reply_id = reply["id"].as_i64().unwrap();
@@ -69,7 +77,10 @@ async fn inbound_message_reaches_the_inbox_live_and_the_reply_reaches_a_signed_w
     assert_eq!(received.len(), 1);
     let hook = &received[0];
     let expected = switchboard::channels::api::signature(SECRET.as_bytes(), &hook.body);
-    assert_eq!(hook.headers["x-switchboard-signature"].to_str().unwrap(), expected);
+    assert_eq!(
+        hook.headers["x-switchboard-signature"].to_str().unwrap(),
+        expected
+    );
     let body = hook.json();
     assert_eq!(body["text"], "We are checking it now");
     assert_eq!(body["thread_id"], "chat-1");
@@ -93,7 +104,9 @@ async fn redelivered_inbound_message_is_stored_once() {
     let again: Value = again.json().await.unwrap();
     assert_eq!(again["duplicate"], true);
     assert_eq!(again["conversation_id"], first["conversation_id"]);
-    let messages = app.messages(first["conversation_id"].as_i64().unwrap()).await;
+    let messages = app
+        .messages(first["conversation_id"].as_i64().unwrap())
+        .await;
     assert_eq!(messages.len(), 1);
 }
 
@@ -101,15 +114,25 @@ async fn redelivered_inbound_message_is_stored_once() {
 async fn webhook_500_then_200_is_delivered_once_after_a_retry() {
     let app = spawn_app().await;
     app.hook.answer(&[500]);
-    let c = app.customer_says("chat-1", "m-1", "help").await["conversation_id"].as_i64().unwrap();
+    let c = app.customer_says("chat-1", "m-1", "help").await["conversation_id"]
+        .as_i64()
+        .unwrap();
     let reply = app.post_reply(c, "on it").await;
     let id = reply["id"].as_i64().unwrap();
     let sent = app.wait_for_status(c, id, "sent").await;
     assert_eq!(sent["error"], Value::Null);
     let received = app.hook.received();
     assert_eq!(received.len(), 2, "one failed attempt, one success");
-    assert_eq!(received[0].body, received[1].body, "the retry sends the same body");
-    assert_eq!(received[1].headers["x-switchboard-delivery"].to_str().unwrap(), id.to_string());
+    assert_eq!(
+        received[0].body, received[1].body,
+        "the retry sends the same body"
+    );
+    assert_eq!(
+        received[1].headers["x-switchboard-delivery"]
+            .to_str()
+            .unwrap(),
+        id.to_string()
+    );
     // Nothing more is sent once delivered.
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(app.hook.received().len(), 2);
@@ -119,22 +142,36 @@ async fn webhook_500_then_200_is_delivered_once_after_a_retry() {
 async fn webhook_rejecting_the_reply_marks_it_failed_with_the_reason_and_manual_retry_delivers() {
     let app = spawn_app().await;
     app.hook.answer(&[400]);
-    let c = app.customer_says("chat-1", "m-1", "help").await["conversation_id"].as_i64().unwrap();
+    let c = app.customer_says("chat-1", "m-1", "help").await["conversation_id"]
+        .as_i64()
+        .unwrap();
     let id = app.post_reply(c, "on it").await["id"].as_i64().unwrap();
     let failed = app.wait_for_status(c, id, "failed").await;
     let error = failed["error"].as_str().unwrap();
     assert!(error.contains("400"), "{error}");
-    assert_eq!(app.hook.received().len(), 1, "a permanent error is not retried");
+    assert_eq!(
+        app.hook.received().len(),
+        1,
+        "a permanent error is not retried"
+    );
 
     let retried = app
-        .send_json(reqwest::Method::POST, &format!("/api/v1/messages/{id}/retry"), json!({}))
+        .send_json(
+            reqwest::Method::POST,
+            &format!("/api/v1/messages/{id}/retry"),
+            json!({}),
+        )
         .await;
     assert_eq!(retried.status(), 202);
     app.wait_for_status(c, id, "sent").await;
     assert_eq!(app.hook.received().len(), 2);
 
     let again = app
-        .send_json(reqwest::Method::POST, &format!("/api/v1/messages/{id}/retry"), json!({}))
+        .send_json(
+            reqwest::Method::POST,
+            &format!("/api/v1/messages/{id}/retry"),
+            json!({}),
+        )
         .await;
     assert_eq!(again.status(), 409, "a delivered message cannot be retried");
 }
@@ -143,7 +180,9 @@ async fn webhook_rejecting_the_reply_marks_it_failed_with_the_reason_and_manual_
 async fn webhook_failing_until_expiry_marks_the_reply_failed() {
     let app = spawn_app_with(|c| c.outbox.expiry = Duration::from_millis(900)).await;
     app.hook.always(503);
-    let c = app.customer_says("chat-1", "m-1", "help").await["conversation_id"].as_i64().unwrap();
+    let c = app.customer_says("chat-1", "m-1", "help").await["conversation_id"]
+        .as_i64()
+        .unwrap();
     let id = app.post_reply(c, "on it").await["id"].as_i64().unwrap();
     let failed = app.wait_for_status(c, id, "failed").await;
     let error = failed["error"].as_str().unwrap();
@@ -156,7 +195,9 @@ async fn webhook_failing_until_expiry_marks_the_reply_failed() {
 async fn pending_replies_are_delivered_after_a_restart() {
     let app = spawn_app_with(|c| c.outbox.retry_schedule = vec![Duration::from_secs(1)]).await;
     app.hook.answer(&[503]);
-    let c = app.customer_says("chat-1", "m-1", "help").await["conversation_id"].as_i64().unwrap();
+    let c = app.customer_says("chat-1", "m-1", "help").await["conversation_id"]
+        .as_i64()
+        .unwrap();
     let id = app.post_reply(c, "on it").await["id"].as_i64().unwrap();
     // Wait for the failed first attempt, then stop while the retry is still pending.
     eventually(|| async {
@@ -175,7 +216,9 @@ async fn pending_replies_are_delivered_after_a_restart() {
 async fn replies_in_one_conversation_are_delivered_in_order() {
     let app = spawn_app().await;
     app.hook.answer(&[503]);
-    let c = app.customer_says("chat-1", "m-1", "help").await["conversation_id"].as_i64().unwrap();
+    let c = app.customer_says("chat-1", "m-1", "help").await["conversation_id"]
+        .as_i64()
+        .unwrap();
     let mut ids = Vec::new();
     for text in ["first", "second", "third"] {
         ids.push(app.post_reply(c, text).await["id"].as_i64().unwrap());
@@ -215,7 +258,10 @@ async fn inbound_with_a_wrong_secret_or_unknown_channel_is_refused() {
     assert_eq!(missing.status(), 401);
     assert_eq!(app.post_inbound("nope", body.clone()).await.status(), 404);
     let empty = app
-        .post_inbound("website", json!({"thread_id": "", "message_id": "m", "sender": {"id": "u"}, "text": "x"}))
+        .post_inbound(
+            "website",
+            json!({"thread_id": "", "message_id": "m", "sender": {"id": "u"}, "text": "x"}),
+        )
         .await;
     assert_eq!(empty.status(), 400);
     let list = app.get_json("/api/v1/conversations").await;

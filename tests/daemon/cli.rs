@@ -26,21 +26,53 @@ fn config(dir: &std::path::Path) -> String {
 fn agent_add_prints_only_the_token_and_revoke_disables_it() {
     let dir = tempfile::TempDir::new().unwrap();
     let config = config(dir.path());
-    let out = switchboard(dir.path(), &config, &["agent", "add", "--name", "Ann", "--email", "ann@example.com", "--role", "admin"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = switchboard(
+        dir.path(),
+        &config,
+        &[
+            "agent",
+            "add",
+            "--name",
+            "Ann",
+            "--email",
+            "ann@example.com",
+            "--role",
+            "admin",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     let token = stdout.trim();
     assert_eq!(stdout.lines().count(), 1);
     assert!(token.starts_with("sb_"), "{token}");
     let list = switchboard(dir.path(), &config, &["agent", "list"]);
     let listing = String::from_utf8(list.stdout).unwrap();
-    assert!(listing.contains("ann@example.com\tadmin\tactive"), "{listing}");
+    assert!(
+        listing.contains("ann@example.com\tadmin\tactive"),
+        "{listing}"
+    );
     assert!(!listing.contains(token), "tokens are never listed");
     let revoke = switchboard(dir.path(), &config, &["agent", "revoke", "ann@example.com"]);
     assert!(revoke.status.success());
-    let listing = String::from_utf8(switchboard(dir.path(), &config, &["agent", "list"]).stdout).unwrap();
+    let listing =
+        String::from_utf8(switchboard(dir.path(), &config, &["agent", "list"]).stdout).unwrap();
     assert!(listing.contains("disabled"), "{listing}");
-    let dup = switchboard(dir.path(), &config, &["agent", "add", "--name", "Ann", "--email", "ann@example.com"]);
+    let dup = switchboard(
+        dir.path(),
+        &config,
+        &[
+            "agent",
+            "add",
+            "--name",
+            "Ann",
+            "--email",
+            "ann@example.com",
+        ],
+    );
     assert!(!dup.status.success());
 }
 
@@ -51,11 +83,19 @@ fn invalid_config_fails_naming_every_wrong_key_without_echoing_secrets() {
     let out = switchboard(dir.path(), bad, &["check-config"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8(out.stderr).unwrap();
-    for key in ["channel[0].secret", "channel[0].webhook_url", "outbox.concurrency"] {
+    for key in [
+        "channel[0].secret",
+        "channel[0].webhook_url",
+        "outbox.concurrency",
+    ] {
         assert!(stderr.contains(key), "{key} not named in: {stderr}");
     }
     assert!(!stderr.contains("tiny-secret"));
-    let typo = switchboard(dir.path(), "[server]\nlisten = \"127.0.0.1:0\"\nmax_body = 3\n", &["check-config"]);
+    let typo = switchboard(
+        dir.path(),
+        "[server]\nlisten = \"127.0.0.1:0\"\nmax_body = 3\n",
+        &["check-config"],
+    );
     assert!(String::from_utf8(typo.stderr).unwrap().contains("max_body"));
     let ok = switchboard(dir.path(), &config(dir.path()), &["check-config"]);
     assert!(ok.status.success());

@@ -24,22 +24,54 @@ async fn rig(schedule: Vec<Duration>) -> Rig {
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     let store = Store::open(&url, &dir.path().join("data")).await.unwrap();
     let fake = FakeChannel::new("fake");
-    let channels: HashMap<String, Arc<dyn Channel>> = [("fake".to_owned(), Arc::new(fake.clone()) as Arc<dyn Channel>)].into();
-    let config = OutboxConfig { retry_schedule: schedule, expiry: Duration::from_secs(3600), concurrency: 4 };
+    let channels: HashMap<String, Arc<dyn Channel>> = [(
+        "fake".to_owned(),
+        Arc::new(fake.clone()) as Arc<dyn Channel>,
+    )]
+    .into();
+    let config = OutboxConfig {
+        retry_schedule: schedule,
+        expiry: Duration::from_secs(3600),
+        concurrency: 4,
+    };
     let dispatcher = Dispatcher::new(store.clone(), Arc::new(channels), config);
     let ingestor = Ingestor::start(store.clone());
     let r = ingestor
-        .ingest("fake", vec![Inbound::text("chat-7", "1", Sender::new("7", "Eve"), "hi")], None)
+        .ingest(
+            "fake",
+            vec![Inbound::text("chat-7", "1", Sender::new("7", "Eve"), "hi")],
+            None,
+        )
         .await
         .unwrap();
-    let (agent, _) = store.create_agent("Bob", "bob@example.com", Role::Agent).await.unwrap();
-    Rig { store, fake, dispatcher, conversation: r.items[0].conversation_id, agent, _dir: dir }
+    let (agent, _) = store
+        .create_agent("Bob", "bob@example.com", Role::Agent)
+        .await
+        .unwrap();
+    Rig {
+        store,
+        fake,
+        dispatcher,
+        conversation: r.items[0].conversation_id,
+        agent,
+        _dir: dir,
+    }
 }
 
 #[tokio::test]
 async fn reply_is_sent_once_with_thread_and_recipient() {
     let rig = rig(vec![Duration::ZERO]).await;
-    let reply = rig.store.create_reply(rig.conversation, &rig.agent, "hello", None, Duration::from_secs(60)).await.unwrap();
+    let reply = rig
+        .store
+        .create_reply(
+            rig.conversation,
+            &rig.agent,
+            "hello",
+            None,
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
     assert_eq!(rig.dispatcher.dispatch_due().await.unwrap(), 1);
     assert_eq!(rig.dispatcher.dispatch_due().await.unwrap(), 0);
     let sent = rig.fake.sent();
@@ -55,34 +87,90 @@ async fn reply_is_sent_once_with_thread_and_recipient() {
 #[tokio::test]
 async fn retry_waits_for_its_schedule_and_keeps_later_replies_behind_it() {
     let rig = rig(vec![Duration::from_millis(300)]).await;
-    rig.fake.script([Script::Fail(SendError::retry("connection reset"))]);
-    let first = rig.store.create_reply(rig.conversation, &rig.agent, "one", None, Duration::from_secs(60)).await.unwrap();
-    let second = rig.store.create_reply(rig.conversation, &rig.agent, "two", None, Duration::from_secs(60)).await.unwrap();
-    assert_eq!(rig.dispatcher.dispatch_due().await.unwrap(), 1, "only the head of the conversation goes");
+    rig.fake
+        .script([Script::Fail(SendError::retry("connection reset"))]);
+    let first = rig
+        .store
+        .create_reply(
+            rig.conversation,
+            &rig.agent,
+            "one",
+            None,
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    let second = rig
+        .store
+        .create_reply(
+            rig.conversation,
+            &rig.agent,
+            "two",
+            None,
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        rig.dispatcher.dispatch_due().await.unwrap(),
+        1,
+        "only the head of the conversation goes"
+    );
     let m = rig.store.message(first.id).await.unwrap();
     assert_eq!(m.delivery_status, Some(DeliveryStatus::Pending));
     assert_eq!(m.error.as_deref(), Some("connection reset"));
-    assert_eq!(rig.dispatcher.dispatch_due().await.unwrap(), 0, "not due yet, and `two` waits behind `one`");
+    assert_eq!(
+        rig.dispatcher.dispatch_due().await.unwrap(),
+        0,
+        "not due yet, and `two` waits behind `one`"
+    );
     tokio::time::sleep(Duration::from_millis(350)).await;
     rig.dispatcher.dispatch_due().await.unwrap();
     rig.dispatcher.dispatch_due().await.unwrap();
     let texts: Vec<String> = rig.fake.sent().into_iter().map(|o| o.text).collect();
     assert_eq!(texts, ["one", "two"]);
-    assert_eq!(rig.store.message(second.id).await.unwrap().delivery_status, Some(DeliveryStatus::Sent));
+    assert_eq!(
+        rig.store.message(second.id).await.unwrap().delivery_status,
+        Some(DeliveryStatus::Sent)
+    );
     assert_eq!(rig.fake.attempts(), 3);
 }
 
 #[tokio::test]
 async fn permanent_error_fails_at_once_and_the_next_reply_still_goes() {
     let rig = rig(vec![Duration::ZERO]).await;
-    rig.fake.script([Script::Fail(SendError::permanent("Forbidden: bot was blocked by the user"))]);
-    let first = rig.store.create_reply(rig.conversation, &rig.agent, "one", None, Duration::from_secs(60)).await.unwrap();
-    rig.store.create_reply(rig.conversation, &rig.agent, "two", None, Duration::from_secs(60)).await.unwrap();
+    rig.fake.script([Script::Fail(SendError::permanent(
+        "Forbidden: bot was blocked by the user",
+    ))]);
+    let first = rig
+        .store
+        .create_reply(
+            rig.conversation,
+            &rig.agent,
+            "one",
+            None,
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    rig.store
+        .create_reply(
+            rig.conversation,
+            &rig.agent,
+            "two",
+            None,
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
     rig.dispatcher.dispatch_due().await.unwrap();
     rig.dispatcher.dispatch_due().await.unwrap();
     let m = rig.store.message(first.id).await.unwrap();
     assert_eq!(m.delivery_status, Some(DeliveryStatus::Failed));
-    assert_eq!(m.error.as_deref(), Some("Forbidden: bot was blocked by the user"));
+    assert_eq!(
+        m.error.as_deref(),
+        Some("Forbidden: bot was blocked by the user")
+    );
     assert_eq!(rig.fake.sent().len(), 1);
 }
 
@@ -90,22 +178,53 @@ async fn permanent_error_fails_at_once_and_the_next_reply_still_goes() {
 async fn a_panicking_adapter_is_a_temporary_failure_not_a_stuck_row() {
     let rig = rig(vec![Duration::ZERO]).await;
     rig.fake.script([Script::Panic]);
-    let reply = rig.store.create_reply(rig.conversation, &rig.agent, "one", None, Duration::from_secs(60)).await.unwrap();
+    let reply = rig
+        .store
+        .create_reply(
+            rig.conversation,
+            &rig.agent,
+            "one",
+            None,
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
     rig.dispatcher.dispatch_due().await.unwrap();
     let m = rig.store.message(reply.id).await.unwrap();
     assert_eq!(m.delivery_status, Some(DeliveryStatus::Pending));
     assert!(m.error.unwrap().contains("crashed"));
     rig.dispatcher.dispatch_due().await.unwrap();
-    assert_eq!(rig.store.message(reply.id).await.unwrap().delivery_status, Some(DeliveryStatus::Sent));
+    assert_eq!(
+        rig.store.message(reply.id).await.unwrap().delivery_status,
+        Some(DeliveryStatus::Sent)
+    );
 }
 
 #[tokio::test]
 async fn reply_to_names_the_external_id_of_the_answered_message() {
     let rig = rig(vec![Duration::ZERO]).await;
     let inbound = rig.store.messages(rig.conversation).await.unwrap()[0].id;
-    rig.store.create_reply(rig.conversation, &rig.agent, "re", Some(inbound), Duration::from_secs(60)).await.unwrap();
+    rig.store
+        .create_reply(
+            rig.conversation,
+            &rig.agent,
+            "re",
+            Some(inbound),
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
     rig.dispatcher.dispatch_due().await.unwrap();
     assert_eq!(rig.fake.sent()[0].reply_to.as_deref(), Some("1"));
-    let wrong = rig.store.create_reply(rig.conversation, &rig.agent, "re", Some(9999), Duration::from_secs(60)).await;
+    let wrong = rig
+        .store
+        .create_reply(
+            rig.conversation,
+            &rig.agent,
+            "re",
+            Some(9999),
+            Duration::from_secs(60),
+        )
+        .await;
     assert!(wrong.is_err());
 }

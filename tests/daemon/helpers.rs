@@ -95,11 +95,7 @@ async fn receive(
         body: body.to_vec(),
     });
     let n = state.received.len();
-    let status = state
-        .script
-        .pop_front()
-        .or(state.always)
-        .unwrap_or(200);
+    let status = state.script.pop_front().or(state.always).unwrap_or(200);
     let status = StatusCode::from_u16(status).unwrap();
     if status.is_success() {
         (status, axum::Json(json!({ "id": format!("hook-{n}") }))).into_response()
@@ -217,7 +213,12 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
-    pub async fn send_json(&self, method: reqwest::Method, path: &str, body: Value) -> reqwest::Response {
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+    ) -> reqwest::Response {
         self.client
             .request(method, self.url(path))
             .bearer_auth(&self.token)
@@ -279,7 +280,12 @@ impl TestApp {
     }
 
     /// Polls until the message's delivery status is `status` (the dispatcher runs on its own).
-    pub async fn wait_for_status(&self, conversation_id: i64, message_id: i64, status: &str) -> Value {
+    pub async fn wait_for_status(
+        &self,
+        conversation_id: i64,
+        message_id: i64,
+        status: &str,
+    ) -> Value {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
             let message = self.message(conversation_id, message_id).await;
@@ -306,7 +312,10 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(tokio::time::Instant::now() < deadline, "condition not met within 10 s");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not met within 10 s"
+        );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }

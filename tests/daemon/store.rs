@@ -22,40 +22,74 @@ fn msg(thread: &str, id: &str, text: &str) -> Inbound {
 #[tokio::test]
 async fn messages_and_cursor_commit_together_and_replay_is_harmless() {
     let (store, ingestor, _dir) = store().await;
-    let batch = vec![msg("t1", "1", "a"), msg("t1", "2", "b"), msg("t2", "3", "c")];
-    ingestor.ingest("tg", batch.clone(), Some("offset=3".into())).await.unwrap();
-    assert_eq!(store.cursor("tg").await.unwrap().as_deref(), Some("offset=3"));
+    let batch = vec![
+        msg("t1", "1", "a"),
+        msg("t1", "2", "b"),
+        msg("t2", "3", "c"),
+    ];
+    ingestor
+        .ingest("tg", batch.clone(), Some("offset=3".into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.cursor("tg").await.unwrap().as_deref(),
+        Some("offset=3")
+    );
     // The adapter crashed before acknowledging upstream and receives the same batch again.
-    let report = ingestor.ingest("tg", batch, Some("offset=3".into())).await.unwrap();
-    assert!(report.items.iter().all(|i| i.message_id.is_none()), "{report:?}");
+    let report = ingestor
+        .ingest("tg", batch, Some("offset=3".into()))
+        .await
+        .unwrap();
+    assert!(
+        report.items.iter().all(|i| i.message_id.is_none()),
+        "{report:?}"
+    );
     let (conversations, _) = store.list_conversations(&Default::default()).await.unwrap();
     assert_eq!(conversations.len(), 2);
     let total = store.messages(conversations[0].id).await.unwrap().len()
         + store.messages(conversations[1].id).await.unwrap().len();
     assert_eq!(total, 3);
     // The same external id on another channel is another message.
-    let other = ingestor.ingest("discord", vec![msg("t1", "1", "a")], None).await.unwrap();
+    let other = ingestor
+        .ingest("discord", vec![msg("t1", "1", "a")], None)
+        .await
+        .unwrap();
     assert!(other.items[0].message_id.is_some());
 }
 
 #[tokio::test]
 async fn edits_and_deletes_keep_the_earlier_text_as_history() {
     let (store, ingestor, _dir) = store().await;
-    let r = ingestor.ingest("tg", vec![msg("t1", "1", "send to 0xABC")], None).await.unwrap();
+    let r = ingestor
+        .ingest("tg", vec![msg("t1", "1", "send to 0xABC")], None)
+        .await
+        .unwrap();
     let id = r.items[0].message_id.unwrap();
     let edited_at = Utc::now();
-    let edit = Inbound { change: Change::Edited { at: edited_at }, ..msg("t1", "1", "send to 0xDEF") };
-    ingestor.ingest("tg", vec![edit.clone()], None).await.unwrap();
+    let edit = Inbound {
+        change: Change::Edited { at: edited_at },
+        ..msg("t1", "1", "send to 0xDEF")
+    };
+    ingestor
+        .ingest("tg", vec![edit.clone()], None)
+        .await
+        .unwrap();
     // The same edit delivered twice adds no second revision.
     ingestor.ingest("tg", vec![edit], None).await.unwrap();
     let m = store.message(id).await.unwrap();
     assert_eq!(m.text, "send to 0xDEF");
-    assert_eq!(m.edited_at.unwrap().timestamp_millis(), edited_at.timestamp_millis());
+    assert_eq!(
+        m.edited_at.unwrap().timestamp_millis(),
+        edited_at.timestamp_millis()
+    );
     assert_eq!(m.revisions.len(), 1);
     assert_eq!(m.revisions[0].text, "send to 0xABC");
     assert_eq!(m.revisions[0].kind, "edit");
 
-    let delete = Inbound { change: Change::Deleted { at: Utc::now() }, ..msg("t1", "1", "") };
+    let delete = Inbound {
+        change: Change::Deleted { at: Utc::now() },
+        ..msg("t1", "1", "")
+    };
     ingestor.ingest("tg", vec![delete], None).await.unwrap();
     let m = store.message(id).await.unwrap();
     assert!(m.deleted_at.is_some());
@@ -63,10 +97,20 @@ async fn edits_and_deletes_keep_the_earlier_text_as_history() {
     assert_eq!(m.revisions.len(), 2);
 
     // Deleting a message never seen is skipped, not invented.
-    let ghost = Inbound { change: Change::Deleted { at: Utc::now() }, ..msg("t1", "99", "") };
+    let ghost = Inbound {
+        change: Change::Deleted { at: Utc::now() },
+        ..msg("t1", "99", "")
+    };
     let r = ingestor.ingest("tg", vec![ghost], None).await.unwrap();
     assert!(r.items[0].message_id.is_none());
-    assert_eq!(store.messages(r.items[0].conversation_id).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .messages(r.items[0].conversation_id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -80,19 +124,37 @@ async fn attachments_are_stored_content_addressed_and_missing_ones_keep_a_note()
     let huge = InboundAttachment {
         filename: "video.mp4".into(),
         content_type: "video/mp4".into(),
-        data: AttachmentData::Missing { note: "larger than the 20 MB Bot API limit".into(), size: Some(50_000_000) },
+        data: AttachmentData::Missing {
+            note: "larger than the 20 MB Bot API limit".into(),
+            size: Some(50_000_000),
+        },
     };
-    let inbound = Inbound { attachments: vec![photo.clone(), huge], ..msg("t1", "1", "see attached") };
-    let again = Inbound { attachments: vec![photo], ..msg("t2", "2", "same file") };
-    let r = ingestor.ingest("tg", vec![inbound, again], None).await.unwrap();
+    let inbound = Inbound {
+        attachments: vec![photo.clone(), huge],
+        ..msg("t1", "1", "see attached")
+    };
+    let again = Inbound {
+        attachments: vec![photo],
+        ..msg("t2", "2", "same file")
+    };
+    let r = ingestor
+        .ingest("tg", vec![inbound, again], None)
+        .await
+        .unwrap();
     let m = store.message(r.items[0].message_id.unwrap()).await.unwrap();
     assert_eq!(m.attachments.len(), 2);
     assert!(m.attachments[0].url.is_some());
     assert_eq!(m.attachments[0].size, Some(9));
     assert_eq!(m.attachments[1].url, None);
-    assert_eq!(m.attachments[1].note.as_deref(), Some("larger than the 20 MB Bot API limit"));
+    assert_eq!(
+        m.attachments[1].note.as_deref(),
+        Some("larger than the 20 MB Bot API limit")
+    );
     let file = store.attachment(m.attachments[0].id).await.unwrap();
-    let path = store.files().path_of(file.sha256.as_deref().unwrap()).unwrap();
+    let path = store
+        .files()
+        .path_of(file.sha256.as_deref().unwrap())
+        .unwrap();
     assert_eq!(std::fs::read(path).unwrap(), b"\x89PNG fake");
 }
 
@@ -105,14 +167,24 @@ async fn concurrent_batches_from_many_channels_all_commit_exactly_once() {
         tasks.push(tokio::spawn(async move {
             for i in 0..50 {
                 let m = msg(&format!("thread-{}", i % 5), &format!("{i}"), "x");
-                ingestor.ingest(&format!("ch{channel}"), vec![m.clone(), m], Some(format!("{i}"))).await.unwrap();
+                ingestor
+                    .ingest(
+                        &format!("ch{channel}"),
+                        vec![m.clone(), m],
+                        Some(format!("{i}")),
+                    )
+                    .await
+                    .unwrap();
             }
         }));
     }
     for t in tasks {
         t.await.unwrap();
     }
-    let filter = switchboard::store::ConversationFilter { limit: 200, ..Default::default() };
+    let filter = switchboard::store::ConversationFilter {
+        limit: 200,
+        ..Default::default()
+    };
     let (conversations, _) = store.list_conversations(&filter).await.unwrap();
     assert_eq!(conversations.len(), 40);
     let mut total = 0;
@@ -121,16 +193,33 @@ async fn concurrent_batches_from_many_channels_all_commit_exactly_once() {
     }
     assert_eq!(total, 400);
     for channel in 0..8 {
-        assert_eq!(store.cursor(&format!("ch{channel}")).await.unwrap().as_deref(), Some("49"));
+        assert_eq!(
+            store
+                .cursor(&format!("ch{channel}"))
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("49")
+        );
     }
 }
 
 #[tokio::test]
 async fn contact_identity_keeps_language_and_username() {
     let (store, ingestor, _dir) = store().await;
-    let sender = Sender { username: Some("dana_k".into()), language: Some("uk".into()), ..Sender::new("42", "Dana K") };
-    let r = ingestor.ingest("tg", vec![Inbound::text("42", "1", sender, "Привіт")], None).await.unwrap();
-    let c = store.conversation(r.items[0].conversation_id).await.unwrap();
+    let sender = Sender {
+        username: Some("dana_k".into()),
+        language: Some("uk".into()),
+        ..Sender::new("42", "Dana K")
+    };
+    let r = ingestor
+        .ingest("tg", vec![Inbound::text("42", "1", sender, "Привіт")], None)
+        .await
+        .unwrap();
+    let c = store
+        .conversation(r.items[0].conversation_id)
+        .await
+        .unwrap();
     let contact = store.contact(c.contact.id).await.unwrap();
     assert_eq!(contact.identities[0].username.as_deref(), Some("dana_k"));
     assert_eq!(contact.identities[0].language.as_deref(), Some("uk"));
