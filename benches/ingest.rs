@@ -79,6 +79,9 @@ fn main() {
         );
         let (list, _) = store.list_conversations(&Default::default()).await.unwrap();
         assert!(!list.is_empty());
+        // The writer holds its connection until the last ingest handle is gone.
+        drop(ingestor);
+        tokio::time::sleep(Duration::from_millis(50)).await;
         store.close().await;
     });
 }

@@ -442,6 +442,9 @@ impl Store {
         for id in moved {
             changed.push(conversation(&mut tx, id).await?);
         }
+        // Before the commit: the ingest writer, which waits for our write lock, must see it.
+        self.merge_generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         tx.commit().await?;
         self.emit(|| {
             changed

@@ -1,18 +1,26 @@
 //! Idempotent ingest with group commit. Adapters' batches queue to one writer task, which commits
-//! everything queued in a single transaction (one fsync), each batch inside its own savepoint so
-//! one bad batch fails alone. A batch's messages and its channel cursor commit together: after a
-//! crash either both are there or neither, so the adapter re-fetches and nothing is lost or doubled.
+//! everything queued in a single transaction (one fsync) with a constant number of statements for
+//! the new messages (multi-row insert, one conversation update). If the group fails, each batch is
+//! retried alone, so one bad batch fails alone. A batch's messages and its channel cursor commit
+//! together: after a crash either both are there or neither, so the adapter re-fetches and nothing
+//! is lost or doubled.
 
 use super::{
     Attachment, ContactRef, Conversation, Direction, Event, Message, MessageSender, Priority,
     Result, Status, Store, StoreError, from_millis, inbox, now_ms,
 };
+use sqlx::Sqlite;
+use sqlx::pool::PoolConnection;
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use switchboard_core::{AttachmentData, Change, Inbound};
 use tokio::sync::{mpsc, oneshot};
 
 /// Most batches folded into one transaction: bounds the latency a single commit adds.
 const MAX_GROUP: usize = 512;
+/// How often the writer yields to let more batches arrive before it commits a group.
+const GATHER_YIELDS: usize = 16;
 
 /// An attachment whose bytes are already in the file store.
 #[derive(Debug, Clone)]
@@ -57,7 +65,7 @@ struct Job {
     channel: Arc<str>,
     batch: Vec<PreparedInbound>,
     cursor: Option<String>,
-    reply: oneshot::Sender<Result<(IngestReport, Vec<Event>)>>,
+    reply: oneshot::Sender<Result<IngestReport>>,
 }
 
 /// The handle adapters (through their sink) and the API channel ingest through.
@@ -122,366 +130,699 @@ impl Ingestor {
         };
         let closed = || StoreError::Invalid("the store is shutting down".into());
         self.jobs.send(job).await.map_err(|_| closed())?;
-        let (report, events) = answer.await.map_err(|_| closed())??;
-        self.store.emit(|| events);
-        Ok(report)
+        answer.await.map_err(|_| closed())?
+    }
+}
+
+/// A sender's identity as the writer remembers it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct IdentityInfo {
+    id: i64,
+    contact_id: i64,
+    contact_name: String,
+    display_name: String,
+    username: Option<String>,
+    language: Option<String>,
+}
+
+type Key = (Arc<str>, String);
+
+/// Id lookups the writer need not repeat. Entries made inside a transaction are staged and only
+/// become visible for later groups once it committed; a rollback forgets them.
+#[derive(Default)]
+struct Caches {
+    identities: HashMap<Key, IdentityInfo>,
+    conversations: HashMap<Key, i64>,
+    staged_identities: HashMap<Key, IdentityInfo>,
+    staged_conversations: HashMap<Key, i64>,
+    /// The store's merge generation these identities were read at.
+    generation: u64,
+}
+
+/// Bounds the caches' memory; past it they are simply emptied and refilled from the database.
+const CACHE_LIMIT: usize = 200_000;
+
+impl Caches {
+    fn identity(&self, key: &Key) -> Option<&IdentityInfo> {
+        self.staged_identities
+            .get(key)
+            .or_else(|| self.identities.get(key))
+    }
+
+    fn conversation(&self, key: &Key) -> Option<i64> {
+        self.staged_conversations
+            .get(key)
+            .or_else(|| self.conversations.get(key))
+            .copied()
+    }
+
+    fn commit(&mut self) {
+        if self.identities.len() + self.conversations.len() > CACHE_LIMIT {
+            self.identities.clear();
+            self.conversations.clear();
+        }
+        self.identities.extend(self.staged_identities.drain());
+        self.conversations.extend(self.staged_conversations.drain());
+    }
+
+    fn rollback(&mut self) {
+        self.staged_identities.clear();
+        self.staged_conversations.clear();
     }
 }
 
 async fn writer(store: Store, mut rx: mpsc::Receiver<Job>) {
+    let mut caches = Caches::default();
+    // One connection for all ingest: its page cache stays warm because no other connection
+    // writes in between (a pool would hand out connections whose caches another one staled).
+    let mut conn: Option<PoolConnection<Sqlite>> = None;
     let mut jobs = Vec::with_capacity(MAX_GROUP);
     while rx.recv_many(&mut jobs, MAX_GROUP).await > 0 {
-        let results = commit_group(&store, &jobs).await;
-        for (job, result) in jobs.drain(..).zip(results) {
-            let _ = job.reply.send(result);
-        }
-    }
-}
-
-/// One transaction for the whole group; a savepoint per job so a failing job fails alone.
-async fn commit_group(store: &Store, jobs: &[Job]) -> Vec<Result<(IngestReport, Vec<Event>)>> {
-    let attempt = async {
-        let mut tx = store.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let mut results = Vec::with_capacity(jobs.len());
-        let listening = store.events.receiver_count() > 0;
-        for job in jobs {
-            let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;
-            match ingest_job(&mut savepoint, job, listening).await {
-                Ok(report) => {
-                    savepoint.commit().await?;
-                    results.push(Ok(report));
+        // Producers answered by the previous commit are still queueing their next batch: give
+        // them a moment so this group is a full one rather than a handful (a few µs, no timer).
+        for _ in 0..GATHER_YIELDS {
+            if jobs.len() >= MAX_GROUP {
+                break;
+            }
+            let before = jobs.len();
+            tokio::task::yield_now().await;
+            while jobs.len() < MAX_GROUP {
+                match rx.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
                 }
+            }
+            if jobs.len() == before {
+                break;
+            }
+        }
+        if conn.is_none() {
+            match store.pool.acquire().await {
+                Ok(c) => conn = Some(c),
                 Err(e) => {
-                    tracing::warn!(channel = %job.channel, error = %e, "inbound batch rejected");
-                    savepoint.rollback().await?;
-                    results.push(Err(e));
+                    tracing::error!(error = %e, "ingest cannot get a database connection");
+                    for job in jobs.drain(..) {
+                        let _ = job.reply.send(Err(StoreError::Invalid(format!(
+                            "database unavailable: {e}"
+                        ))));
+                    }
+                    continue;
                 }
             }
         }
-        tx.commit().await?;
-        Ok::<_, StoreError>(results)
-    };
-    match attempt.await {
-        Ok(results) => results,
-        Err(e) => {
-            tracing::error!(error = %e, jobs = jobs.len(), "ingest commit failed");
-            let text = e.to_string();
-            jobs.iter()
-                .map(|_| Err(StoreError::Invalid(format!("commit failed: {text}"))))
-                .collect()
-        }
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct ConversationRow {
-    id: i64,
-    status: String,
-    priority: String,
-    subject: Option<String>,
-    assignee_id: Option<i64>,
-    created_at: i64,
-    last_message_at: i64,
-}
-
-async fn ingest_job(
-    conn: &mut sqlx::SqliteConnection,
-    job: &Job,
-    listening: bool,
-) -> Result<(IngestReport, Vec<Event>)> {
-    let channel = &*job.channel;
-    let mut report = IngestReport::default();
-    let mut events = Vec::new();
-    for item in &job.batch {
-        let inbound = &item.inbound;
-        let now = now_ms();
-        let at = inbound.sent_at.map_or(now, |t| t.timestamp_millis());
-
-        let (identity_id, contact_id, contact_name) = identity(conn, channel, inbound, now).await?;
-
-        let existing: Option<ConversationRow> = sqlx::query_as(
-            "SELECT id, status, priority, subject, assignee_id, created_at, last_message_at
-             FROM conversations WHERE channel = ?1 AND external_thread_id = ?2",
-        )
-        .bind(channel)
-        .bind(&inbound.thread_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let (mut conv, is_new_conversation) = match existing {
-            Some(row) => (row, false),
-            None => {
-                let row: ConversationRow = sqlx::query_as(
-                    "INSERT INTO conversations (channel, external_thread_id, contact_id, subject,
-                         created_at, updated_at, last_message_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)
-                     RETURNING id, status, priority, subject, assignee_id, created_at, last_message_at",
-                )
-                .bind(channel)
-                .bind(&inbound.thread_id)
-                .bind(contact_id)
-                .bind(&inbound.subject)
-                .bind(now)
-                .bind(at)
-                .fetch_one(&mut *conn)
-                .await?;
-                (row, true)
-            }
-        };
-
-        let outcome = match inbound.change {
-            Change::New => {
-                match insert_message(conn, channel, conv.id, identity_id, item, None, now).await? {
-                    Some(id) => {
-                        report_created(
-                            conn,
-                            &mut events,
-                            listening,
-                            id,
-                            conv.id,
-                            contact_id,
-                            item,
-                            now,
-                        )
-                        .await?;
-                        report.items.push(IngestItem {
-                            message_id: Some(id),
-                            conversation_id: conv.id,
-                            outcome: Outcome::Created,
-                        });
-                        Outcome::Created
-                    }
-                    None => Outcome::Duplicate,
+        let c = conn.as_mut().expect("connection acquired above");
+        match commit_group(&store, c, &mut caches, &jobs).await {
+            Ok((reports, events)) => {
+                store.emit(|| events);
+                for (job, report) in jobs.drain(..).zip(reports) {
+                    let _ = job.reply.send(Ok(report));
                 }
             }
-            Change::Edited { at: edited } | Change::Deleted { at: edited } => {
-                let deleted = matches!(inbound.change, Change::Deleted { .. });
-                let edited = edited.timestamp_millis();
-                let found: Option<(i64, String, Option<String>, Option<i64>)> = sqlx::query_as(
-                    "SELECT id, text, html, deleted_at FROM messages WHERE channel = ?1 AND external_id = ?2",
-                )
-                .bind(channel)
-                .bind(&inbound.message_id)
-                .fetch_optional(&mut *conn)
-                .await?;
-                match found {
-                    None if deleted => {
-                        tracing::info!(channel, external_id = %inbound.message_id, "delete of an unknown message skipped");
-                        Outcome::Skipped
-                    }
-                    // An edit of a message we never saw: store its current text, marked edited.
-                    None => match insert_message(
-                        conn,
-                        channel,
-                        conv.id,
-                        identity_id,
-                        item,
-                        Some(edited),
-                        now,
-                    )
-                    .await?
-                    {
-                        Some(id) => {
-                            report_created(
-                                conn,
-                                &mut events,
-                                listening,
-                                id,
-                                conv.id,
-                                contact_id,
-                                item,
-                                now,
-                            )
-                            .await?;
-                            report.items.push(IngestItem {
-                                message_id: Some(id),
-                                conversation_id: conv.id,
-                                outcome: Outcome::Created,
-                            });
-                            Outcome::Created
+            Err(e) => {
+                caches.rollback();
+                if jobs.len() > 1 {
+                    tracing::warn!(error = %e, jobs = jobs.len(), "group commit failed, committing batches one by one");
+                }
+                for job in jobs.drain(..) {
+                    let result =
+                        commit_group(&store, c, &mut caches, std::slice::from_ref(&job)).await;
+                    let reply = match result {
+                        Ok((mut reports, events)) => {
+                            store.emit(|| events);
+                            Ok(reports.pop().unwrap_or_default())
                         }
-                        None => Outcome::Duplicate,
-                    },
-                    Some((_, _, _, Some(_))) if deleted => Outcome::Duplicate,
-                    Some((id, text, html, _)) if deleted => {
-                        revise(conn, id, "delete", &text, html.as_deref(), edited).await?;
-                        sqlx::query("UPDATE messages SET deleted_at = ?2 WHERE id = ?1")
-                            .bind(id)
-                            .bind(edited)
-                            .execute(&mut *conn)
-                            .await?;
-                        updated(conn, &mut report, &mut events, listening, id, conv.id).await?
-                    }
-                    Some((_, text, html, _)) if text == inbound.text && html == inbound.html => {
-                        Outcome::Duplicate
-                    }
-                    Some((id, text, html, _)) => {
-                        revise(conn, id, "edit", &text, html.as_deref(), edited).await?;
-                        sqlx::query("UPDATE messages SET text = ?2, html = ?3, edited_at = ?4 WHERE id = ?1")
-                            .bind(id)
-                            .bind(&inbound.text)
-                            .bind(&inbound.html)
-                            .bind(edited)
-                            .execute(&mut *conn)
-                            .await?;
-                        updated(conn, &mut report, &mut events, listening, id, conv.id).await?
-                    }
+                        Err(e) => {
+                            caches.rollback();
+                            tracing::warn!(channel = %job.channel, error = %e, "inbound batch rejected");
+                            Err(e)
+                        }
+                    };
+                    let _ = job.reply.send(reply);
                 }
-            }
-        };
-        if matches!(outcome, Outcome::Duplicate | Outcome::Skipped) {
-            report.items.push(IngestItem {
-                message_id: None,
-                conversation_id: conv.id,
-                outcome,
-            });
-            continue;
-        }
-        if outcome == Outcome::Created {
-            // New customer activity reopens a resolved or snoozed conversation.
-            let old_status = conv.status.clone();
-            let (status, last): (String, i64) = sqlx::query_as(
-                "UPDATE conversations SET
-                     status = CASE WHEN status IN ('resolved', 'snoozed') THEN 'open' ELSE status END,
-                     last_message_at = MAX(last_message_at, ?2), updated_at = ?3
-                 WHERE id = ?1 RETURNING status, last_message_at",
-            )
-            .bind(conv.id)
-            .bind(at)
-            .bind(now)
-            .fetch_one(&mut *conn)
-            .await?;
-            conv.status = status;
-            conv.last_message_at = last;
-            if listening && (is_new_conversation || old_status != conv.status) {
-                events.push(Event::ConversationUpdated(Conversation {
-                    id: conv.id,
-                    channel: channel.to_owned(),
-                    status: Status::parse(&conv.status).unwrap_or(Status::Open),
-                    priority: Priority::parse(&conv.priority).unwrap_or(Priority::Normal),
-                    subject: conv.subject.clone(),
-                    contact: ContactRef {
-                        id: contact_id,
-                        display_name: contact_name.clone(),
-                    },
-                    assignee_id: conv.assignee_id,
-                    created_at: from_millis(conv.created_at),
-                    last_message_at: from_millis(conv.last_message_at),
-                }));
             }
         }
     }
-    if let Some(cursor) = &job.cursor {
+}
+
+/// A new message waiting for the group's multi-row insert.
+struct PendingNew<'a> {
+    job: usize,
+    slot: usize,
+    channel: &'a Arc<str>,
+    item: &'a PreparedInbound,
+    identity: IdentityInfo,
+    conversation_id: i64,
+}
+
+struct Group<'a> {
+    now: i64,
+    listening: bool,
+    reports: Vec<IngestReport>,
+    events: Vec<Event>,
+    pending: Vec<PendingNew<'a>>,
+    /// Conversations that received new messages, with the newest message time.
+    touched: HashMap<i64, i64>,
+    contact_names: HashMap<i64, String>,
+}
+
+async fn commit_group(
+    store: &Store,
+    conn: &mut PoolConnection<Sqlite>,
+    caches: &mut Caches,
+    jobs: &[Job],
+) -> Result<(Vec<IngestReport>, Vec<Event>)> {
+    let mut tx = sqlx::Connection::begin_with(&mut **conn, "BEGIN IMMEDIATE").await?;
+    // Read under the write lock: a merge that committed before it is visible here.
+    let generation = store.merge_generation.load(Ordering::Acquire);
+    if generation != caches.generation {
+        caches.identities.clear();
+        caches.generation = generation;
+    }
+    let mut group = Group {
+        now: now_ms(),
+        listening: store.events.receiver_count() > 0,
+        reports: jobs.iter().map(|_| IngestReport::default()).collect(),
+        events: Vec::new(),
+        pending: Vec::new(),
+        touched: HashMap::new(),
+        contact_names: HashMap::new(),
+    };
+    prefetch(&mut tx, caches, jobs, group.now).await?;
+    for (j, job) in jobs.iter().enumerate() {
+        for item in &job.batch {
+            let inbound = &item.inbound;
+            let identity = resolve_identity(&mut tx, caches, &job.channel, inbound).await?;
+            group
+                .contact_names
+                .insert(identity.contact_id, identity.contact_name.clone());
+            let conversation_id = caches
+                .conversation(&(job.channel.clone(), inbound.thread_id.clone()))
+                .ok_or_else(|| StoreError::Invalid("conversation was not resolved".into()))?;
+            let slot = group.reports[j].items.len();
+            group.reports[j].items.push(IngestItem {
+                message_id: None,
+                conversation_id,
+                outcome: Outcome::Duplicate,
+            });
+            match inbound.change {
+                Change::New => group.pending.push(PendingNew {
+                    job: j,
+                    slot,
+                    channel: &job.channel,
+                    item,
+                    identity,
+                    conversation_id,
+                }),
+                Change::Edited { at } | Change::Deleted { at } => {
+                    // Earlier new messages of the group must exist before they can be edited.
+                    flush_new(&mut tx, &mut group).await?;
+                    let deleted = matches!(inbound.change, Change::Deleted { .. });
+                    let item_report = apply_change(
+                        &mut tx,
+                        &mut group,
+                        &job.channel,
+                        item,
+                        &identity,
+                        conversation_id,
+                        at.timestamp_millis(),
+                        deleted,
+                    )
+                    .await?;
+                    group.reports[j].items[slot] = item_report;
+                }
+            }
+        }
+    }
+    flush_new(&mut tx, &mut group).await?;
+    touch_conversations(&mut tx, &mut group).await?;
+    let mut cursors: Vec<(&str, &str)> = Vec::new();
+    for job in jobs {
+        if let Some(cursor) = &job.cursor {
+            cursors.retain(|(c, _)| *c != &*job.channel);
+            cursors.push((&job.channel, cursor));
+        }
+    }
+    for (channel, cursor) in cursors {
         sqlx::query(
             "INSERT INTO channel_cursors (channel, cursor, updated_at) VALUES (?1, ?2, ?3)
              ON CONFLICT (channel) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
         )
         .bind(channel)
         .bind(cursor)
-        .bind(now_ms())
+        .bind(group.now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    caches.commit();
+    Ok((group.reports, group.events))
+}
+
+/// Resolves the group's unknown identities and conversations with a handful of statements:
+/// one lookup each, then the missing ones created in bulk. Ids are assigned here, under the
+/// write lock (`BEGIN IMMEDIATE`), so new contacts and identities link without a round trip each.
+async fn prefetch(
+    conn: &mut sqlx::SqliteConnection,
+    caches: &mut Caches,
+    jobs: &[Job],
+    now: i64,
+) -> Result<()> {
+    let mut senders: HashMap<Key, &Inbound> = HashMap::new();
+    for job in jobs {
+        for item in &job.batch {
+            let key: Key = (job.channel.clone(), item.inbound.sender.id.clone());
+            if caches.identity(&key).is_none() {
+                senders.entry(key).or_insert(&item.inbound);
+            }
+        }
+    }
+    if !senders.is_empty() {
+        let keys: Vec<(&str, &str)> = senders.keys().map(|(c, e)| (&**c, e.as_str())).collect();
+        #[derive(sqlx::FromRow)]
+        struct Found {
+            channel: String,
+            external_id: String,
+            #[sqlx(flatten)]
+            info: IdentityInfo,
+        }
+        let found: Vec<Found> = sqlx::query_as(
+            "SELECT i.id, i.channel, i.external_id, i.contact_id, c.display_name AS contact_name,
+                 i.display_name, i.username, i.language
+             FROM contact_identities i JOIN contacts c ON c.id = i.contact_id
+             WHERE (i.channel, i.external_id) IN
+                 (SELECT j.value ->> 0, j.value ->> 1 FROM json_each(?1) AS j)",
+        )
+        .bind(to_json(&keys)?)
+        .fetch_all(&mut *conn)
+        .await?;
+        for row in found {
+            let key = (Arc::from(row.channel.as_str()), row.external_id);
+            if let Some((key, _)) = senders.remove_entry(&key) {
+                caches.staged_identities.insert(key, row.info);
+            }
+        }
+    }
+    if !senders.is_empty() {
+        let next_contact: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM contacts")
+            .fetch_one(&mut *conn)
+            .await?;
+        let next_identity: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM contact_identities")
+                .fetch_one(&mut *conn)
+                .await?;
+        let mut contacts = Vec::with_capacity(senders.len());
+        let mut identities = Vec::with_capacity(senders.len());
+        for (n, (key, inbound)) in senders.into_iter().enumerate() {
+            let sender = &inbound.sender;
+            let info = IdentityInfo {
+                id: next_identity + n as i64,
+                contact_id: next_contact + n as i64,
+                contact_name: sender_name(inbound).to_owned(),
+                display_name: sender.display_name.clone(),
+                username: sender.username.clone(),
+                language: sender.language.clone(),
+            };
+            contacts.push(serde_json::json!([info.contact_id, info.contact_name]));
+            identities.push(serde_json::json!([
+                info.id,
+                info.contact_id,
+                &*key.0,
+                key.1,
+                info.display_name,
+                info.username,
+                info.language
+            ]));
+            caches.staged_identities.insert(key, info);
+        }
+        sqlx::query(
+            "INSERT INTO contacts (id, display_name, created_at, updated_at)
+             SELECT j.value ->> 0, j.value ->> 1, ?2, ?2 FROM json_each(?1) AS j",
+        )
+        .bind(to_json(&contacts)?)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(
+            "INSERT INTO contact_identities (id, contact_id, channel, external_id, display_name,
+                 username, language, created_at)
+             SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4,
+                 j.value ->> 5, j.value ->> 6, ?2
+             FROM json_each(?1) AS j",
+        )
+        .bind(to_json(&identities)?)
+        .bind(now)
         .execute(&mut *conn)
         .await?;
     }
-    Ok((report, events))
+
+    let mut threads: HashMap<Key, &Inbound> = HashMap::new();
+    for job in jobs {
+        for item in &job.batch {
+            let key: Key = (job.channel.clone(), item.inbound.thread_id.clone());
+            if caches.conversation(&key).is_none() {
+                threads.entry(key).or_insert(&item.inbound);
+            }
+        }
+    }
+    if threads.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<(&str, &str)> = threads.keys().map(|(c, t)| (&**c, t.as_str())).collect();
+    let found: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT id, channel, external_thread_id FROM conversations
+         WHERE (channel, external_thread_id) IN
+             (SELECT j.value ->> 0, j.value ->> 1 FROM json_each(?1) AS j)",
+    )
+    .bind(to_json(&keys)?)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (id, channel, thread) in found {
+        if let Some((key, _)) = threads.remove_entry(&(Arc::from(channel.as_str()), thread)) {
+            caches.staged_conversations.insert(key, id);
+        }
+    }
+    if threads.is_empty() {
+        return Ok(());
+    }
+    let next: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM conversations")
+        .fetch_one(&mut *conn)
+        .await?;
+    let mut rows = Vec::with_capacity(threads.len());
+    for (n, (key, inbound)) in threads.into_iter().enumerate() {
+        let id = next + n as i64;
+        let identity_key: Key = (key.0.clone(), inbound.sender.id.clone());
+        let contact_id = caches
+            .identity(&identity_key)
+            .map(|i| i.contact_id)
+            .ok_or_else(|| StoreError::Invalid("sender identity was not resolved".into()))?;
+        let at = inbound.sent_at.map_or(now, |t| t.timestamp_millis());
+        rows.push(serde_json::json!([
+            id,
+            &*key.0,
+            key.1,
+            contact_id,
+            inbound.subject,
+            at
+        ]));
+        caches.staged_conversations.insert(key, id);
+    }
+    sqlx::query(
+        "INSERT INTO conversations (id, channel, external_thread_id, contact_id, subject, created_at,
+             updated_at, last_message_at)
+         SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, ?2, ?2,
+             j.value ->> 5
+         FROM json_each(?1) AS j",
+    )
+    .bind(to_json(&rows)?)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
-/// The sender's identity on this channel (created with a new contact on first contact).
-async fn identity(
-    conn: &mut sqlx::SqliteConnection,
-    channel: &str,
-    inbound: &Inbound,
-    now: i64,
-) -> Result<(i64, i64, String)> {
-    let sender = &inbound.sender;
-    #[derive(sqlx::FromRow)]
-    struct Found {
-        id: i64,
-        contact_id: i64,
-        contact_name: String,
-        name: String,
-        username: Option<String>,
-        language: Option<String>,
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Invalid(format!("encoding rows: {e}")))
+}
+
+/// Inserts every pending new message with one statement: the rows travel as one JSON array
+/// parameter (SQLite's `json_each`), so the statement is prepared once and reused, whatever the
+/// group size. Already stored ones (same channel + external id) are reported as duplicates.
+async fn flush_new(conn: &mut sqlx::SqliteConnection, group: &mut Group<'_>) -> Result<()> {
+    if group.pending.is_empty() {
+        return Ok(());
     }
-    let found: Option<Found> = sqlx::query_as(
-        "SELECT i.id, i.contact_id, c.display_name AS contact_name, i.display_name AS name, i.username, i.language
-         FROM contact_identities i JOIN contacts c ON c.id = i.contact_id
-         WHERE i.channel = ?1 AND i.external_id = ?2",
+    let pending = std::mem::take(&mut group.pending);
+    let rows: Vec<serde_json::Value> = pending
+        .iter()
+        .map(|p| {
+            let inbound = &p.item.inbound;
+            serde_json::json!([
+                p.conversation_id,
+                &**p.channel,
+                p.identity.id,
+                sender_name(inbound),
+                inbound.text,
+                inbound.html,
+                inbound.message_id,
+                inbound.reply_to,
+                inbound.auto_generated,
+                inbound.sent_at.map(|t| t.timestamp_millis()),
+            ])
+        })
+        .collect();
+    let rows = serde_json::to_string(&rows).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    // `WHERE true` keeps SQLite from reading ON CONFLICT as a join constraint.
+    let inserted: Vec<(i64, String, String)> = sqlx::query_as(
+        "INSERT INTO messages (conversation_id, channel, direction, sender_identity_id, sender_name,
+             text, html, external_id, reply_to_external_id, auto_generated, sent_at, created_at)
+         SELECT j.value ->> 0, j.value ->> 1, 'inbound', j.value ->> 2, j.value ->> 3, j.value ->> 4,
+             j.value ->> 5, j.value ->> 6, j.value ->> 7, j.value ->> 8, j.value ->> 9, ?2
+         FROM json_each(?1) AS j WHERE true
+         ON CONFLICT (channel, external_id) DO NOTHING RETURNING id, channel, external_id",
+    )
+    .bind(rows)
+    .bind(group.now)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut created: HashMap<(String, String), i64> = inserted
+        .into_iter()
+        .map(|(id, channel, external)| ((channel, external), id))
+        .collect();
+    for p in &pending {
+        let key = (p.channel.to_string(), p.item.inbound.message_id.clone());
+        // `remove`: a message repeated inside the group is created once, then a duplicate.
+        let Some(id) = created.remove(&key) else {
+            continue;
+        };
+        insert_attachments(conn, id, &p.item.attachments, group.now).await?;
+        group.reports[p.job].items[p.slot] = IngestItem {
+            message_id: Some(id),
+            conversation_id: p.conversation_id,
+            outcome: Outcome::Created,
+        };
+        let at = p
+            .item
+            .inbound
+            .sent_at
+            .map_or(group.now, |t| t.timestamp_millis());
+        let newest = group.touched.entry(p.conversation_id).or_insert(at);
+        *newest = (*newest).max(at);
+        if group.listening {
+            let event =
+                created_event(conn, id, p.conversation_id, &p.identity, p.item, group.now).await?;
+            group.events.push(event);
+        }
+    }
+    Ok(())
+}
+
+/// New customer activity moves conversations up the inbox and reopens resolved or snoozed ones:
+/// one statement for the whole group.
+async fn touch_conversations(
+    conn: &mut sqlx::SqliteConnection,
+    group: &mut Group<'_>,
+) -> Result<()> {
+    if group.touched.is_empty() {
+        return Ok(());
+    }
+    let touched: Vec<(i64, i64)> = group.touched.drain().collect();
+    let touched =
+        serde_json::to_string(&touched).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let rows: Vec<TouchedRow> = sqlx::query_as(
+        "UPDATE conversations SET
+             status = CASE WHEN status IN ('resolved', 'snoozed') THEN 'open' ELSE status END,
+             updated_at = ?2,
+             last_message_at = MAX(last_message_at, t.at)
+         FROM (SELECT j.value ->> 0 AS id, j.value ->> 1 AS at FROM json_each(?1) AS j) AS t
+         WHERE conversations.id = t.id
+         RETURNING id, channel, status, priority, subject, assignee_id, created_at,
+             last_message_at, contact_id",
+    )
+    .bind(touched)
+    .bind(group.now)
+    .fetch_all(&mut *conn)
+    .await?;
+    if !group.listening {
+        return Ok(());
+    }
+    for row in rows {
+        let contact_name = match group.contact_names.get(&row.contact_id) {
+            Some(name) => name.clone(),
+            None => {
+                sqlx::query_scalar("SELECT display_name FROM contacts WHERE id = ?1")
+                    .bind(row.contact_id)
+                    .fetch_one(&mut *conn)
+                    .await?
+            }
+        };
+        group.events.push(Event::ConversationUpdated(Conversation {
+            id: row.id,
+            channel: row.channel,
+            status: Status::parse(&row.status).unwrap_or(Status::Open),
+            priority: Priority::parse(&row.priority).unwrap_or(Priority::Normal),
+            subject: row.subject,
+            contact: ContactRef {
+                id: row.contact_id,
+                display_name: contact_name,
+            },
+            assignee_id: row.assignee_id,
+            created_at: from_millis(row.created_at),
+            last_message_at: from_millis(row.last_message_at),
+        }));
+    }
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct TouchedRow {
+    id: i64,
+    channel: String,
+    status: String,
+    priority: String,
+    subject: Option<String>,
+    assignee_id: Option<i64>,
+    created_at: i64,
+    last_message_at: i64,
+    contact_id: i64,
+}
+
+/// An edit or delete: the earlier text becomes a revision, never overwritten.
+#[allow(clippy::too_many_arguments)]
+async fn apply_change(
+    conn: &mut sqlx::SqliteConnection,
+    group: &mut Group<'_>,
+    channel: &str,
+    item: &PreparedInbound,
+    identity: &IdentityInfo,
+    conversation_id: i64,
+    at: i64,
+    deleted: bool,
+) -> Result<IngestItem> {
+    let inbound = &item.inbound;
+    let report = |message_id, outcome| IngestItem {
+        message_id,
+        conversation_id,
+        outcome,
+    };
+    let found: Option<(i64, String, Option<String>, Option<i64>)> = sqlx::query_as(
+        "SELECT id, text, html, deleted_at FROM messages WHERE channel = ?1 AND external_id = ?2",
     )
     .bind(channel)
-    .bind(&sender.id)
+    .bind(&inbound.message_id)
     .fetch_optional(&mut *conn)
     .await?;
-    if let Some(Found {
-        id,
-        contact_id,
-        contact_name,
-        name,
-        username,
-        language,
-    }) = found
-    {
-        if name != sender.display_name || username != sender.username || language != sender.language
-        {
-            sqlx::query(
-                "UPDATE contact_identities SET display_name = ?2, username = ?3, language = ?4 WHERE id = ?1",
-            )
-            .bind(id)
-            .bind(&sender.display_name)
-            .bind(&sender.username)
-            .bind(&sender.language)
-            .execute(&mut *conn)
-            .await?;
+    let id = match found {
+        None if deleted => {
+            tracing::info!(channel, external_id = %inbound.message_id, "delete of an unknown message skipped");
+            return Ok(report(None, Outcome::Skipped));
         }
-        return Ok((id, contact_id, contact_name));
-    }
-    let name = if sender.display_name.trim().is_empty() {
-        sender.id.clone()
-    } else {
-        sender.display_name.clone()
+        // An edit of a message never seen (sent while we were away): store its current text.
+        None => {
+            let id = insert_edited(
+                conn,
+                channel,
+                conversation_id,
+                identity,
+                item,
+                at,
+                group.now,
+            )
+            .await?;
+            let newest = group.touched.entry(conversation_id).or_insert(at);
+            *newest = (*newest).max(at);
+            if group.listening {
+                group
+                    .events
+                    .push(Event::MessageCreated(inbox::message(conn, id).await?));
+            }
+            return Ok(report(Some(id), Outcome::Created));
+        }
+        Some((_, _, _, Some(_))) if deleted => return Ok(report(None, Outcome::Duplicate)),
+        Some((id, text, html, _)) if deleted => {
+            revise(conn, id, "delete", &text, html.as_deref(), at).await?;
+            sqlx::query("UPDATE messages SET deleted_at = ?2 WHERE id = ?1")
+                .bind(id)
+                .bind(at)
+                .execute(&mut *conn)
+                .await?;
+            id
+        }
+        Some((_, text, html, _)) if text == inbound.text && html == inbound.html => {
+            return Ok(report(None, Outcome::Duplicate));
+        }
+        Some((id, text, html, _)) => {
+            revise(conn, id, "edit", &text, html.as_deref(), at).await?;
+            sqlx::query("UPDATE messages SET text = ?2, html = ?3, edited_at = ?4 WHERE id = ?1")
+                .bind(id)
+                .bind(&inbound.text)
+                .bind(&inbound.html)
+                .bind(at)
+                .execute(&mut *conn)
+                .await?;
+            id
+        }
     };
-    let contact_id: i64 = sqlx::query_scalar(
-        "INSERT INTO contacts (display_name, created_at, updated_at) VALUES (?1, ?2, ?2) RETURNING id",
-    )
-    .bind(&name)
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?;
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO contact_identities (contact_id, channel, external_id, display_name, username, language, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
-    )
-    .bind(contact_id)
-    .bind(channel)
-    .bind(&sender.id)
-    .bind(&sender.display_name)
-    .bind(&sender.username)
-    .bind(&sender.language)
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok((id, contact_id, name))
+    if group.listening {
+        group
+            .events
+            .push(Event::MessageUpdated(inbox::message(conn, id).await?));
+    }
+    Ok(report(Some(id), Outcome::Updated))
 }
 
-/// Inserts the message and its attachments; `None` when the external id is already stored.
-#[allow(clippy::too_many_arguments)]
-async fn insert_message(
+/// The sender's identity (resolved by `prefetch`), refreshed when the platform shows a new
+/// name, username or language.
+async fn resolve_identity(
+    conn: &mut sqlx::SqliteConnection,
+    caches: &mut Caches,
+    channel: &Arc<str>,
+    inbound: &Inbound,
+) -> Result<IdentityInfo> {
+    let sender = &inbound.sender;
+    let key: Key = (channel.clone(), sender.id.clone());
+    let mut info = caches
+        .identity(&key)
+        .cloned()
+        .ok_or_else(|| StoreError::Invalid("sender identity was not resolved".into()))?;
+    let changed = info.display_name != sender.display_name
+        || info.username != sender.username
+        || info.language != sender.language;
+    if changed {
+        sqlx::query(
+            "UPDATE contact_identities SET display_name = ?2, username = ?3, language = ?4 WHERE id = ?1",
+        )
+        .bind(info.id)
+        .bind(&sender.display_name)
+        .bind(&sender.username)
+        .bind(&sender.language)
+        .execute(&mut *conn)
+        .await?;
+        info.display_name = sender.display_name.clone();
+        info.username = sender.username.clone();
+        info.language = sender.language.clone();
+        caches.staged_identities.insert(key, info.clone());
+    }
+    Ok(info)
+}
+
+async fn insert_edited(
     conn: &mut sqlx::SqliteConnection,
     channel: &str,
     conversation_id: i64,
-    identity_id: i64,
+    identity: &IdentityInfo,
     item: &PreparedInbound,
-    edited_at: Option<i64>,
+    edited_at: i64,
     now: i64,
-) -> Result<Option<i64>> {
+) -> Result<i64> {
     let inbound = &item.inbound;
-    let id: Option<i64> = sqlx::query_scalar(
+    let id: i64 = sqlx::query_scalar(
         "INSERT INTO messages (conversation_id, channel, direction, sender_identity_id, sender_name,
              text, html, external_id, reply_to_external_id, auto_generated, sent_at, edited_at, created_at)
-         VALUES (?1, ?2, 'inbound', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-         ON CONFLICT (channel, external_id) DO NOTHING RETURNING id",
+         VALUES (?1, ?2, 'inbound', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id",
     )
     .bind(conversation_id)
     .bind(channel)
-    .bind(identity_id)
+    .bind(identity.id)
     .bind(sender_name(inbound))
     .bind(&inbound.text)
     .bind(&inbound.html)
@@ -491,15 +832,24 @@ async fn insert_message(
     .bind(inbound.sent_at.map(|t| t.timestamp_millis()))
     .bind(edited_at)
     .bind(now)
-    .fetch_optional(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
-    let Some(id) = id else { return Ok(None) };
-    for a in &item.attachments {
+    insert_attachments(conn, id, &item.attachments, now).await?;
+    Ok(id)
+}
+
+async fn insert_attachments(
+    conn: &mut sqlx::SqliteConnection,
+    message_id: i64,
+    attachments: &[PreparedAttachment],
+    now: i64,
+) -> Result<()> {
+    for a in attachments {
         sqlx::query(
             "INSERT INTO attachments (message_id, filename, content_type, size, sha256, note, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )
-        .bind(id)
+        .bind(message_id)
         .bind(&a.filename)
         .bind(&a.content_type)
         .bind(a.size)
@@ -509,7 +859,7 @@ async fn insert_message(
         .execute(&mut *conn)
         .await?;
     }
-    Ok(Some(id))
+    Ok(())
 }
 
 async fn revise(
@@ -533,47 +883,20 @@ async fn revise(
     Ok(())
 }
 
-async fn updated(
+/// The `message.created` event, built from what is at hand; only attachments need a read.
+async fn created_event(
     conn: &mut sqlx::SqliteConnection,
-    report: &mut IngestReport,
-    events: &mut Vec<Event>,
-    listening: bool,
     id: i64,
     conversation_id: i64,
-) -> Result<Outcome> {
-    if listening {
-        events.push(Event::MessageUpdated(inbox::message(conn, id).await?));
-    }
-    report.items.push(IngestItem {
-        message_id: Some(id),
-        conversation_id,
-        outcome: Outcome::Updated,
-    });
-    Ok(Outcome::Updated)
-}
-
-/// Builds the `message.created` event from what is at hand; only attachment ids need a read.
-#[allow(clippy::too_many_arguments)]
-async fn report_created(
-    conn: &mut sqlx::SqliteConnection,
-    events: &mut Vec<Event>,
-    listening: bool,
-    id: i64,
-    conversation_id: i64,
-    contact_id: i64,
+    identity: &IdentityInfo,
     item: &PreparedInbound,
     now: i64,
-) -> Result<()> {
-    if !listening {
-        return Ok(());
-    }
+) -> Result<Event> {
     if !item.attachments.is_empty() {
-        events.push(Event::MessageCreated(inbox::message(conn, id).await?));
-        return Ok(());
+        return Ok(Event::MessageCreated(inbox::message(conn, id).await?));
     }
     let inbound = &item.inbound;
-    let attachments: Vec<Attachment> = Vec::new();
-    events.push(Event::MessageCreated(Message {
+    Ok(Event::MessageCreated(Message {
         id,
         conversation_id,
         direction: Direction::Inbound,
@@ -582,7 +905,7 @@ async fn report_created(
         sender: MessageSender {
             display_name: sender_name(inbound).to_owned(),
             agent_id: None,
-            contact_id: Some(contact_id),
+            contact_id: Some(identity.contact_id),
         },
         created_at: from_millis(now),
         sent_at: inbound.sent_at,
@@ -593,10 +916,9 @@ async fn report_created(
         external_id: Some(inbound.message_id.clone()),
         reply_to: inbound.reply_to.clone(),
         auto_generated: inbound.auto_generated,
-        attachments,
+        attachments: Vec::<Attachment>::new(),
         revisions: Vec::new(),
-    }));
-    Ok(())
+    }))
 }
 
 /// How the sender appeared when writing this message (the contact's name may change later).

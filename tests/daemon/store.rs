@@ -225,3 +225,41 @@ async fn contact_identity_keeps_language_and_username() {
     assert_eq!(contact.identities[0].language.as_deref(), Some("uk"));
     assert_eq!(store.messages(c.id).await.unwrap()[0].text, "Привіт");
 }
+
+#[tokio::test]
+async fn a_message_and_its_edit_in_one_batch_are_applied_in_order() {
+    let (store, ingestor, _dir) = store().await;
+    let edit = Inbound {
+        change: Change::Edited { at: Utc::now() },
+        ..msg("t1", "1", "second version")
+    };
+    let r = ingestor
+        .ingest(
+            "tg",
+            vec![
+                msg("t1", "1", "first version"),
+                edit,
+                msg("t1", "2", "next"),
+            ],
+            None,
+        )
+        .await
+        .unwrap();
+    let id = r.items[0].message_id.unwrap();
+    assert_eq!(
+        r.items[1].message_id,
+        Some(id),
+        "the edit names the message it changed"
+    );
+    let m = store.message(id).await.unwrap();
+    assert_eq!(m.text, "second version");
+    assert_eq!(m.revisions[0].text, "first version");
+    assert_eq!(
+        store
+            .messages(r.items[0].conversation_id)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+}
