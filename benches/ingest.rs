@@ -16,7 +16,9 @@ fn env(name: &str, default: usize) -> usize {
 }
 
 fn main() {
-    let messages = env("BENCH_MESSAGES", 200_000);
+    // `cargo test --all-targets` runs this without `--bench`: then it is a quick smoke test.
+    let full = std::env::args().any(|a| a == "--bench");
+    let messages = env("BENCH_MESSAGES", if full { 200_000 } else { 2_000 });
     let producers = env("BENCH_PRODUCERS", 256);
     let conversations = env("BENCH_CONVERSATIONS", 20_000);
     let batch = env("BENCH_BATCH", 1).max(1);
