@@ -106,18 +106,21 @@ impl Default for LogConfig {
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum ChannelConfig {
     Api(ApiChannelConfig),
+    Telegram(switchboard_telegram::TelegramConfig),
 }
 
 impl ChannelConfig {
     pub fn name(&self) -> &str {
         match self {
             Self::Api(c) => &c.name,
+            Self::Telegram(c) => &c.name,
         }
     }
 
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Api(_) => "api",
+            Self::Telegram(_) => "telegram",
         }
     }
 }
@@ -194,6 +197,11 @@ impl Config {
                         c.secret = secret.into();
                     }
                 }
+                ChannelConfig::Telegram(c) => {
+                    if let Some(token) = var(&format!("{prefix}_TOKEN")) {
+                        c.token = token.into();
+                    }
+                }
             }
         }
     }
@@ -254,6 +262,7 @@ impl Config {
                         }
                     }
                 }
+                ChannelConfig::Telegram(c) => errors.extend(c.validate(&key)),
             }
         }
         if errors.is_empty() {
@@ -329,6 +338,35 @@ mod tests {
     }
 
     #[test]
+    fn telegram_channel_is_validated_and_its_token_may_come_from_the_environment() {
+        let mut config = Config::from_toml(
+            "[[channel]]\nname = \"wallet-bot\"\nkind = \"telegram\"\ntoken = \"nonsense\"\nmode = \"webhook\"\n",
+        )
+        .unwrap();
+        let err = config.validate().unwrap_err();
+        assert!(
+            err.0.iter().any(|e| e.starts_with("channel[0].token")),
+            "{err}"
+        );
+        assert!(
+            err.0.iter().any(|e| e.starts_with("channel[0].mode")),
+            "{err}"
+        );
+        assert!(
+            !err.to_string().contains("nonsense"),
+            "the token is never echoed"
+        );
+        config.apply_env(|key| {
+            (key == "SWITCHBOARD_CHANNEL_WALLET_BOT_TOKEN").then(|| "123456:ABCDEFGHIJKL".into())
+        });
+        let ChannelConfig::Telegram(c) = &mut config.channels[0] else {
+            panic!("a telegram channel")
+        };
+        c.mode = switchboard_telegram::config::Mode::Polling;
+        config.validate().unwrap();
+    }
+
+    #[test]
     fn every_error_is_reported_at_once() {
         let config = Config::from_toml(
             r#"
@@ -371,7 +409,9 @@ mod tests {
         config.apply_env(|key| {
             (key == "SWITCHBOARD_CHANNEL_WEB_SITE_SECRET").then(|| "from-env-0123456789".into())
         });
-        let ChannelConfig::Api(c) = &config.channels[0];
+        let ChannelConfig::Api(c) = &config.channels[0] else {
+            panic!("an api channel")
+        };
         assert_eq!(c.secret.expose_secret(), "from-env-0123456789");
         assert!(!format!("{config:?}").contains("from-env"));
     }

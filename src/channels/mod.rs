@@ -33,6 +33,10 @@ impl Channels {
                     apis.insert(c.name.clone(), channel.clone());
                     all.insert(c.name.clone(), channel);
                 }
+                ChannelConfig::Telegram(c) => {
+                    let channel = switchboard_telegram::TelegramChannel::new(c.clone())?;
+                    all.insert(c.name.clone(), Arc::new(channel));
+                }
             }
         }
         Ok(Self {

@@ -7,3 +7,5 @@ mod cli;
 mod dispatcher;
 mod helpers;
 mod store;
+mod telegram;
+mod telegram_fake;

@@ -1,0 +1,67 @@
+//! `[[channel]] kind = "telegram"`: one bot token is one channel.
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Long-polls getUpdates; the update offset is the channel cursor.
+    #[default]
+    Polling,
+    Webhook,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelegramConfig {
+    pub name: String,
+    /// The BotFather token. Env override: `SWITCHBOARD_CHANNEL_<NAME>_TOKEN`.
+    pub token: SecretString,
+    /// The Bot API base URL; tests point it at a local fake.
+    #[serde(default = "default_api_url")]
+    pub api_url: url::Url,
+    #[serde(default)]
+    pub mode: Mode,
+    /// How long one getUpdates call waits for updates.
+    #[serde(default = "default_poll_timeout", with = "humantime_serde")]
+    pub poll_timeout: Duration,
+}
+
+fn default_api_url() -> url::Url {
+    url::Url::parse("https://api.telegram.org").expect("static URL")
+}
+
+fn default_poll_timeout() -> Duration {
+    Duration::from_secs(25)
+}
+
+impl TelegramConfig {
+    /// Pure checks; each error names its key below `key` (e.g. `channel[2]`).
+    pub fn validate(&self, key: &str) -> Vec<String> {
+        let mut errors = Vec::new();
+        let token = self.token.expose_secret();
+        // "<bot id>:<secret>" as BotFather issues it.
+        let well_formed = token.split_once(':').is_some_and(|(id, rest)| {
+            !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) && rest.len() >= 8
+        });
+        if !well_formed {
+            errors.push(format!(
+                "{key}.token: not a bot token (expected <digits>:<secret> from BotFather)"
+            ));
+        }
+        if !matches!(self.api_url.scheme(), "http" | "https") {
+            errors.push(format!("{key}.api_url: must be an http or https URL"));
+        }
+        if self.mode == Mode::Webhook {
+            errors.push(format!(
+                "{key}.mode: \"webhook\" is not supported by this build yet; use \"polling\""
+            ));
+        }
+        if self.poll_timeout > Duration::from_secs(50) {
+            errors.push(format!("{key}.poll_timeout: at most 50s"));
+        }
+        errors
+    }
+}

@@ -1,0 +1,121 @@
+//! The polling loop: getUpdates from the committed offset, convert, fetch files, commit batch and
+//! next offset together, and only then ask for more (which acknowledges them to Telegram).
+
+use crate::TelegramChannel;
+use crate::convert::{self, BotIdentity, Converted, FileRef};
+use std::sync::Arc;
+use switchboard_core::{AttachmentData, ChannelError, InboundAttachment, InboundSink};
+use teloxide::net::Download;
+use teloxide::prelude::*;
+use teloxide::types::{AllowedUpdate, FileId};
+use teloxide::{ApiError, RequestError};
+use tokio_util::sync::CancellationToken;
+
+/// The Bot API refuses getFile for larger files.
+pub const MAX_DOWNLOAD: u64 = 20 * 1024 * 1024;
+
+pub async fn run(
+    channel: &TelegramChannel,
+    sink: Arc<dyn InboundSink>,
+    shutdown: CancellationToken,
+) -> Result<(), ChannelError> {
+    let bot = &channel.bot;
+    let me = bot.get_me().await.map_err(|e| match e {
+        RequestError::Api(ApiError::InvalidToken) => {
+            ChannelError::Config("getMe: Telegram rejected the bot token".into())
+        }
+        e => ChannelError::Transient(format!("getMe: {e}")),
+    })?;
+    let me = BotIdentity {
+        id: me.id.0,
+        username: me.username.clone().unwrap_or_default(),
+    };
+    tracing::info!(channel = %channel.config.name, bot = %me.username, "telegram bot connected");
+    // A webhook left from another deployment makes getUpdates fail: polling owns updates now.
+    bot.delete_webhook()
+        .await
+        .map_err(|e| ChannelError::Transient(format!("deleteWebhook: {e}")))?;
+
+    let mut offset: i32 = sink
+        .cursor()
+        .await?
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let poll = channel.config.poll_timeout.as_secs() as u32;
+    loop {
+        let request = bot
+            .get_updates()
+            .offset(offset)
+            .timeout(poll)
+            .allowed_updates([AllowedUpdate::Message, AllowedUpdate::EditedMessage]);
+        let updates = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            result = request.send() => result,
+        };
+        let updates = match updates {
+            Ok(updates) => updates,
+            Err(RequestError::RetryAfter(wait)) => {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return Ok(()),
+                    _ = tokio::time::sleep(wait.duration()) => continue,
+                }
+            }
+            Err(RequestError::Api(ApiError::InvalidToken)) => {
+                return Err(ChannelError::Config(
+                    "getUpdates: Telegram rejected the bot token".into(),
+                ));
+            }
+            Err(e) => return Err(ChannelError::Transient(format!("getUpdates: {e}"))),
+        };
+        let Some(last) = updates.last() else { continue };
+        let next = last.id.0 as i32 + 1;
+        let mut batch = Vec::with_capacity(updates.len());
+        for update in &updates {
+            match convert::convert(update, &me) {
+                Converted::Message { mut inbound, files } => {
+                    for file in files {
+                        inbound.attachments.push(fetch(bot, file).await);
+                    }
+                    batch.push(*inbound);
+                }
+                Converted::Skip(why) => {
+                    tracing::debug!(channel = %channel.config.name, update_id = update.id.0, why, "update skipped")
+                }
+            }
+        }
+        // Messages and the next offset commit together; a crash before this re-fetches them.
+        sink.commit(batch, Some(next.to_string())).await?;
+        offset = next;
+    }
+}
+
+/// Downloads a file into memory; what cannot be fetched is recorded with a note, never dropped.
+async fn fetch(bot: &Bot, file: FileRef) -> InboundAttachment {
+    let missing = |note: String, size| InboundAttachment {
+        filename: file.filename.clone(),
+        content_type: file.content_type.clone(),
+        data: AttachmentData::Missing { note, size },
+    };
+    if let Some(size) = file.size.filter(|&s| s > MAX_DOWNLOAD) {
+        return missing(
+            format!(
+                "{} MB is over the Bot API's 20 MB download limit",
+                size / (1024 * 1024)
+            ),
+            Some(size),
+        );
+    }
+    let meta = match bot.get_file(FileId(file.file_id.clone())).await {
+        Ok(meta) => meta,
+        Err(e) => return missing(format!("getFile failed: {e}"), file.size),
+    };
+    let mut data = Vec::with_capacity(meta.size as usize);
+    match bot.download_file(&meta.path, &mut data).await {
+        Ok(()) => InboundAttachment {
+            filename: file.filename,
+            content_type: file.content_type,
+            data: AttachmentData::Bytes(data.into()),
+        },
+        Err(e) => missing(format!("download failed: {e}"), file.size),
+    }
+}

@@ -1,0 +1,100 @@
+//! Switchboard's Telegram channel (teloxide): each private chat with the bot, and each customer
+//! addressing the bot in a group, is one conversation; agent replies go back as plain text.
+
+pub mod config;
+pub mod convert;
+mod error;
+mod inbound;
+pub mod outbound;
+
+pub use config::TelegramConfig;
+
+use async_trait::async_trait;
+use secrecy::ExposeSecret;
+use std::sync::Arc;
+use switchboard_core::{Channel, ChannelError, InboundSink, Outbound, SendError, SendReceipt};
+use teloxide::prelude::*;
+use teloxide::types::{MessageId, ReplyParameters};
+use tokio_util::sync::CancellationToken;
+
+pub struct TelegramChannel {
+    config: TelegramConfig,
+    bot: Bot,
+}
+
+impl TelegramChannel {
+    pub fn new(config: TelegramConfig) -> Result<Self, ChannelError> {
+        let mut api_url = config.api_url.clone();
+        // teloxide joins method paths onto the URL: it must end without a slash.
+        let trimmed = api_url.path().trim_end_matches('/').to_owned();
+        api_url.set_path(&trimmed);
+        let bot = Bot::new(config.token.expose_secret()).set_api_url(api_url);
+        Ok(Self { config, bot })
+    }
+}
+
+/// `chat` or `chat:user` (a customer inside a group) → the chat to send to.
+fn chat_of(thread_id: &str) -> Option<ChatId> {
+    thread_id.split(':').next()?.parse().ok().map(ChatId)
+}
+
+/// `chat:message` → the message id inside that chat.
+fn message_of(external_id: &str) -> Option<MessageId> {
+    external_id.rsplit_once(':')?.1.parse().ok().map(MessageId)
+}
+
+#[async_trait]
+impl Channel for TelegramChannel {
+    fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    fn kind(&self) -> &'static str {
+        "telegram"
+    }
+
+    async fn run(
+        &self,
+        sink: Arc<dyn InboundSink>,
+        shutdown: CancellationToken,
+    ) -> Result<(), ChannelError> {
+        inbound::run(self, sink, shutdown).await
+    }
+
+    async fn send(&self, message: &Outbound) -> Result<SendReceipt, SendError> {
+        let chat = chat_of(&message.thread_id).ok_or_else(|| {
+            SendError::permanent(format!("{:?} is not a Telegram chat id", message.thread_id))
+        })?;
+        let mut first = None;
+        for (i, part) in outbound::split(&message.text, outbound::MAX_CHARS)
+            .into_iter()
+            .enumerate()
+        {
+            let mut request = self.bot.send_message(chat, part);
+            if i == 0
+                && let Some(reply_to) = message.reply_to.as_deref().and_then(message_of)
+            {
+                let mut parameters = ReplyParameters::new(reply_to);
+                // The customer may have deleted the message meanwhile: still deliver the answer.
+                parameters.allow_sending_without_reply = Some(true);
+                request = request.reply_parameters(parameters);
+            }
+            let sent = request.send().await.map_err(|e| error::classify(&e))?;
+            first.get_or_insert(convert::external_id(chat.0, sent.id.0));
+        }
+        Ok(SendReceipt { external_id: first })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thread_and_message_ids_round_trip() {
+        assert_eq!(chat_of("123"), Some(ChatId(123)));
+        assert_eq!(chat_of("-100777:42"), Some(ChatId(-100777)));
+        assert_eq!(chat_of("x"), None);
+        assert_eq!(message_of("-100777:42"), Some(MessageId(42)));
+    }
+}

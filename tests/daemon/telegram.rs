@@ -1,0 +1,314 @@
+//! The Telegram channel end to end: the fake Bot API ↔ the daemon ↔ the agent API.
+
+use crate::helpers::{TestApp, eventually, spawn_app_with};
+use crate::telegram_fake::{BOT_ID, BOT_USERNAME, FakeTelegram, TOKEN, private_text};
+use serde_json::{Value, json};
+use std::time::Duration;
+use switchboard::config::ChannelConfig;
+use switchboard_telegram::TelegramConfig;
+
+async fn spawn_with_bot() -> (TestApp, FakeTelegram) {
+    let fake = FakeTelegram::start().await;
+    let url = fake.url.clone();
+    let app = spawn_app_with(move |c| {
+        c.channels.push(ChannelConfig::Telegram(TelegramConfig {
+            name: "wallet-bot".into(),
+            token: TOKEN.into(),
+            api_url: url.parse().unwrap(),
+            mode: Default::default(),
+            poll_timeout: Duration::from_secs(1),
+        }))
+    })
+    .await;
+    (app, fake)
+}
+
+async fn telegram_conversations(app: &TestApp, n: usize) -> Vec<Value> {
+    eventually(|| async {
+        let list = app
+            .get_json("/api/v1/conversations?channel=wallet-bot")
+            .await;
+        let list = list["conversations"].as_array().unwrap().clone();
+        (list.len() >= n).then_some(list)
+    })
+    .await
+}
+
+async fn wait_messages(app: &TestApp, conversation: i64, n: usize) -> Vec<Value> {
+    eventually(|| async {
+        let messages = app.messages(conversation).await;
+        (messages.len() >= n).then_some(messages)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn private_message_becomes_a_conversation_with_the_telegram_contact() {
+    let (app, fake) = spawn_with_bot().await;
+    fake.push("message", private_text(4242, 1, "Мій депозит не прийшов"));
+    let conversation = telegram_conversations(&app, 1).await[0].clone();
+    assert_eq!(conversation["contact"]["display_name"], "Carol Crypto");
+    let id = conversation["id"].as_i64().unwrap();
+    let messages = wait_messages(&app, id, 1).await;
+    assert_eq!(messages[0]["text"], "Мій депозит не прийшов");
+    assert_eq!(messages[0]["external_id"], "4242:1");
+    let contact = app
+        .get_json(&format!(
+            "/api/v1/contacts/{}",
+            conversation["contact"]["id"]
+        ))
+        .await;
+    let identity = &contact["contact"]["identities"][0];
+    assert_eq!(identity["channel"], "wallet-bot");
+    assert_eq!(identity["external_id"], "4242");
+    assert_eq!(identity["username"], "carol_c");
+    assert_eq!(identity["language"], "uk");
+    assert!(!fake.calls("getMe").is_empty());
+}
+
+#[tokio::test]
+async fn agent_reply_is_sent_to_the_chat_as_plain_text_and_long_text_is_split() {
+    let (app, fake) = spawn_with_bot().await;
+    fake.push("message", private_text(4242, 1, "help"));
+    let id = telegram_conversations(&app, 1).await[0]["id"]
+        .as_i64()
+        .unwrap();
+    let reply = app
+        .post_reply(id, "We never ask for your *seed phrase*.")
+        .await;
+    let sent = app
+        .wait_for_status(id, reply["id"].as_i64().unwrap(), "sent")
+        .await;
+    let calls = fake.calls("sendMessage");
+    assert_eq!(calls[0]["chat_id"], 4242);
+    assert_eq!(calls[0]["text"], "We never ask for your *seed phrase*.");
+    assert!(
+        calls[0].get("parse_mode").is_none(),
+        "no parse mode: agent text is never markup"
+    );
+    assert_eq!(sent["external_id"], "4242:5001");
+
+    let long = format!(
+        "{}\n\n{}",
+        "a ".repeat(1500).trim(),
+        "b ".repeat(1500).trim()
+    );
+    let reply = app.post_reply(id, &long).await;
+    app.wait_for_status(id, reply["id"].as_i64().unwrap(), "sent")
+        .await;
+    let calls = fake.calls("sendMessage");
+    assert_eq!(calls.len(), 3);
+    assert!(calls[1]["text"].as_str().unwrap().starts_with("a a"));
+    assert!(calls[2]["text"].as_str().unwrap().starts_with("b b"));
+}
+
+#[tokio::test]
+async fn rate_limit_is_retried_after_its_delay_and_a_blocked_bot_fails_with_the_reason() {
+    let (app, fake) = spawn_with_bot().await;
+    fake.push("message", private_text(4242, 1, "help"));
+    let id = telegram_conversations(&app, 1).await[0]["id"]
+        .as_i64()
+        .unwrap();
+    fake.fail_sends(&[(429, "Too Many Requests: retry after 1", Some(1))]);
+    let reply = app.post_reply(id, "first").await;
+    let sent = app
+        .wait_for_status(id, reply["id"].as_i64().unwrap(), "sent")
+        .await;
+    assert_eq!(sent["error"], Value::Null);
+    assert_eq!(fake.calls("sendMessage").len(), 2);
+
+    fake.fail_sends(&[(403, "Forbidden: bot was blocked by the user", None)]);
+    let reply = app.post_reply(id, "second").await;
+    let failed = app
+        .wait_for_status(id, reply["id"].as_i64().unwrap(), "failed")
+        .await;
+    assert_eq!(failed["error"], "Forbidden: bot was blocked by the user");
+    assert_eq!(
+        fake.calls("sendMessage").len(),
+        3,
+        "a permanent error is not retried"
+    );
+}
+
+#[tokio::test]
+async fn edited_message_updates_the_text_and_keeps_the_original() {
+    let (app, fake) = spawn_with_bot().await;
+    fake.push("message", private_text(4242, 1, "send to 0xAAA"));
+    let id = telegram_conversations(&app, 1).await[0]["id"]
+        .as_i64()
+        .unwrap();
+    wait_messages(&app, id, 1).await;
+    let mut edited = private_text(4242, 1, "send to 0xBBB");
+    edited["edit_date"] = json!(1_790_000_100);
+    fake.push("edited_message", edited);
+    let message = eventually(|| async {
+        let m = app.messages(id).await.remove(0);
+        (m["text"] == "send to 0xBBB").then_some(m)
+    })
+    .await;
+    assert_eq!(message["revisions"][0]["text"], "send to 0xAAA");
+    assert_eq!(message["edited_at"], "2026-09-21T14:15:00Z");
+}
+
+#[tokio::test]
+async fn in_groups_only_messages_addressed_to_the_bot_open_conversations() {
+    let (app, fake) = spawn_with_bot().await;
+    let group = |message_id: i64, user: i64, text: &str| {
+        json!({
+            "message_id": message_id, "date": 1_790_000_000,
+            "chat": { "id": -100_555, "type": "supergroup", "title": "Wallet users" },
+            "from": { "id": user, "is_bot": false, "first_name": format!("User{user}") },
+            "text": text
+        })
+    };
+    fake.push("message", group(1, 7, "anyone else lost funds?"));
+    fake.push(
+        "message",
+        group(2, 8, &format!("@{BOT_USERNAME} my withdrawal is stuck")),
+    );
+    let mut reply_to_bot = group(3, 9, "thanks");
+    reply_to_bot["reply_to_message"] = json!({
+        "message_id": 100, "date": 1_790_000_000,
+        "chat": { "id": -100_555, "type": "supergroup", "title": "Wallet users" },
+        "from": { "id": BOT_ID, "is_bot": true, "first_name": "Wallet Support" }, "text": "hi"
+    });
+    fake.push("message", reply_to_bot);
+    fake.push("message", group(4, 10, "/start"));
+    let conversations = telegram_conversations(&app, 3).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let conversations_now = app
+        .get_json("/api/v1/conversations?channel=wallet-bot")
+        .await;
+    assert_eq!(
+        conversations_now["conversations"].as_array().unwrap().len(),
+        3
+    );
+    let names: Vec<&str> = conversations
+        .iter()
+        .map(|c| c["contact"]["display_name"].as_str().unwrap())
+        .collect();
+    assert!(!names.contains(&"User7"), "{names:?}");
+    let reply = app
+        .post_reply(
+            conversations
+                .iter()
+                .find(|c| c["contact"]["display_name"] == "User8")
+                .unwrap()["id"]
+                .as_i64()
+                .unwrap(),
+            "checking",
+        )
+        .await;
+    assert_eq!(reply["delivery_status"], "pending");
+    eventually(|| async { (!fake.calls("sendMessage").is_empty()).then_some(()) }).await;
+    assert_eq!(
+        fake.calls("sendMessage")[0]["chat_id"],
+        -100_555,
+        "answered in the group"
+    );
+}
+
+#[tokio::test]
+async fn photo_is_downloaded_and_served_as_an_attachment() {
+    let (app, fake) = spawn_with_bot().await;
+    fake.add_file("photo-big", "photos/file_7.jpg", b"\xff\xd8\xff fake jpeg");
+    let mut photo = private_text(4242, 1, "");
+    photo.as_object_mut().unwrap().remove("text");
+    photo["caption"] = json!("my receipt");
+    photo["photo"] = json!([
+        { "file_id": "photo-small", "file_unique_id": "s", "width": 90, "height": 90, "file_size": 10 },
+        { "file_id": "photo-big", "file_unique_id": "b", "width": 1280, "height": 960, "file_size": 17 }
+    ]);
+    let mut huge = private_text(4242, 2, "");
+    huge.as_object_mut().unwrap().remove("text");
+    huge["document"] = json!({ "file_id": "doc-1", "file_unique_id": "d", "file_name": "statement.pdf",
+                               "mime_type": "application/pdf", "file_size": 50_000_000 });
+    fake.push("message", photo);
+    fake.push("message", huge);
+    let id = telegram_conversations(&app, 1).await[0]["id"]
+        .as_i64()
+        .unwrap();
+    let messages = wait_messages(&app, id, 2).await;
+    assert_eq!(messages[0]["text"], "my receipt");
+    let attachment = &messages[0]["attachments"][0];
+    assert_eq!(attachment["content_type"], "image/jpeg");
+    let body = app.get(attachment["url"].as_str().unwrap()).await;
+    assert_eq!(body.status(), 200);
+    assert_eq!(
+        body.bytes().await.unwrap().as_ref(),
+        b"\xff\xd8\xff fake jpeg"
+    );
+    let too_big = &messages[1]["attachments"][0];
+    assert_eq!(too_big["filename"], "statement.pdf");
+    assert_eq!(too_big["url"], Value::Null);
+    assert!(too_big["note"].as_str().unwrap().contains("20 MB"));
+}
+
+#[tokio::test]
+async fn after_a_restart_no_update_is_lost_or_stored_twice() {
+    let (app, fake) = spawn_with_bot().await;
+    for i in 1..=3 {
+        fake.push("message", private_text(4242, i, &format!("message {i}")));
+    }
+    let id = telegram_conversations(&app, 1).await[0]["id"]
+        .as_i64()
+        .unwrap();
+    wait_messages(&app, id, 3).await;
+    let app = app.restart().await;
+    for i in 4..=5 {
+        fake.push("message", private_text(4242, i, &format!("message {i}")));
+    }
+    let messages = wait_messages(&app, id, 5).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let messages_now = app.messages(id).await;
+    assert_eq!(messages_now.len(), 5, "{messages:?}");
+    // The restarted daemon resumed from the committed offset, not from zero.
+    let offsets: Vec<i64> = fake
+        .calls("getUpdates")
+        .iter()
+        .map(|p| p["offset"].as_i64().unwrap_or(0))
+        .collect();
+    assert!(offsets.iter().skip(1).all(|&o| o >= 1003), "{offsets:?}");
+}
+
+#[tokio::test]
+async fn a_wrong_token_marks_the_channel_failing_while_the_daemon_keeps_running() {
+    let fake = FakeTelegram::start().await;
+    let url = fake.url.clone();
+    let app = spawn_app_with(move |c| {
+        c.channels.push(ChannelConfig::Telegram(TelegramConfig {
+            name: "wallet-bot".into(),
+            token: "654321:WRONG-TOKEN-xyz".into(),
+            api_url: url.parse().unwrap(),
+            mode: Default::default(),
+            poll_timeout: Duration::from_secs(1),
+        }))
+    })
+    .await;
+    let health = eventually(|| async {
+        let h: Value = app
+            .client
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (h["channels"]["wallet-bot"]["state"] == "failing").then_some(h)
+    })
+    .await;
+    assert_eq!(health["status"], "degraded");
+    assert!(
+        health["channels"]["wallet-bot"]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("token")
+    );
+    assert!(
+        !health.to_string().contains("WRONG-TOKEN"),
+        "the token never appears"
+    );
+    // The api channel still works.
+    app.customer_says("chat-1", "m-1", "hello").await;
+}
