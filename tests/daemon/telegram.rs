@@ -17,6 +17,7 @@ async fn spawn_with_bot() -> (TestApp, FakeTelegram) {
             api_url: url.parse().unwrap(),
             mode: Default::default(),
             poll_timeout: Duration::from_secs(1),
+            chat_interval: Duration::from_secs(1),
         }))
     })
     .await;
@@ -282,6 +283,7 @@ async fn a_wrong_token_marks_the_channel_failing_while_the_daemon_keeps_running(
             api_url: url.parse().unwrap(),
             mode: Default::default(),
             poll_timeout: Duration::from_secs(1),
+            chat_interval: Duration::from_secs(1),
         }))
     })
     .await;

@@ -27,6 +27,13 @@ pub struct TelegramConfig {
     /// How long one getUpdates call waits for updates.
     #[serde(default = "default_poll_timeout", with = "humantime_serde")]
     pub poll_timeout: Duration,
+    /// Least time between two sends to one private chat (Telegram asks for about 1 s).
+    #[serde(default = "default_chat_interval", with = "humantime_serde")]
+    pub chat_interval: Duration,
+}
+
+fn default_chat_interval() -> Duration {
+    Duration::from_secs(1)
 }
 
 fn default_api_url() -> url::Url {
@@ -38,6 +45,13 @@ fn default_poll_timeout() -> Duration {
 }
 
 impl TelegramConfig {
+    pub fn pacing(&self) -> crate::pace::Limits {
+        crate::pace::Limits {
+            per_private_chat: self.chat_interval,
+            ..Default::default()
+        }
+    }
+
     /// Pure checks; each error names its key below `key` (e.g. `channel[2]`).
     pub fn validate(&self, key: &str) -> Vec<String> {
         let mut errors = Vec::new();

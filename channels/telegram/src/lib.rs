@@ -6,6 +6,7 @@ pub mod convert;
 mod error;
 mod inbound;
 pub mod outbound;
+mod pace;
 
 pub use config::TelegramConfig;
 
@@ -20,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 pub struct TelegramChannel {
     config: TelegramConfig,
     bot: Bot,
+    pacer: pace::Pacer,
 }
 
 impl TelegramChannel {
@@ -29,7 +31,8 @@ impl TelegramChannel {
         let trimmed = api_url.path().trim_end_matches('/').to_owned();
         api_url.set_path(&trimmed);
         let bot = Bot::new(config.token.expose_secret()).set_api_url(api_url);
-        Ok(Self { config, bot })
+        let pacer = pace::Pacer::new(config.pacing());
+        Ok(Self { config, bot, pacer })
     }
 }
 
@@ -70,6 +73,7 @@ impl Channel for TelegramChannel {
             .into_iter()
             .enumerate()
         {
+            self.pacer.wait(chat.0).await;
             let mut request = self.bot.send_message(chat, part);
             if i == 0
                 && let Some(reply_to) = message.reply_to.as_deref().and_then(message_of)
