@@ -201,7 +201,9 @@ async fn in_groups_only_messages_addressed_to_the_bot_open_conversations() {
         )
         .await;
     assert_eq!(reply["delivery_status"], "pending");
-    eventually(|| async { (!fake.calls("sendMessage").is_empty()).then_some(()) }).await;
+    tokio::time::timeout(Duration::from_secs(10), fake.wait_for_sends(1))
+        .await
+        .expect("the reply reaches Telegram");
     assert_eq!(
         fake.calls("sendMessage")[0]["chat_id"],
         -100_555,

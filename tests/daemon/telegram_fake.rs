@@ -32,9 +32,10 @@ pub struct FakeTelegram {
     pub url: String,
     state: Arc<Mutex<State_>>,
     pushed: Arc<Notify>,
+    sent: Arc<Notify>,
 }
 
-type Shared = (Arc<Mutex<State_>>, Arc<Notify>);
+type Shared = (Arc<Mutex<State_>>, Arc<Notify>, Arc<Notify>);
 
 impl FakeTelegram {
     pub async fn start() -> Self {
@@ -44,10 +45,11 @@ impl FakeTelegram {
             ..Default::default()
         }));
         let pushed = Arc::new(Notify::new());
+        let sent = Arc::new(Notify::new());
         let app = axum::Router::new()
             .route("/{bot}/{method}", axum::routing::post(method).get(method))
             .route("/file/{bot}/{path}", axum::routing::get(file))
-            .with_state((state.clone(), pushed.clone()));
+            .with_state((state.clone(), pushed.clone(), sent.clone()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -55,6 +57,7 @@ impl FakeTelegram {
             url: format!("http://{addr}"),
             state,
             pushed,
+            sent,
         }
     }
 
@@ -91,6 +94,17 @@ impl FakeTelegram {
         }
     }
 
+    /// Returns once `n` messages were sent successfully in all.
+    pub async fn wait_for_sends(&self, n: usize) {
+        loop {
+            let notified = self.sent.notified();
+            if self.state.lock().unwrap().next_message_id - 5000 >= n as i64 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
     pub fn calls(&self, method: &str) -> Vec<Value> {
         self.state
             .lock()
@@ -120,7 +134,7 @@ fn ok(result: Value) -> Response {
 }
 
 async fn method(
-    State((state, pushed)): State<Shared>,
+    State((state, pushed, sent)): State<Shared>,
     Path((bot, method)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Response {
@@ -169,6 +183,7 @@ async fn method(
                 return (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response();
             }
             s.next_message_id += 1;
+            sent.notify_waiters();
             let chat = params["chat_id"].clone();
             ok(json!({
                 "message_id": s.next_message_id,
@@ -193,7 +208,7 @@ async fn method(
 }
 
 async fn file(
-    State((state, _)): State<Shared>,
+    State((state, _, _)): State<Shared>,
     Path((bot, path)): Path<(String, String)>,
 ) -> Response {
     if bot != format!("bot{TOKEN}") {

@@ -1,0 +1,133 @@
+//! End-to-end latency through the Telegram channel against the fake Bot API on 127.0.0.1:
+//! from the fake handing out an update to the agent's SSE event, and from the agent's POST of a
+//! reply to the fake receiving sendMessage. `cargo bench --bench telegram_latency`
+//! (BENCH_ROUNDS, default 300). Operations are spaced 40 ms apart so the per-bot send pacing
+//! (30 msg/s) is not what is measured.
+
+#[path = "../tests/daemon/telegram_fake.rs"]
+#[allow(dead_code)]
+mod telegram_fake;
+
+use std::time::{Duration, Instant};
+use switchboard::app::Application;
+use switchboard::config::{ChannelConfig, Config};
+use switchboard::store::Role;
+use switchboard_telegram::TelegramConfig;
+use telegram_fake::{FakeTelegram, TOKEN, private_text};
+
+fn percentiles(mut v: Vec<Duration>) -> String {
+    v.sort();
+    let p = |q: f64| v[((v.len() as f64 - 1.0) * q) as usize];
+    format!(
+        "p50 {:.2?}, p99 {:.2?}, max {:.2?}",
+        p(0.5),
+        p(0.99),
+        v[v.len() - 1]
+    )
+}
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let rounds: usize = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if full { 300 } else { 5 });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let dir = tempfile::TempDir::new().unwrap();
+        let fake = FakeTelegram::start().await;
+        let mut config = Config::default();
+        config.server.listen = "127.0.0.1:0".parse().unwrap();
+        config.storage.database_url = format!("sqlite://{}", dir.path().join("b.db").display());
+        config.storage.data_dir = dir.path().join("data");
+        config
+            .channels
+            .push(ChannelConfig::Telegram(TelegramConfig {
+                name: "bot".into(),
+                token: TOKEN.into(),
+                api_url: fake.url.parse().unwrap(),
+                mode: Default::default(),
+                poll_timeout: Duration::from_secs(10),
+                chat_interval: Duration::from_secs(1),
+            }));
+        let app = Application::build(config).await.unwrap();
+        let (_, token) = app
+            .store()
+            .create_agent("Bench", "bench@example.com", Role::Agent)
+            .await
+            .unwrap();
+        let base = format!("http://{}", app.local_addr());
+        let shutdown = app.shutdown_token();
+        let server = tokio::spawn(app.run_until_stopped());
+        let client = reqwest::Client::new();
+        let mut events = client
+            .get(format!("{base}/api/v1/events"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        let mut buffer = String::new();
+
+        let mut inbound = Vec::new();
+        let mut conversations = Vec::new();
+        for i in 0..rounds {
+            let marker = format!("bench message {i}");
+            let started = Instant::now();
+            fake.push("message", private_text(10_000 + i as i64, 1, &marker));
+            // Wait for this message's message.created event.
+            loop {
+                if let Some(at) = buffer.find(&marker) {
+                    let frame_end = buffer[at..]
+                        .find("\n\n")
+                        .map_or(buffer.len(), |e| at + e + 2);
+                    let frame: String = buffer.drain(..frame_end).collect();
+                    let data = frame
+                        .lines()
+                        .rev()
+                        .find_map(|l| l.strip_prefix("data: "))
+                        .unwrap();
+                    let event: serde_json::Value = serde_json::from_str(data).unwrap();
+                    conversations.push(event["data"]["conversation_id"].as_i64().unwrap());
+                    break;
+                }
+                let chunk = events.chunk().await.unwrap().unwrap();
+                buffer.push_str(&String::from_utf8_lossy(&chunk));
+            }
+            inbound.push(started.elapsed());
+            tokio::time::sleep(Duration::from_millis(40)).await;
+        }
+
+        let mut outbound = Vec::new();
+        for (i, conversation) in conversations.iter().enumerate() {
+            let started = Instant::now();
+            let response = client
+                .post(format!(
+                    "{base}/api/v1/conversations/{conversation}/messages"
+                ))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({ "text": format!("reply {i}") }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 202);
+            fake.wait_for_sends(i + 1).await;
+            outbound.push(started.elapsed());
+            tokio::time::sleep(Duration::from_millis(40)).await;
+        }
+        println!("telegram: {rounds} rounds");
+        println!(
+            "telegram: update handed out -> SSE message.created: {}",
+            percentiles(inbound)
+        );
+        println!(
+            "telegram: agent POST -> fake received sendMessage: {}",
+            percentiles(outbound)
+        );
+        shutdown.cancel();
+        drop(events);
+        server.await.unwrap().unwrap();
+    });
+}
