@@ -52,6 +52,8 @@ fn main() {
                 mode: Default::default(),
                 poll_timeout: Duration::from_secs(10),
                 chat_interval: Duration::from_secs(1),
+                webhook_url: None,
+                webhook_secret: None,
             }));
         let app = Application::build(config).await.unwrap();
         let (_, token) = app

@@ -201,6 +201,9 @@ impl Config {
                     if let Some(token) = var(&format!("{prefix}_TOKEN")) {
                         c.token = token.into();
                     }
+                    if let Some(secret) = var(&format!("{prefix}_WEBHOOK_SECRET")) {
+                        c.webhook_secret = Some(secret.into());
+                    }
                 }
             }
         }
@@ -348,10 +351,9 @@ mod tests {
             err.0.iter().any(|e| e.starts_with("channel[0].token")),
             "{err}"
         );
-        assert!(
-            err.0.iter().any(|e| e.starts_with("channel[0].mode")),
-            "{err}"
-        );
+        for key in ["channel[0].webhook_url", "channel[0].webhook_secret"] {
+            assert!(err.0.iter().any(|e| e.starts_with(key)), "{key}: {err}");
+        }
         assert!(
             !err.to_string().contains("nonsense"),
             "the token is never echoed"

@@ -464,6 +464,35 @@ pub async fn channel_inbound(
     ))
 }
 
+/// Telegram's webhook posts for a `telegram` channel in webhook mode, authenticated by the
+/// `X-Telegram-Bot-Api-Secret-Token` header. Answered only after the update is stored.
+pub async fn telegram_webhook(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, ApiError> {
+    use switchboard_telegram::WebhookError;
+    let channel = state
+        .channels
+        .telegram
+        .get(&name)
+        .ok_or(ApiError::NotFound)?;
+    let secret = headers
+        .get("x-telegram-bot-api-secret-token")
+        .and_then(|v| v.to_str().ok());
+    let sink = crate::channels::ChannelSink::new(name.clone(), state.ingestor.clone());
+    match channel.handle_webhook(secret, &body, &sink).await {
+        Ok(()) => Ok(StatusCode::OK),
+        Err(WebhookError::Unauthorized) => Err(ApiError::Unauthorized),
+        Err(WebhookError::BadRequest(e)) => Err(ApiError::BadRequest(e)),
+        Err(WebhookError::NotReady) => {
+            Err(ApiError::Unavailable("the bot is still starting".into()))
+        }
+        Err(WebhookError::Sink(e)) => Err(ApiError::Unavailable(e.to_string())),
+    }
+}
+
 /// Liveness and readiness: 200 while the database answers; channel states for monitoring.
 #[utoipa::path(get, path = "/healthz", security(()),
     responses((status = 200), (status = 503)))]

@@ -54,6 +54,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     Router::new()
         .route("/healthz", get(handlers::healthz))
         .route("/api/openapi.json", get(handlers::openapi))
+        .route(
+            "/channels/telegram/{name}/webhook",
+            post(handlers::telegram_webhook),
+        )
         .nest("/api/v1", v1)
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)

@@ -20,12 +20,15 @@ pub struct Channels {
     pub all: Arc<HashMap<String, Arc<dyn Channel>>>,
     /// The `api` channels again, typed: the HTTP server verifies their inbound secret.
     pub api: Arc<HashMap<String, Arc<api::ApiChannel>>>,
+    /// The Telegram channels, typed: the HTTP server hands them webhook posts.
+    pub telegram: Arc<HashMap<String, Arc<switchboard_telegram::TelegramChannel>>>,
 }
 
 impl Channels {
     pub fn build(configs: &[ChannelConfig]) -> anyhow::Result<Self> {
         let mut all: HashMap<String, Arc<dyn Channel>> = HashMap::new();
         let mut apis = HashMap::new();
+        let mut telegrams = HashMap::new();
         for config in configs {
             match config {
                 ChannelConfig::Api(c) => {
@@ -34,14 +37,16 @@ impl Channels {
                     all.insert(c.name.clone(), channel);
                 }
                 ChannelConfig::Telegram(c) => {
-                    let channel = switchboard_telegram::TelegramChannel::new(c.clone())?;
-                    all.insert(c.name.clone(), Arc::new(channel));
+                    let channel = Arc::new(switchboard_telegram::TelegramChannel::new(c.clone())?);
+                    telegrams.insert(c.name.clone(), channel.clone());
+                    all.insert(c.name.clone(), channel);
                 }
             }
         }
         Ok(Self {
             all: Arc::new(all),
             api: Arc::new(apis),
+            telegram: Arc::new(telegrams),
         })
     }
 }

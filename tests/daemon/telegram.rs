@@ -18,6 +18,8 @@ async fn spawn_with_bot() -> (TestApp, FakeTelegram) {
             mode: Default::default(),
             poll_timeout: Duration::from_secs(1),
             chat_interval: Duration::from_secs(1),
+            webhook_url: None,
+            webhook_secret: None,
         }))
     })
     .await;
@@ -286,6 +288,8 @@ async fn a_wrong_token_marks_the_channel_failing_while_the_daemon_keeps_running(
             mode: Default::default(),
             poll_timeout: Duration::from_secs(1),
             chat_interval: Duration::from_secs(1),
+            webhook_url: None,
+            webhook_secret: None,
         }))
     })
     .await;
@@ -315,4 +319,84 @@ async fn a_wrong_token_marks_the_channel_failing_while_the_daemon_keeps_running(
     );
     // The api channel still works.
     app.customer_says("chat-1", "m-1", "hello").await;
+}
+
+#[tokio::test]
+async fn webhook_mode_registers_the_hook_and_accepts_only_the_right_secret() {
+    let fake = FakeTelegram::start().await;
+    let url = fake.url.clone();
+    let app = spawn_app_with(move |c| {
+        c.channels.push(ChannelConfig::Telegram(TelegramConfig {
+            name: "wallet-bot".into(),
+            token: TOKEN.into(),
+            api_url: url.parse().unwrap(),
+            mode: switchboard_telegram::config::Mode::Webhook,
+            poll_timeout: Duration::from_secs(1),
+            chat_interval: Duration::from_secs(1),
+            webhook_url: Some(
+                "https://support.example.com/channels/telegram/wallet-bot/webhook"
+                    .parse()
+                    .unwrap(),
+            ),
+            webhook_secret: Some("hook-secret-0123456789".into()),
+        }))
+    })
+    .await;
+    let registered = eventually(|| async { fake.calls("setWebhook").pop() }).await;
+    // teloxide posts setWebhook as multipart form data.
+    let form = registered.to_string();
+    assert!(
+        form.contains("https://support.example.com/channels/telegram/wallet-bot/webhook"),
+        "{form}"
+    );
+    assert!(form.contains("hook-secret-0123456789"), "{form}");
+    assert!(
+        fake.calls("getUpdates").is_empty(),
+        "no polling in webhook mode"
+    );
+
+    let hook = app.url("/channels/telegram/wallet-bot/webhook");
+    let update = json!({ "update_id": 77, "message": private_text(4242, 1, "via webhook") });
+    let post = |secret: Option<&'static str>| {
+        let mut request = app.client.post(&hook).json(&update);
+        if let Some(secret) = secret {
+            request = request.header("X-Telegram-Bot-Api-Secret-Token", secret);
+        }
+        request.send()
+    };
+    assert_eq!(
+        post(Some("wrong-secret-000000000")).await.unwrap().status(),
+        401
+    );
+    assert_eq!(post(None).await.unwrap().status(), 401);
+    assert!(
+        app.get_json("/api/v1/conversations").await["conversations"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        post(Some("hook-secret-0123456789")).await.unwrap().status(),
+        200
+    );
+    // Telegram re-posts an update it got no answer for: stored once.
+    assert_eq!(
+        post(Some("hook-secret-0123456789")).await.unwrap().status(),
+        200
+    );
+    let id = telegram_conversations(&app, 1).await[0]["id"]
+        .as_i64()
+        .unwrap();
+    let messages = app.messages(id).await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0]["text"], "via webhook");
+    let garbage = app
+        .client
+        .post(&hook)
+        .header("X-Telegram-Bot-Api-Secret-Token", "hook-secret-0123456789")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbage.status(), 400);
 }

@@ -145,7 +145,9 @@ async fn method(
         )
             .into_response();
     }
-    let params: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    // JSON for most methods; multipart (setWebhook, uploads) is recorded as raw text.
+    let params: Value = serde_json::from_slice(&body)
+        .unwrap_or_else(|_| json!({ "_raw": String::from_utf8_lossy(&body) }));
     state
         .lock()
         .unwrap()
@@ -157,7 +159,7 @@ async fn method(
             "can_join_groups": true, "can_read_all_group_messages": false,
             "supports_inline_queries": false, "has_main_web_app": false
         })),
-        "deletewebhook" => ok(json!(true)),
+        "deletewebhook" | "setwebhook" => ok(json!(true)),
         "getupdates" => {
             let offset = params["offset"].as_i64().unwrap_or(0);
             let timeout = params["timeout"].as_u64().unwrap_or(0);

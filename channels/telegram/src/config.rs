@@ -27,6 +27,12 @@ pub struct TelegramConfig {
     /// How long one getUpdates call waits for updates.
     #[serde(default = "default_poll_timeout", with = "humantime_serde")]
     pub poll_timeout: Duration,
+    /// Webhook mode: the public HTTPS URL Telegram posts updates to; it must reach this
+    /// daemon's `/channels/telegram/<name>/webhook`.
+    pub webhook_url: Option<url::Url>,
+    /// Webhook mode: checked against `X-Telegram-Bot-Api-Secret-Token` on every post.
+    /// Env override: `SWITCHBOARD_CHANNEL_<NAME>_WEBHOOK_SECRET`.
+    pub webhook_secret: Option<SecretString>,
     /// Least time between two sends to one private chat (Telegram asks for about 1 s).
     #[serde(default = "default_chat_interval", with = "humantime_serde")]
     pub chat_interval: Duration,
@@ -69,9 +75,27 @@ impl TelegramConfig {
             errors.push(format!("{key}.api_url: must be an http or https URL"));
         }
         if self.mode == Mode::Webhook {
-            errors.push(format!(
-                "{key}.mode: \"webhook\" is not supported by this build yet; use \"polling\""
-            ));
+            match &self.webhook_url {
+                None => errors.push(format!(
+                    "{key}.webhook_url: required when mode = \"webhook\""
+                )),
+                Some(url) if !matches!(url.scheme(), "http" | "https") => {
+                    errors.push(format!("{key}.webhook_url: must be an https URL"))
+                }
+                Some(_) => {}
+            }
+            // Telegram allows 1-256 characters of A-Z, a-z, 0-9, _ and -.
+            let valid = self.webhook_secret.as_ref().is_some_and(|s| {
+                let s = s.expose_secret();
+                (16..=256).contains(&s.len())
+                    && s.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            });
+            if !valid {
+                errors.push(format!(
+                    "{key}.webhook_secret: required in webhook mode: 16 to 256 of A-Z a-z 0-9 _ -"
+                ));
+            }
         }
         if self.poll_timeout > Duration::from_secs(50) {
             errors.push(format!("{key}.poll_timeout: at most 50s"));

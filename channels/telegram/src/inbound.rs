@@ -31,6 +31,10 @@ pub async fn run(
         username: me.username.clone().unwrap_or_default(),
     };
     tracing::info!(channel = %channel.config.name, bot = %me.username, "telegram bot connected");
+    let _ = channel.me.set(me.clone());
+    if channel.is_webhook() {
+        return run_webhook(channel, shutdown).await;
+    }
     // A webhook left from another deployment makes getUpdates fail: polling owns updates now.
     bot.delete_webhook()
         .await
@@ -69,24 +73,59 @@ pub async fn run(
         };
         let Some(last) = updates.last() else { continue };
         let next = last.id.0 as i32 + 1;
-        let mut batch = Vec::with_capacity(updates.len());
-        for update in &updates {
-            match convert::convert(update, &me) {
-                Converted::Message { mut inbound, files } => {
-                    for file in files {
-                        inbound.attachments.push(fetch(bot, file).await);
-                    }
-                    batch.push(*inbound);
-                }
-                Converted::Skip(why) => {
-                    tracing::debug!(channel = %channel.config.name, update_id = update.id.0, why, "update skipped")
-                }
-            }
-        }
+        let batch = to_batch(bot, &channel.config.name, &me, &updates).await;
         // Messages and the next offset commit together; a crash before this re-fetches them.
         sink.commit(batch, Some(next.to_string())).await?;
         offset = next;
     }
+}
+
+/// Registers the webhook (URL, secret, update kinds) and waits; updates arrive through
+/// `TelegramChannel::handle_webhook`.
+async fn run_webhook(
+    channel: &TelegramChannel,
+    shutdown: CancellationToken,
+) -> Result<(), ChannelError> {
+    let (Some(url), Some(secret)) = (&channel.config.webhook_url, &channel.config.webhook_secret)
+    else {
+        return Err(ChannelError::Config(
+            "webhook mode needs webhook_url and webhook_secret".into(),
+        ));
+    };
+    channel
+        .bot
+        .set_webhook(url.clone())
+        .secret_token(secrecy::ExposeSecret::expose_secret(secret).to_owned())
+        .allowed_updates([AllowedUpdate::Message, AllowedUpdate::EditedMessage])
+        .await
+        .map_err(|e| ChannelError::Transient(format!("setWebhook: {e}")))?;
+    tracing::info!(channel = %channel.config.name, "telegram webhook registered");
+    shutdown.cancelled().await;
+    Ok(())
+}
+
+/// Converts updates and fetches their files; skipped kinds are logged.
+pub async fn to_batch(
+    bot: &Bot,
+    channel: &str,
+    me: &BotIdentity,
+    updates: &[teloxide::types::Update],
+) -> Vec<switchboard_core::Inbound> {
+    let mut batch = Vec::with_capacity(updates.len());
+    for update in updates {
+        match convert::convert(update, me) {
+            Converted::Message { mut inbound, files } => {
+                for file in files {
+                    inbound.attachments.push(fetch(bot, file).await);
+                }
+                batch.push(*inbound);
+            }
+            Converted::Skip(why) => {
+                tracing::debug!(channel, update_id = update.id.0, why, "update skipped")
+            }
+        }
+    }
+    batch
 }
 
 /// Downloads a file into memory; what cannot be fetched is recorded with a note, never dropped.

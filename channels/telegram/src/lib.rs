@@ -22,6 +22,8 @@ pub struct TelegramChannel {
     config: TelegramConfig,
     bot: Bot,
     pacer: pace::Pacer,
+    /// Set once getMe answered; webhook posts wait for it (group addressing needs it).
+    me: std::sync::OnceLock<convert::BotIdentity>,
 }
 
 impl TelegramChannel {
@@ -32,8 +34,69 @@ impl TelegramChannel {
         api_url.set_path(&trimmed);
         let bot = Bot::new(config.token.expose_secret()).set_api_url(api_url);
         let pacer = pace::Pacer::new(config.pacing());
-        Ok(Self { config, bot, pacer })
+        Ok(Self {
+            config,
+            bot,
+            pacer,
+            me: std::sync::OnceLock::new(),
+        })
     }
+}
+
+/// Why a webhook post was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error("wrong or missing secret token")]
+    Unauthorized,
+    #[error("not an update: {0}")]
+    BadRequest(String),
+    #[error("the channel is not ready yet")]
+    NotReady,
+    #[error(transparent)]
+    Sink(#[from] switchboard_core::SinkError),
+}
+
+impl TelegramChannel {
+    pub fn is_webhook(&self) -> bool {
+        self.config.mode == config::Mode::Webhook
+    }
+
+    /// Handles one webhook post: checks the secret, converts, fetches files and commits; the
+    /// answer is sent only after the commit, so Telegram re-posts anything not stored.
+    pub async fn handle_webhook(
+        &self,
+        secret: Option<&str>,
+        body: &[u8],
+        sink: &dyn InboundSink,
+    ) -> Result<(), WebhookError> {
+        let expected = self
+            .config
+            .webhook_secret
+            .as_ref()
+            .filter(|_| self.is_webhook())
+            .ok_or(WebhookError::Unauthorized)?;
+        if !secret
+            .is_some_and(|s| constant_time_eq(s.as_bytes(), expected.expose_secret().as_bytes()))
+        {
+            return Err(WebhookError::Unauthorized);
+        }
+        let me = self.me.get().ok_or(WebhookError::NotReady)?;
+        let update: teloxide::types::Update =
+            serde_json::from_slice(body).map_err(|e| WebhookError::BadRequest(e.to_string()))?;
+        let batch = inbound::to_batch(
+            &self.bot,
+            &self.config.name,
+            me,
+            std::slice::from_ref(&update),
+        )
+        .await;
+        sink.commit(batch, None).await?;
+        Ok(())
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// `chat` or `chat:user` (a customer inside a group) → the chat to send to.
