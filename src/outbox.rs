@@ -6,7 +6,7 @@ use crate::store::{OutboxJob, RetryDecision, Store, now_ms};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use switchboard_core::{Channel, Outbound, SendError, SendReceipt};
+use switchboard_core::{Channel, Outbound, OutboundAttachment, SendError, SendReceipt};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -107,21 +107,23 @@ impl Dispatcher {
                 "channel {:?} is not configured on this server",
                 job.channel
             ))),
-            Some(channel) => {
-                let channel = channel.clone();
-                let outbound = outbound(&job);
-                // A panicking adapter must not leave the row stuck in `sending`.
-                let send = tokio::spawn(async move {
-                    tokio::time::timeout(SEND_TIMEOUT, channel.send(&outbound)).await
-                });
-                match send.await {
-                    Ok(Ok(result)) => result,
-                    Ok(Err(_)) => Err(SendError::retry("the channel did not answer in time")),
-                    Err(e) => Err(SendError::retry(format!(
-                        "the channel adapter crashed: {e}"
-                    ))),
+            Some(channel) => match self.outbound(&job).await {
+                Err(e) => Err(e),
+                Ok(outbound) => {
+                    let channel = channel.clone();
+                    // A panicking adapter must not leave the row stuck in `sending`.
+                    let send = tokio::spawn(async move {
+                        tokio::time::timeout(SEND_TIMEOUT, channel.send(&outbound)).await
+                    });
+                    match send.await {
+                        Ok(Ok(result)) => result,
+                        Ok(Err(_)) => Err(SendError::retry("the channel did not answer in time")),
+                        Err(e) => Err(SendError::retry(format!(
+                            "the channel adapter crashed: {e}"
+                        ))),
+                    }
                 }
-            }
+            },
         };
         let decision = decide(&job, result, &self.config, now_ms());
         match &decision {
@@ -142,17 +144,43 @@ impl Dispatcher {
     }
 }
 
-fn outbound(job: &OutboxJob) -> Outbound {
-    Outbound {
-        message_id: job.message_id,
-        conversation_id: job.conversation_id,
-        thread_id: job.thread_id.clone(),
-        recipient: job.recipient.clone(),
-        subject: job.subject.clone(),
-        text: job.text.clone(),
-        attachments: Vec::new(),
-        reply_to: job.reply_to.clone(),
-        agent_name: Some(job.agent_name.clone()),
+impl Dispatcher {
+    /// The message as the adapter gets it, with the bytes of its attached files.
+    async fn outbound(&self, job: &OutboxJob) -> Result<Outbound, SendError> {
+        let files = self
+            .store
+            .outbox_files(job.message_id)
+            .await
+            .map_err(|e| SendError::retry(format!("reading attachments: {e}")))?;
+        let mut attachments = Vec::with_capacity(files.len());
+        for file in files {
+            let data = match self.store.files().path_of(&file.sha256) {
+                Some(path) => tokio::fs::read(&path).await.ok(),
+                None => None,
+            };
+            let Some(data) = data else {
+                return Err(SendError::permanent(format!(
+                    "attachment {:?} is missing from the data directory",
+                    file.filename
+                )));
+            };
+            attachments.push(OutboundAttachment {
+                filename: file.filename,
+                content_type: file.content_type,
+                data: data.into(),
+            });
+        }
+        Ok(Outbound {
+            message_id: job.message_id,
+            conversation_id: job.conversation_id,
+            thread_id: job.thread_id.clone(),
+            recipient: job.recipient.clone(),
+            subject: job.subject.clone(),
+            text: job.text.clone(),
+            attachments,
+            reply_to: job.reply_to.clone(),
+            agent_name: Some(job.agent_name.clone()),
+        })
     }
 }
 

@@ -162,9 +162,79 @@ pub async fn list_messages(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewReply {
+    /// May be empty when files are attached.
+    #[serde(default)]
     text: String,
     /// Answer this specific message (the channel quotes or threads it where it can).
     reply_to_message_id: Option<i64>,
+    /// Files to send with the reply (at most 10; the request body limit applies).
+    #[serde(default)]
+    attachments: Vec<NewAttachment>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAttachment {
+    filename: String,
+    content_type: Option<String>,
+    /// The file's bytes, base64 (standard alphabet, padded).
+    data_base64: String,
+}
+
+const MAX_ATTACHMENTS: usize = 10;
+
+/// Decodes and stores the agent's files before the reply is committed.
+async fn store_files(
+    state: &AppState,
+    attachments: Vec<NewAttachment>,
+) -> Result<Vec<crate::store::PreparedAttachment>, ApiError> {
+    use base64::Engine;
+    if attachments.len() > MAX_ATTACHMENTS {
+        return Err(ApiError::BadRequest(format!(
+            "attachments: at most {MAX_ATTACHMENTS}"
+        )));
+    }
+    let mut stored = Vec::with_capacity(attachments.len());
+    for (i, a) in attachments.into_iter().enumerate() {
+        let data = base64::engine::general_purpose::STANDARD
+            .decode(a.data_base64.as_bytes())
+            .map_err(|e| ApiError::BadRequest(format!("attachments[{i}].data_base64: {e}")))?;
+        // Only the last path component, so a name can never point elsewhere.
+        let filename: String = a
+            .filename
+            .rsplit(['/', '\\'])
+            .next()
+            .unwrap_or("")
+            .trim()
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(255)
+            .collect();
+        if filename.is_empty() {
+            return Err(ApiError::BadRequest(format!(
+                "attachments[{i}].filename: must not be empty"
+            )));
+        }
+        let content_type = a
+            .content_type
+            .as_deref()
+            .and_then(|c| c.parse::<mime_type::Checked>().ok())
+            .map_or_else(|| "application/octet-stream".to_owned(), |c| c.0);
+        let sha256 = state
+            .store
+            .files()
+            .put(&data)
+            .await
+            .map_err(|e| ApiError::Unexpected(e.into()))?;
+        stored.push(crate::store::PreparedAttachment {
+            filename,
+            content_type,
+            size: Some(data.len() as i64),
+            sha256: Some(sha256),
+            note: None,
+        });
+    }
+    Ok(stored)
 }
 
 #[derive(Serialize, ToSchema)]
@@ -193,14 +263,18 @@ pub async fn post_message(
     Path(id): Path<i64>,
     Json(body): Json<NewReply>,
 ) -> Result<impl IntoResponse, ApiError> {
-    check_text(&body.text)?;
+    if body.attachments.is_empty() || !body.text.is_empty() {
+        check_text(&body.text)?;
+    }
+    let files = store_files(&state, body.attachments).await?;
     let message = state
         .store
-        .create_reply(
+        .create_reply_with_files(
             id,
             &agent,
             &body.text,
             body.reply_to_message_id,
+            &files,
             state.expiry,
         )
         .await?;

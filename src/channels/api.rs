@@ -35,6 +35,14 @@ struct WebhookBody<'a> {
     text: &'a str,
     reply_to: Option<&'a str>,
     agent: Option<&'a str>,
+    attachments: Vec<WebhookAttachment<'a>>,
+}
+
+#[derive(Serialize)]
+struct WebhookAttachment<'a> {
+    filename: &'a str,
+    content_type: &'a str,
+    data_base64: String,
 }
 
 impl ApiChannel {
@@ -119,6 +127,18 @@ impl Channel for ApiChannel {
             text: &message.text,
             reply_to: message.reply_to.as_deref(),
             agent: message.agent_name.as_deref(),
+            attachments: message
+                .attachments
+                .iter()
+                .map(|a| WebhookAttachment {
+                    filename: &a.filename,
+                    content_type: &a.content_type,
+                    data_base64: base64::Engine::encode(
+                        &base64::engine::general_purpose::STANDARD,
+                        &a.data,
+                    ),
+                })
+                .collect(),
         })
         .map_err(|e| SendError::permanent(format!("cannot encode webhook body: {e}")))?;
         let response = self

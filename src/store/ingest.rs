@@ -838,7 +838,7 @@ async fn insert_edited(
     Ok(id)
 }
 
-async fn insert_attachments(
+pub(super) async fn insert_attachments(
     conn: &mut sqlx::SqliteConnection,
     message_id: i64,
     attachments: &[PreparedAttachment],

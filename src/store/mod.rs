@@ -12,7 +12,7 @@ mod outbox;
 pub use files::FileStore;
 pub use ingest::{IngestReport, Ingestor, PreparedAttachment, PreparedInbound};
 pub use model::*;
-pub use outbox::{OutboxJob, RetryDecision};
+pub use outbox::{OutboxFile, OutboxJob, RetryDecision};
 
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

@@ -2,7 +2,9 @@
 //! the dispatcher claims due rows (one in flight per conversation, oldest first) and records
 //! each attempt's outcome here.
 
-use super::{Agent, Event, Message, Result, Store, StoreError, inbox, now_ms};
+use super::{
+    Agent, Event, Message, PreparedAttachment, Result, Store, StoreError, inbox, ingest, now_ms,
+};
 use std::time::Duration;
 
 /// One claimed delivery: everything the adapter needs, read in the claiming transaction.
@@ -21,6 +23,14 @@ pub struct OutboxJob {
     /// Attempts made before this one.
     pub attempts: i64,
     pub expires_at: i64,
+}
+
+/// A file attached to an outbound message.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OutboxFile {
+    pub filename: String,
+    pub content_type: String,
+    pub sha256: String,
 }
 
 /// What the dispatcher decided after an attempt.
@@ -46,6 +56,27 @@ impl Store {
         agent: &Agent,
         text: &str,
         reply_to_message_id: Option<i64>,
+        expiry: Duration,
+    ) -> Result<Message> {
+        self.create_reply_with_files(
+            conversation_id,
+            agent,
+            text,
+            reply_to_message_id,
+            &[],
+            expiry,
+        )
+        .await
+    }
+
+    /// `create_reply` with files the agent attached (already in the file store).
+    pub async fn create_reply_with_files(
+        &self,
+        conversation_id: i64,
+        agent: &Agent,
+        text: &str,
+        reply_to_message_id: Option<i64>,
+        files: &[PreparedAttachment],
         expiry: Duration,
     ) -> Result<Message> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -85,6 +116,7 @@ impl Store {
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
+        ingest::insert_attachments(&mut tx, message_id, files, now).await?;
         sqlx::query(
             "INSERT INTO outbox (message_id, conversation_id, channel, status, due_at, expires_at,
                  created_at, updated_at)
@@ -148,6 +180,17 @@ impl Store {
         }
         tx.commit().await?;
         Ok(jobs)
+    }
+
+    /// The files of an outbound message, in the order they were attached.
+    pub async fn outbox_files(&self, message_id: i64) -> Result<Vec<OutboxFile>> {
+        Ok(sqlx::query_as(
+            "SELECT filename, content_type, sha256 FROM attachments
+             WHERE message_id = ?1 AND sha256 IS NOT NULL ORDER BY id",
+        )
+        .bind(message_id)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// When the next delivery becomes due (Unix ms), if any is waiting.

@@ -267,3 +267,55 @@ async fn inbound_with_a_wrong_secret_or_unknown_channel_is_refused() {
     let list = app.get_json("/api/v1/conversations").await;
     assert_eq!(list["conversations"].as_array().unwrap().len(), 0);
 }
+
+#[tokio::test]
+async fn reply_files_are_stored_downloadable_and_sent_with_the_webhook() {
+    let app = spawn_app().await;
+    let c = app.customer_says("chat-1", "m-1", "help").await["conversation_id"]
+        .as_i64()
+        .unwrap();
+    let path = format!("/api/v1/conversations/{c}/messages");
+    let response = app
+        .send_json(
+            reqwest::Method::POST,
+            &path,
+            json!({ "text": "see attached", "attachments": [
+                { "filename": "fees.txt", "content_type": "text/plain", "data_base64": "ZmVlOiAwLjE=" } ] }),
+        )
+        .await;
+    assert_eq!(response.status(), 202);
+    let message: Value = response.json::<Value>().await.unwrap()["message"].clone();
+    let url = message["attachments"][0]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let download = app.get(&url).await;
+    assert_eq!(
+        download.headers()["content-disposition"],
+        "attachment; filename=\"fees.txt\""
+    );
+    assert_eq!(download.bytes().await.unwrap().as_ref(), b"fee: 0.1");
+    app.wait_for_status(c, message["id"].as_i64().unwrap(), "sent")
+        .await;
+    let body = app.hook.received()[0].json();
+    assert_eq!(body["attachments"][0]["filename"], "fees.txt");
+    assert_eq!(body["attachments"][0]["data_base64"], "ZmVlOiAwLjE=");
+
+    let bad = app
+        .send_json(
+            reqwest::Method::POST,
+            &path,
+            json!({ "text": "x", "attachments": [
+            { "filename": "a", "data_base64": "not base64!" } ] }),
+        )
+        .await;
+    assert_eq!(bad.status(), 400);
+    let empty = app
+        .send_json(
+            reqwest::Method::POST,
+            &path,
+            json!({ "text": "", "attachments": [] }),
+        )
+        .await;
+    assert_eq!(empty.status(), 400);
+}

@@ -400,3 +400,46 @@ async fn webhook_mode_registers_the_hook_and_accepts_only_the_right_secret() {
         .unwrap();
     assert_eq!(garbage.status(), 400);
 }
+
+#[tokio::test]
+async fn agent_files_are_uploaded_as_photo_or_document() {
+    let (app, fake) = spawn_with_bot().await;
+    fake.push("message", private_text(4242, 1, "how do I verify?"));
+    let id = telegram_conversations(&app, 1).await[0]["id"]
+        .as_i64()
+        .unwrap();
+    let response = app
+        .send_json(
+            reqwest::Method::POST,
+            &format!("/api/v1/conversations/{id}/messages"),
+            json!({ "text": "", "attachments": [
+                { "filename": "steps.png", "content_type": "image/png", "data_base64": "iVBORw0KGgo=" },
+                { "filename": "../../guide.pdf", "content_type": "application/pdf", "data_base64": "JVBERi0xLjQ=" }
+            ] }),
+        )
+        .await;
+    assert_eq!(response.status(), 202);
+    let reply: Value = response.json().await.unwrap();
+    let names: Vec<&str> = reply["message"]["attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["filename"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["steps.png", "guide.pdf"],
+        "a path in a filename is cut to its last part"
+    );
+    app.wait_for_status(id, reply["message"]["id"].as_i64().unwrap(), "sent")
+        .await;
+    let photo = fake.calls("sendPhoto");
+    let document = fake.calls("sendDocument");
+    assert_eq!((photo.len(), document.len()), (1, 1));
+    assert!(photo[0]["_raw"].as_str().unwrap().contains("steps.png"));
+    assert!(document[0]["_raw"].as_str().unwrap().contains("%PDF-1.4"));
+    assert!(
+        fake.calls("sendMessage").is_empty(),
+        "no empty text message is sent"
+    );
+}

@@ -179,6 +179,17 @@ async fn method(
                 }
             }
         }
+        "sendphoto" | "senddocument" => {
+            let mut s = state.lock().unwrap();
+            s.next_message_id += 1;
+            sent.notify_waiters();
+            ok(json!({
+                "message_id": s.next_message_id, "date": 1_790_000_000,
+                "chat": { "id": 1, "type": "private", "first_name": "Carol" },
+                "from": { "id": BOT_ID, "is_bot": true, "first_name": "Wallet Support" },
+                "document": { "file_id": "sent", "file_unique_id": "sent" }
+            }))
+        }
         "sendmessage" => {
             let mut s = state.lock().unwrap();
             if let Some((status, body)) = s.send_script.pop_front() {

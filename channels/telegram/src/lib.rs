@@ -15,7 +15,7 @@ use secrecy::ExposeSecret;
 use std::sync::Arc;
 use switchboard_core::{Channel, ChannelError, InboundSink, Outbound, SendError, SendReceipt};
 use teloxide::prelude::*;
-use teloxide::types::{MessageId, ReplyParameters};
+use teloxide::types::{InputFile, MessageId, ReplyParameters};
 use tokio_util::sync::CancellationToken;
 
 pub struct TelegramChannel {
@@ -131,22 +131,48 @@ impl Channel for TelegramChannel {
         let chat = chat_of(&message.thread_id).ok_or_else(|| {
             SendError::permanent(format!("{:?} is not a Telegram chat id", message.thread_id))
         })?;
+        let reply_to = message.reply_to.as_deref().and_then(message_of);
+        // Answer the customer's message with the first part only; the customer may have deleted
+        // it meanwhile, so still deliver without the quote then.
+        let reply = |first: &Option<String>| {
+            reply_to.filter(|_| first.is_none()).map(|id| {
+                let mut parameters = ReplyParameters::new(id);
+                parameters.allow_sending_without_reply = Some(true);
+                parameters
+            })
+        };
         let mut first = None;
-        for (i, part) in outbound::split(&message.text, outbound::MAX_CHARS)
-            .into_iter()
-            .enumerate()
-        {
+        for part in outbound::split(&message.text, outbound::MAX_CHARS) {
             self.pacer.wait(chat.0).await;
             let mut request = self.bot.send_message(chat, part);
-            if i == 0
-                && let Some(reply_to) = message.reply_to.as_deref().and_then(message_of)
-            {
-                let mut parameters = ReplyParameters::new(reply_to);
-                // The customer may have deleted the message meanwhile: still deliver the answer.
-                parameters.allow_sending_without_reply = Some(true);
+            if let Some(parameters) = reply(&first) {
                 request = request.reply_parameters(parameters);
             }
             let sent = request.send().await.map_err(|e| error::classify(&e))?;
+            first.get_or_insert(convert::external_id(chat.0, sent.id.0));
+        }
+        // Files go up as multipart uploads, never as URLs Telegram would fetch.
+        for file in &message.attachments {
+            self.pacer.wait(chat.0).await;
+            let input = InputFile::memory(file.data.clone()).file_name(file.filename.clone());
+            let photo = matches!(
+                file.content_type.as_str(),
+                "image/jpeg" | "image/png" | "image/webp"
+            ) && file.data.len() <= outbound::MAX_PHOTO_BYTES;
+            let sent = if photo {
+                let mut request = self.bot.send_photo(chat, input);
+                if let Some(parameters) = reply(&first) {
+                    request = request.reply_parameters(parameters);
+                }
+                request.send().await
+            } else {
+                let mut request = self.bot.send_document(chat, input);
+                if let Some(parameters) = reply(&first) {
+                    request = request.reply_parameters(parameters);
+                }
+                request.send().await
+            }
+            .map_err(|e| error::classify(&e))?;
             first.get_or_insert(convert::external_id(chat.0, sent.id.0));
         }
         Ok(SendReceipt { external_id: first })

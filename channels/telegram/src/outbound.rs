@@ -5,6 +5,9 @@
 /// which is never more than the UTF-16 count, with margin for astral characters.
 pub const MAX_CHARS: usize = 4096;
 
+/// sendPhoto takes photos up to 10 MB; larger images go as documents.
+pub const MAX_PHOTO_BYTES: usize = 10 * 1024 * 1024;
+
 /// Splits `text` into parts of at most `max` characters, preferring paragraph breaks, then line
 /// breaks, then spaces; a single overlong word is cut.
 pub fn split(text: &str, max: usize) -> Vec<String> {
