@@ -79,7 +79,14 @@ impl Application {
             shutdown,
         } = self;
         let tasks = TaskTracker::new();
-        state.health = channels::supervise(&state.channels, &state.ingestor, &shutdown, &tasks);
+        state.health = channels::supervise(
+            &state.channels,
+            &state.ingestor,
+            &state.dispatcher,
+            state.expiry,
+            &shutdown,
+            &tasks,
+        );
         tasks.spawn(state.dispatcher.clone().run(shutdown.clone()));
         let store = state.store.clone();
         tracing::info!(

@@ -271,7 +271,7 @@ pub async fn post_message(
         .store
         .create_reply_with_files(
             id,
-            &agent,
+            Some(&agent),
             &body.text,
             body.reply_to_message_id,
             &files,
@@ -555,7 +555,12 @@ pub async fn telegram_webhook(
     let secret = headers
         .get("x-telegram-bot-api-secret-token")
         .and_then(|v| v.to_str().ok());
-    let sink = crate::channels::ChannelSink::new(name.clone(), state.ingestor.clone());
+    let sink = crate::channels::ChannelSink::new(
+        name.clone(),
+        state.ingestor.clone(),
+        state.dispatcher.clone(),
+        state.expiry,
+    );
     match channel.handle_webhook(secret, &body, &sink).await {
         Ok(()) => Ok(StatusCode::OK),
         Err(WebhookError::Unauthorized) => Err(ApiError::Unauthorized),

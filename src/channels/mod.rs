@@ -5,6 +5,7 @@
 pub mod api;
 
 use crate::config::ChannelConfig;
+use crate::outbox::Dispatcher;
 use crate::store::Ingestor;
 use async_trait::async_trait;
 use serde::Serialize;
@@ -55,13 +56,23 @@ impl Channels {
 pub struct ChannelSink {
     channel: String,
     ingestor: Ingestor,
+    dispatcher: Dispatcher,
+    /// Outbox expiry for automatic replies.
+    expiry: Duration,
 }
 
 impl ChannelSink {
-    pub fn new(channel: impl Into<String>, ingestor: Ingestor) -> Self {
+    pub fn new(
+        channel: impl Into<String>,
+        ingestor: Ingestor,
+        dispatcher: Dispatcher,
+        expiry: Duration,
+    ) -> Self {
         Self {
             channel: channel.into(),
             ingestor,
+            dispatcher,
+            expiry,
         }
     }
 }
@@ -82,6 +93,16 @@ impl InboundSink for ChannelSink {
             .cursor(&self.channel)
             .await
             .map_err(|e| SinkError(e.to_string()))
+    }
+
+    async fn auto_reply(&self, thread_id: &str, text: &str) -> Result<(), SinkError> {
+        self.ingestor
+            .store()
+            .create_auto_reply(&self.channel, thread_id, text, self.expiry)
+            .await
+            .map_err(|e| SinkError(e.to_string()))?;
+        self.dispatcher.wake();
+        Ok(())
     }
 }
 
@@ -111,6 +132,8 @@ const BACKOFF_MAX: Duration = Duration::from_secs(300);
 pub fn supervise(
     channels: &Channels,
     ingestor: &Ingestor,
+    dispatcher: &Dispatcher,
+    expiry: Duration,
     shutdown: &CancellationToken,
     tasks: &tokio_util::task::TaskTracker,
 ) -> HealthMap {
@@ -125,7 +148,12 @@ pub fn supervise(
                 restarts: 0,
             },
         );
-        let sink: Arc<dyn InboundSink> = Arc::new(ChannelSink::new(name.clone(), ingestor.clone()));
+        let sink: Arc<dyn InboundSink> = Arc::new(ChannelSink::new(
+            name.clone(),
+            ingestor.clone(),
+            dispatcher.clone(),
+            expiry,
+        ));
         let (channel, shutdown, health, name) = (
             channel.clone(),
             shutdown.clone(),

@@ -60,7 +60,7 @@ impl Store {
     ) -> Result<Message> {
         self.create_reply_with_files(
             conversation_id,
-            agent,
+            Some(agent),
             text,
             reply_to_message_id,
             &[],
@@ -69,11 +69,33 @@ impl Store {
         .await
     }
 
-    /// `create_reply` with files the agent attached (already in the file store).
+    /// An automatic reply (greeting, acknowledgement) into the conversation of a channel thread,
+    /// delivered through the outbox like an agent's and shown to agents as from "Switchboard".
+    pub async fn create_auto_reply(
+        &self,
+        channel: &str,
+        thread_id: &str,
+        text: &str,
+        expiry: Duration,
+    ) -> Result<Message> {
+        let conversation_id: i64 = sqlx::query_scalar(
+            "SELECT id FROM conversations WHERE channel = ?1 AND external_thread_id = ?2",
+        )
+        .bind(channel)
+        .bind(thread_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        self.create_reply_with_files(conversation_id, None, text, None, &[], expiry)
+            .await
+    }
+
+    /// `create_reply` with files the agent attached (already in the file store); without an
+    /// agent it is an automatic reply.
     pub async fn create_reply_with_files(
         &self,
         conversation_id: i64,
-        agent: &Agent,
+        agent: Option<&Agent>,
         text: &str,
         reply_to_message_id: Option<i64>,
         files: &[PreparedAttachment],
@@ -104,16 +126,17 @@ impl Store {
         let now = now_ms();
         let message_id: i64 = sqlx::query_scalar(
             "INSERT INTO messages (conversation_id, channel, direction, sender_agent_id, sender_name,
-                 text, reply_to_external_id, delivery_status, created_at)
-             VALUES (?1, ?2, 'outbound', ?3, ?4, ?5, ?6, 'pending', ?7) RETURNING id",
+                 text, reply_to_external_id, delivery_status, created_at, auto_generated)
+             VALUES (?1, ?2, 'outbound', ?3, ?4, ?5, ?6, 'pending', ?7, ?8) RETURNING id",
         )
         .bind(conversation_id)
         .bind(&conversation.channel)
-        .bind(agent.id)
-        .bind(&agent.name)
+        .bind(agent.map(|a| a.id))
+        .bind(agent.map_or("Switchboard", |a| a.name.as_str()))
         .bind(text)
         .bind(reply_to)
         .bind(now)
+        .bind(agent.is_none())
         .fetch_one(&mut *tx)
         .await?;
         ingest::insert_attachments(&mut tx, message_id, files, now).await?;

@@ -20,6 +20,10 @@ async fn spawn_with_bot() -> (TestApp, FakeTelegram) {
             chat_interval: Duration::from_secs(1),
             webhook_url: None,
             webhook_secret: None,
+            greeting: Some(
+                "Hi! An agent will answer within 15 minutes. We never ask for your seed phrase."
+                    .into(),
+            ),
         }))
     })
     .await;
@@ -290,6 +294,10 @@ async fn a_wrong_token_marks_the_channel_failing_while_the_daemon_keeps_running(
             chat_interval: Duration::from_secs(1),
             webhook_url: None,
             webhook_secret: None,
+            greeting: Some(
+                "Hi! An agent will answer within 15 minutes. We never ask for your seed phrase."
+                    .into(),
+            ),
         }))
     })
     .await;
@@ -339,6 +347,7 @@ async fn webhook_mode_registers_the_hook_and_accepts_only_the_right_secret() {
                     .unwrap(),
             ),
             webhook_secret: Some("hook-secret-0123456789".into()),
+            greeting: None,
         }))
     })
     .await;
@@ -442,4 +451,34 @@ async fn agent_files_are_uploaded_as_photo_or_document() {
         fake.calls("sendMessage").is_empty(),
         "no empty text message is sent"
     );
+}
+
+#[tokio::test]
+async fn start_opens_the_conversation_and_queues_the_greeting_through_the_outbox() {
+    let (app, fake) = spawn_with_bot().await;
+    fake.push("message", private_text(4242, 1, "/start"));
+    let id = telegram_conversations(&app, 1).await[0]["id"]
+        .as_i64()
+        .unwrap();
+    let messages = wait_messages(&app, id, 2).await;
+    assert_eq!(messages[0]["text"], "/start");
+    let greeting = &messages[1];
+    assert_eq!(greeting["direction"], "outbound");
+    assert_eq!(greeting["sender"]["display_name"], "Switchboard");
+    assert_eq!(greeting["auto_generated"], true);
+    app.wait_for_status(id, greeting["id"].as_i64().unwrap(), "sent")
+        .await;
+    let sent = fake.calls("sendMessage");
+    assert_eq!(sent.len(), 1);
+    assert!(
+        sent[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("never ask for your seed phrase")
+    );
+    // An ordinary message gets no greeting.
+    fake.push("message", private_text(4242, 2, "my deposit is missing"));
+    wait_messages(&app, id, 3).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(app.messages(id).await.len(), 3);
 }

@@ -27,6 +27,11 @@ pub trait InboundSink: Send + Sync {
 
     /// The cursor last committed for this channel, so an adapter resumes where it stopped.
     async fn cursor(&self) -> Result<Option<String>, SinkError>;
+
+    /// Queues an automatic reply (a greeting, an acknowledgement) into the conversation of an
+    /// already committed thread. It goes out through the outbox like an agent's reply, so it
+    /// is retried, ordered and visible to agents.
+    async fn auto_reply(&self, thread_id: &str, text: &str) -> Result<(), SinkError>;
 }
 
 /// One configured channel (a bot, a mailbox, a webhook endpoint).

@@ -74,9 +74,11 @@ pub async fn run(
         let Some(last) = updates.last() else { continue };
         let next = last.id.0 as i32 + 1;
         let batch = to_batch(bot, &channel.config.name, &me, &updates).await;
+        let starts = started_threads(&batch);
         // Messages and the next offset commit together; a crash before this re-fetches them.
         sink.commit(batch, Some(next.to_string())).await?;
         offset = next;
+        greet(channel, sink.as_ref(), starts).await;
     }
 }
 
@@ -102,6 +104,35 @@ async fn run_webhook(
     tracing::info!(channel = %channel.config.name, "telegram webhook registered");
     shutdown.cancelled().await;
     Ok(())
+}
+
+/// Private chats whose customer just sent `/start`.
+pub fn started_threads(batch: &[switchboard_core::Inbound]) -> Vec<String> {
+    batch
+        .iter()
+        .filter(|i| {
+            i.change == switchboard_core::Change::New
+                && !i.thread_id.contains(':')
+                && i.text
+                    .split_whitespace()
+                    .next()
+                    .is_some_and(|w| w == "/start" || w.starts_with("/start@"))
+        })
+        .map(|i| i.thread_id.clone())
+        .collect()
+}
+
+/// Queues the configured greeting for each started chat (after the commit, so it follows the
+/// customer's `/start` in the conversation).
+pub async fn greet(channel: &TelegramChannel, sink: &dyn InboundSink, threads: Vec<String>) {
+    let Some(greeting) = channel.config.greeting.as_deref() else {
+        return;
+    };
+    for thread in threads {
+        if let Err(e) = sink.auto_reply(&thread, greeting).await {
+            tracing::warn!(channel = %channel.config.name, error = %e, "greeting not queued");
+        }
+    }
 }
 
 /// Converts updates and fetches their files; skipped kinds are logged.
