@@ -54,6 +54,7 @@ fn main() {
                 chat_interval: Duration::from_secs(1),
                 webhook_url: None,
                 webhook_secret: None,
+                greeting: None,
             }));
         let app = Application::build(config).await.unwrap();
         let (_, token) = app
