@@ -7,27 +7,30 @@ use std::time::Duration;
 use switchboard::config::ChannelConfig;
 use switchboard_telegram::TelegramConfig;
 
+/// The bot as the tests configure it: polling the fake, with a greeting.
+fn bot_config(fake: &FakeTelegram) -> TelegramConfig {
+    TelegramConfig {
+        name: "wallet-bot".into(),
+        token: TOKEN.into(),
+        api_url: fake.url.parse().unwrap(),
+        mode: Default::default(),
+        poll_timeout: Duration::from_secs(1),
+        chat_interval: Duration::from_secs(1),
+        webhook_url: None,
+        webhook_secret: None,
+        greeting: Some(
+            "Hi! An agent will answer within 15 minutes. We never ask for your seed phrase.".into(),
+        ),
+    }
+}
+
+async fn spawn_bot(config: TelegramConfig) -> TestApp {
+    spawn_app_with(move |c| c.channels.push(ChannelConfig::Telegram(config))).await
+}
+
 async fn spawn_with_bot() -> (TestApp, FakeTelegram) {
     let fake = FakeTelegram::start().await;
-    let url = fake.url.clone();
-    let app = spawn_app_with(move |c| {
-        c.channels.push(ChannelConfig::Telegram(TelegramConfig {
-            name: "wallet-bot".into(),
-            token: TOKEN.into(),
-            api_url: url.parse().unwrap(),
-            mode: Default::default(),
-            poll_timeout: Duration::from_secs(1),
-            chat_interval: Duration::from_secs(1),
-            webhook_url: None,
-            webhook_secret: None,
-            greeting: Some(
-                "Hi! An agent will answer within 15 minutes. We never ask for your seed phrase."
-                    .into(),
-            ),
-        }))
-    })
-    .await;
-    (app, fake)
+    (spawn_bot(bot_config(&fake)).await, fake)
 }
 
 async fn telegram_conversations(app: &TestApp, n: usize) -> Vec<Value> {
@@ -283,6 +286,11 @@ async fn after_a_restart_no_update_is_lost_or_stored_twice() {
 #[tokio::test]
 async fn a_wrong_token_marks_the_channel_failing_while_the_daemon_keeps_running() {
     let fake = FakeTelegram::start().await;
+    let app = spawn_bot(TelegramConfig {
+        token: "654321:WRONG-TOKEN-xyz".into(),
+        ..bot_config(&fake)
+    })
+    .await;
     let url = fake.url.clone();
     let app = spawn_app_with(move |c| {
         c.channels.push(ChannelConfig::Telegram(TelegramConfig {
@@ -332,6 +340,18 @@ async fn a_wrong_token_marks_the_channel_failing_while_the_daemon_keeps_running(
 #[tokio::test]
 async fn webhook_mode_registers_the_hook_and_accepts_only_the_right_secret() {
     let fake = FakeTelegram::start().await;
+    let app = spawn_bot(TelegramConfig {
+        mode: switchboard_telegram::config::Mode::Webhook,
+        webhook_url: Some(
+            "https://support.example.com/channels/telegram/wallet-bot/webhook"
+                .parse()
+                .unwrap(),
+        ),
+        webhook_secret: Some("hook-secret-0123456789".into()),
+        greeting: None,
+        ..bot_config(&fake)
+    })
+    .await;
     let url = fake.url.clone();
     let app = spawn_app_with(move |c| {
         c.channels.push(ChannelConfig::Telegram(TelegramConfig {
