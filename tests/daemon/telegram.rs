@@ -291,24 +291,6 @@ async fn a_wrong_token_marks_the_channel_failing_while_the_daemon_keeps_running(
         ..bot_config(&fake)
     })
     .await;
-    let url = fake.url.clone();
-    let app = spawn_app_with(move |c| {
-        c.channels.push(ChannelConfig::Telegram(TelegramConfig {
-            name: "wallet-bot".into(),
-            token: "654321:WRONG-TOKEN-xyz".into(),
-            api_url: url.parse().unwrap(),
-            mode: Default::default(),
-            poll_timeout: Duration::from_secs(1),
-            chat_interval: Duration::from_secs(1),
-            webhook_url: None,
-            webhook_secret: None,
-            greeting: Some(
-                "Hi! An agent will answer within 15 minutes. We never ask for your seed phrase."
-                    .into(),
-            ),
-        }))
-    })
-    .await;
     let health = eventually(|| async {
         let h: Value = app
             .client
@@ -350,25 +332,6 @@ async fn webhook_mode_registers_the_hook_and_accepts_only_the_right_secret() {
         webhook_secret: Some("hook-secret-0123456789".into()),
         greeting: None,
         ..bot_config(&fake)
-    })
-    .await;
-    let url = fake.url.clone();
-    let app = spawn_app_with(move |c| {
-        c.channels.push(ChannelConfig::Telegram(TelegramConfig {
-            name: "wallet-bot".into(),
-            token: TOKEN.into(),
-            api_url: url.parse().unwrap(),
-            mode: switchboard_telegram::config::Mode::Webhook,
-            poll_timeout: Duration::from_secs(1),
-            chat_interval: Duration::from_secs(1),
-            webhook_url: Some(
-                "https://support.example.com/channels/telegram/wallet-bot/webhook"
-                    .parse()
-                    .unwrap(),
-            ),
-            webhook_secret: Some("hook-secret-0123456789".into()),
-            greeting: None,
-        }))
     })
     .await;
     let registered = eventually(|| async { fake.calls("setWebhook").pop() }).await;
