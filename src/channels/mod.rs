@@ -163,7 +163,12 @@ pub fn supervise(
         tasks.spawn(async move {
             let mut backoff = BACKOFF_START;
             loop {
+                let started = tokio::time::Instant::now();
                 let result = channel.run(sink.clone(), shutdown.clone()).await;
+                // A loop that ran a while before failing was healthy: start backing off afresh.
+                if started.elapsed() > BACKOFF_MAX {
+                    backoff = BACKOFF_START;
+                }
                 if shutdown.is_cancelled() {
                     break;
                 }

@@ -286,7 +286,18 @@ impl TestApp {
         message_id: i64,
         status: &str,
     ) -> Value {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        self.wait_for_status_within(conversation_id, message_id, status, Duration::from_secs(10))
+            .await
+    }
+
+    pub async fn wait_for_status_within(
+        &self,
+        conversation_id: i64,
+        message_id: i64,
+        status: &str,
+        limit: Duration,
+    ) -> Value {
+        let deadline = tokio::time::Instant::now() + limit;
         loop {
             let message = self.message(conversation_id, message_id).await;
             if message["delivery_status"] == status {

@@ -127,6 +127,18 @@ async fn rate_limit_is_retried_after_its_delay_and_a_blocked_bot_fails_with_the_
     assert_eq!(sent["error"], Value::Null);
     assert_eq!(fake.calls("sendMessage").len(), 2);
 
+    fake.fail_sends(&[(500, "Internal Server Error", None)]);
+    let reply = app.post_reply(id, "after a server error").await;
+    // teloxide itself waits 10 s after any 5xx answer before it reports the error.
+    app.wait_for_status_within(
+        id,
+        reply["id"].as_i64().unwrap(),
+        "sent",
+        Duration::from_secs(25),
+    )
+    .await;
+    assert_eq!(fake.calls("sendMessage").len(), 4, "a 5xx is retried");
+
     fake.fail_sends(&[(403, "Forbidden: bot was blocked by the user", None)]);
     let reply = app.post_reply(id, "second").await;
     let failed = app
@@ -135,7 +147,7 @@ async fn rate_limit_is_retried_after_its_delay_and_a_blocked_bot_fails_with_the_
     assert_eq!(failed["error"], "Forbidden: bot was blocked by the user");
     assert_eq!(
         fake.calls("sendMessage").len(),
-        3,
+        5,
         "a permanent error is not retried"
     );
 }
