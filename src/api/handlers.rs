@@ -183,18 +183,17 @@ pub struct NewAttachment {
 
 const MAX_ATTACHMENTS: usize = 10;
 
-/// Decodes and stores the agent's files before the reply is committed.
-async fn store_files(
-    state: &AppState,
+/// Checks and decodes posted files: base64 data, a plain file name, a safe content type.
+fn decode_attachments(
     attachments: Vec<NewAttachment>,
-) -> Result<Vec<crate::store::PreparedAttachment>, ApiError> {
+) -> Result<Vec<switchboard_core::InboundAttachment>, ApiError> {
     use base64::Engine;
     if attachments.len() > MAX_ATTACHMENTS {
         return Err(ApiError::BadRequest(format!(
             "attachments: at most {MAX_ATTACHMENTS}"
         )));
     }
-    let mut stored = Vec::with_capacity(attachments.len());
+    let mut decoded = Vec::with_capacity(attachments.len());
     for (i, a) in attachments.into_iter().enumerate() {
         let data = base64::engine::general_purpose::STANDARD
             .decode(a.data_base64.as_bytes())
@@ -220,6 +219,25 @@ async fn store_files(
             .as_deref()
             .and_then(|c| c.parse::<mime_type::Checked>().ok())
             .map_or_else(|| "application/octet-stream".to_owned(), |c| c.0);
+        decoded.push(switchboard_core::InboundAttachment {
+            filename,
+            content_type,
+            data: switchboard_core::AttachmentData::Bytes(data.into()),
+        });
+    }
+    Ok(decoded)
+}
+
+/// Decodes and stores the agent's files before the reply is committed.
+async fn store_files(
+    state: &AppState,
+    attachments: Vec<NewAttachment>,
+) -> Result<Vec<crate::store::PreparedAttachment>, ApiError> {
+    let mut stored = Vec::with_capacity(attachments.len());
+    for a in decode_attachments(attachments)? {
+        let switchboard_core::AttachmentData::Bytes(data) = a.data else {
+            continue;
+        };
         let sha256 = state
             .store
             .files()
@@ -227,8 +245,8 @@ async fn store_files(
             .await
             .map_err(|e| ApiError::Unexpected(e.into()))?;
         stored.push(crate::store::PreparedAttachment {
-            filename,
-            content_type,
+            filename: a.filename,
+            content_type: a.content_type,
             size: Some(data.len() as i64),
             sha256: Some(sha256),
             note: None,
@@ -469,6 +487,9 @@ pub struct InboundPost {
     /// Your id of the message this one answers.
     reply_to: Option<String>,
     sent_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Files the customer sent (at most 10; the request body limit applies).
+    #[serde(default)]
+    attachments: Vec<NewAttachment>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -506,12 +527,15 @@ pub async fn channel_inbound(
     check_id("thread_id", &body.thread_id)?;
     check_id("message_id", &body.message_id)?;
     check_id("sender.id", &body.sender.id)?;
-    check_text(&body.text)?;
+    if body.attachments.is_empty() || !body.text.is_empty() {
+        check_text(&body.text)?;
+    }
     let sender = Sender::new(
         body.sender.id.clone(),
         body.sender.name.unwrap_or(body.sender.id),
     );
     let inbound = Inbound {
+        attachments: decode_attachments(body.attachments)?,
         subject: body.subject,
         reply_to: body.reply_to,
         sent_at: body.sent_at,

@@ -319,3 +319,31 @@ async fn reply_files_are_stored_downloadable_and_sent_with_the_webhook() {
         .await;
     assert_eq!(empty.status(), 400);
 }
+
+#[tokio::test]
+async fn customer_files_posted_inbound_are_stored_and_downloadable() {
+    let app = spawn_app().await;
+    let accepted = app
+        .post_inbound(
+            "website",
+            json!({"thread_id": "chat-9", "message_id": "m-1", "sender": {"id": "v9", "name": "Dan"},
+                   "text": "", "attachments": [
+                       {"filename": "C:\\Users\\dan\\tx.png", "content_type": "image/png", "data_base64": "iVBORw0KGgo="}]}),
+        )
+        .await;
+    assert_eq!(accepted.status(), 201);
+    let c = accepted.json::<Value>().await.unwrap()["conversation_id"]
+        .as_i64()
+        .unwrap();
+    let message = app.messages(c).await.remove(0);
+    let attachment = &message["attachments"][0];
+    assert_eq!(attachment["filename"], "tx.png");
+    assert_eq!(attachment["size"], 8);
+    let bytes = app
+        .get(attachment["url"].as_str().unwrap())
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(bytes.as_ref(), b"\x89PNG\r\n\x1a\n");
+}
