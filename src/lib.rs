@@ -4,5 +4,6 @@ pub mod api;
 pub mod app;
 pub mod channels;
 pub mod config;
+pub mod metrics;
 pub mod outbox;
 pub mod store;

@@ -126,6 +126,14 @@ impl Dispatcher {
             },
         };
         let decision = decide(&job, result, &self.config, now_ms());
+        let outcome = match &decision {
+            RetryDecision::Delivered { .. } => "delivered",
+            RetryDecision::Retry { .. } => "retry",
+            RetryDecision::Failed { .. } => "failed",
+        };
+        self.store
+            .metrics()
+            .add(crate::metrics::DELIVERIES, &job.channel, outcome, 1);
         match &decision {
             RetryDecision::Delivered { .. } => tracing::info!("delivered"),
             RetryDecision::Retry { error, due_at } => {

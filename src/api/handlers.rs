@@ -623,6 +623,40 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
     (code, axum::Json(body)).into_response()
 }
 
+/// Prometheus metrics (text format); needs an agent token like the API (`bearer_token` in the
+/// scrape config).
+pub async fn metrics(
+    State(state): State<AppState>,
+    _agent: AuthAgent,
+) -> Result<Response, ApiError> {
+    use crate::metrics::escape;
+    let mut gauges = Vec::new();
+    for (channel, depth) in state.store.outbox_depth().await? {
+        gauges.push((
+            "switchboard_outbox_pending",
+            "Replies waiting for delivery (scheduled or in flight).",
+            format!("{{channel=\"{}\"}}", escape(&channel)),
+            depth as f64,
+        ));
+    }
+    let health = state.health.lock().unwrap().clone();
+    for (channel, h) in &health {
+        let up = if h.state == crate::channels::ChannelState::Running {
+            1.0
+        } else {
+            0.0
+        };
+        gauges.push((
+            "switchboard_channel_up",
+            "1 while the channel's inbound loop runs, 0 while it fails or stopped.",
+            format!("{{channel=\"{}\"}}", escape(channel)),
+            up,
+        ));
+    }
+    let text = state.store.metrics().render(&gauges);
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+}
+
 pub async fn openapi() -> impl IntoResponse {
     axum::Json(<super::ApiDoc as utoipa::OpenApi>::openapi())
 }

@@ -53,6 +53,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/channels/{name}/inbound", post(handlers::channel_inbound));
     Router::new()
         .route("/healthz", get(handlers::healthz))
+        .route("/metrics", get(handlers::metrics))
         .route("/api/openapi.json", get(handlers::openapi))
         .route(
             "/channels/telegram/{name}/webhook",

@@ -234,6 +234,9 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Job>) {
         match commit_group(&store, c, &mut caches, &jobs).await {
             Ok((reports, events)) => {
                 store.emit(|| events);
+                for (job, report) in jobs.iter().zip(&reports) {
+                    count(&store, &job.channel, report);
+                }
                 for (job, report) in jobs.drain(..).zip(reports) {
                     let _ = job.reply.send(Ok(report));
                 }
@@ -249,6 +252,7 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Job>) {
                     let reply = match result {
                         Ok((mut reports, events)) => {
                             store.emit(|| events);
+                            reports.iter().for_each(|r| count(&store, &job.channel, r));
                             Ok(reports.pop().unwrap_or_default())
                         }
                         Err(e) => {
@@ -262,6 +266,16 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Job>) {
             }
         }
     }
+}
+
+fn count(store: &Store, channel: &str, report: &IngestReport) {
+    use crate::metrics::INBOUND;
+    let n = |o: Outcome| report.items.iter().filter(|i| i.outcome == o).count() as u64;
+    let m = store.metrics();
+    m.add(INBOUND, channel, "created", n(Outcome::Created));
+    m.add(INBOUND, channel, "updated", n(Outcome::Updated));
+    m.add(INBOUND, channel, "duplicate", n(Outcome::Duplicate));
+    m.add(INBOUND, channel, "skipped", n(Outcome::Skipped));
 }
 
 /// A new message waiting for the group's multi-row insert.

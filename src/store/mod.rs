@@ -55,6 +55,7 @@ pub struct Store {
     events: broadcast::Sender<Event>,
     /// Bumped by every contact merge, so the ingest writer drops its cached identities.
     merge_generation: Arc<AtomicU64>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Store {
@@ -90,11 +91,26 @@ impl Store {
             files: FileStore::new(data_dir)?,
             events,
             merge_generation: Arc::default(),
+            metrics: Arc::default(),
         })
     }
 
     pub fn files(&self) -> &FileStore {
         &self.files
+    }
+
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
+    }
+
+    /// Replies waiting for delivery, per channel (scheduled or in flight).
+    pub async fn outbox_depth(&self) -> Result<Vec<(String, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT channel, COUNT(*) FROM outbox WHERE status IN ('scheduled', 'sending')
+             GROUP BY channel ORDER BY channel",
+        )
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {

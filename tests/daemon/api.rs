@@ -301,3 +301,34 @@ async fn openapi_document_describes_the_routes() {
     }
     assert!(doc["components"]["schemas"]["Message"].is_object());
 }
+
+#[tokio::test]
+async fn metrics_count_ingest_and_deliveries_behind_a_token() {
+    let app = spawn_app().await;
+    assert_eq!(
+        app.client
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let c = app.customer_says("chat-1", "m-1", "help").await["conversation_id"]
+        .as_i64()
+        .unwrap();
+    app.customer_says("chat-1", "m-1", "help").await;
+    app.hook.answer(&[503]);
+    let id = app.post_reply(c, "hi").await["id"].as_i64().unwrap();
+    app.wait_for_status(c, id, "sent").await;
+    let text = app.get("/metrics").await.text().await.unwrap();
+    for line in [
+        r#"switchboard_inbound_messages_total{channel="website",outcome="created"} 1"#,
+        r#"switchboard_inbound_messages_total{channel="website",outcome="duplicate"} 1"#,
+        r#"switchboard_delivery_attempts_total{channel="website",outcome="retry"} 1"#,
+        r#"switchboard_delivery_attempts_total{channel="website",outcome="delivered"} 1"#,
+        r#"switchboard_channel_up{channel="website"} 1"#,
+    ] {
+        assert!(text.contains(line), "{line} missing in:\n{text}");
+    }
+}
