@@ -4,6 +4,7 @@
 mod api;
 mod api_channel;
 mod cli;
+mod crash;
 mod dispatcher;
 mod helpers;
 mod store;
