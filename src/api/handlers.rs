@@ -562,6 +562,151 @@ pub async fn channel_inbound(
     ))
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewNote {
+    text: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NoteList {
+    notes: Vec<crate::store::Note>,
+}
+
+/// Private notes agents leave on a conversation; never sent to the customer.
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/notes",
+    responses((status = 200, body = NoteList), (status = 404)))]
+pub async fn list_notes(
+    State(state): State<AppState>,
+    _agent: AuthAgent,
+    Path(id): Path<i64>,
+) -> Result<axum::Json<NoteList>, ApiError> {
+    Ok(axum::Json(NoteList {
+        notes: state.store.notes(id).await?,
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/notes", request_body = NewNote,
+    responses((status = 201, description = "`{\"note\": Note}`", body = crate::store::Note), (status = 400), (status = 404)))]
+pub async fn post_note(
+    State(state): State<AppState>,
+    AuthAgent(agent): AuthAgent,
+    Path(id): Path<i64>,
+    Json(body): Json<NewNote>,
+) -> Result<impl IntoResponse, ApiError> {
+    check_text(&body.text)?;
+    let note = state.store.add_note(id, &agent, &body.text).await?;
+    Ok((StatusCode::CREATED, axum::Json(json!({ "note": note }))))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct CannedQuery {
+    /// Text searched in shortcut, title and text.
+    q: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CannedList {
+    canned_answers: Vec<crate::store::CannedAnswer>,
+}
+
+#[utoipa::path(get, path = "/api/v1/canned_answers", params(CannedQuery),
+    responses((status = 200, body = CannedList)))]
+pub async fn list_canned(
+    State(state): State<AppState>,
+    _agent: AuthAgent,
+    Query(query): Query<CannedQuery>,
+) -> Result<axum::Json<CannedList>, ApiError> {
+    let q = query.q.filter(|q| !q.trim().is_empty());
+    Ok(axum::Json(CannedList {
+        canned_answers: state.store.canned_answers(q.as_deref()).await?,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CannedBody {
+    shortcut: Option<String>,
+    title: Option<String>,
+    text: Option<String>,
+}
+
+fn check_shortcut(shortcut: &str) -> Result<(), ApiError> {
+    let ok = !shortcut.is_empty()
+        && shortcut.len() <= 64
+        && shortcut
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::BadRequest(
+            "shortcut: 1 to 64 letters, digits, '-' or '_'".into(),
+        ))
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/canned_answers", request_body = CannedBody,
+    responses((status = 201, body = crate::store::CannedAnswer), (status = 400), (status = 409)))]
+pub async fn post_canned(
+    State(state): State<AppState>,
+    AuthAgent(agent): AuthAgent,
+    Json(body): Json<CannedBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let (Some(shortcut), Some(title), Some(text)) = (body.shortcut, body.title, body.text) else {
+        return Err(ApiError::BadRequest(
+            "shortcut, title and text are required".into(),
+        ));
+    };
+    check_shortcut(&shortcut)?;
+    check_text(&text)?;
+    let answer = state
+        .store
+        .add_canned_answer(&agent, &shortcut, title.trim(), &text)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({ "canned_answer": answer })),
+    ))
+}
+
+#[utoipa::path(patch, path = "/api/v1/canned_answers/{id}", request_body = CannedBody,
+    responses((status = 200, body = crate::store::CannedAnswer), (status = 400), (status = 404), (status = 409)))]
+pub async fn patch_canned(
+    State(state): State<AppState>,
+    _agent: AuthAgent,
+    Path(id): Path<i64>,
+    Json(body): Json<CannedBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    if let Some(shortcut) = &body.shortcut {
+        check_shortcut(shortcut)?;
+    }
+    if let Some(text) = &body.text {
+        check_text(text)?;
+    }
+    let answer = state
+        .store
+        .update_canned_answer(
+            id,
+            body.shortcut.as_deref(),
+            body.title.as_deref().map(str::trim),
+            body.text.as_deref(),
+        )
+        .await?;
+    Ok(axum::Json(json!({ "canned_answer": answer })))
+}
+
+#[utoipa::path(delete, path = "/api/v1/canned_answers/{id}",
+    responses((status = 204), (status = 404)))]
+pub async fn delete_canned(
+    State(state): State<AppState>,
+    _agent: AuthAgent,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    state.store.delete_canned_answer(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Telegram's webhook posts for a `telegram` channel in webhook mode, authenticated by the
 /// `X-Telegram-Bot-Api-Secret-Token` header. Answered only after the update is stored.
 pub async fn telegram_webhook(

@@ -44,6 +44,18 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             "/conversations/{id}/messages",
             get(handlers::list_messages).post(handlers::post_message),
         )
+        .route(
+            "/conversations/{id}/notes",
+            get(handlers::list_notes).post(handlers::post_note),
+        )
+        .route(
+            "/canned_answers",
+            get(handlers::list_canned).post(handlers::post_canned),
+        )
+        .route(
+            "/canned_answers/{id}",
+            axum::routing::patch(handlers::patch_canned).delete(handlers::delete_canned),
+        )
         .route("/messages/{id}/retry", post(handlers::retry_message))
         .route("/attachments/{id}", get(handlers::download_attachment))
         .route("/contacts/{id}", get(handlers::get_contact))
@@ -77,6 +89,12 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         handlers::list_messages,
         handlers::post_message,
         handlers::retry_message,
+        handlers::list_notes,
+        handlers::post_note,
+        handlers::list_canned,
+        handlers::post_canned,
+        handlers::patch_canned,
+        handlers::delete_canned,
         handlers::download_attachment,
         handlers::get_contact,
         handlers::merge_contact,

@@ -7,11 +7,13 @@ mod files;
 mod inbox;
 mod ingest;
 pub mod model;
+mod notes;
 mod outbox;
 
 pub use files::FileStore;
 pub use ingest::{IngestReport, Ingestor, PreparedAttachment, PreparedInbound};
 pub use model::*;
+pub use notes::{CannedAnswer, Note};
 pub use outbox::{OutboxFile, OutboxJob, RetryDecision};
 
 use sqlx::SqlitePool;

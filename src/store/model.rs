@@ -151,6 +151,8 @@ pub enum Event {
     MessageUpdated(Message),
     #[serde(rename = "conversation.updated")]
     ConversationUpdated(Conversation),
+    #[serde(rename = "note.created")]
+    NoteCreated(super::Note),
 }
 
 impl Event {
@@ -159,6 +161,7 @@ impl Event {
             Self::MessageCreated(_) => "message.created",
             Self::MessageUpdated(_) => "message.updated",
             Self::ConversationUpdated(_) => "conversation.updated",
+            Self::NoteCreated(_) => "note.created",
         }
     }
 }

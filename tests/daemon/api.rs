@@ -332,3 +332,89 @@ async fn metrics_count_ingest_and_deliveries_behind_a_token() {
         assert!(text.contains(line), "{line} missing in:\n{text}");
     }
 }
+
+#[tokio::test]
+async fn private_notes_stay_internal_and_canned_answers_are_managed() {
+    let app = spawn_app().await;
+    let c = app
+        .customer_says("chat-1", "m-1", "they asked for my seed phrase")
+        .await["conversation_id"]
+        .as_i64()
+        .unwrap();
+    let path = format!("/api/v1/conversations/{c}/notes");
+    let note = app
+        .send_json(
+            reqwest::Method::POST,
+            &path,
+            json!({"text": "Likely phishing, escalate to security"}),
+        )
+        .await;
+    assert_eq!(note.status(), 201);
+    let notes = app.get_json(&path).await;
+    assert_eq!(
+        notes["notes"][0]["text"],
+        "Likely phishing, escalate to security"
+    );
+    assert_eq!(notes["notes"][0]["agent_name"], "Alice Agent");
+    assert_eq!(app.messages(c).await.len(), 1, "a note is not a message");
+    assert!(app.hook.received().is_empty(), "a note is never sent");
+    assert_eq!(
+        app.get("/api/v1/conversations/999/notes").await.status(),
+        404
+    );
+
+    let canned = json!({"shortcut": "seed-phrase", "title": "Never share your seed phrase",
+                        "text": "We will never ask for your seed phrase. Anyone who does is a scammer."});
+    let created = app
+        .send_json(
+            reqwest::Method::POST,
+            "/api/v1/canned_answers",
+            canned.clone(),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let id = created.json::<Value>().await.unwrap()["canned_answer"]["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(
+        app.send_json(reqwest::Method::POST, "/api/v1/canned_answers", canned)
+            .await
+            .status(),
+        409
+    );
+    let bad = app
+        .send_json(
+            reqwest::Method::POST,
+            "/api/v1/canned_answers",
+            json!({"shortcut": "a b", "title": "t", "text": "x"}),
+        )
+        .await;
+    assert_eq!(bad.status(), 400);
+    let found = app.get_json("/api/v1/canned_answers?q=scammer").await;
+    assert_eq!(found["canned_answers"].as_array().unwrap().len(), 1);
+    let patched = app
+        .send_json(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/canned_answers/{id}"),
+            json!({"title": "Seed phrase warning"}),
+        )
+        .await;
+    assert_eq!(
+        patched.json::<Value>().await.unwrap()["canned_answer"]["title"],
+        "Seed phrase warning"
+    );
+    let deleted = app
+        .client
+        .delete(app.url(&format!("/api/v1/canned_answers/{id}")))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    assert!(
+        app.get_json("/api/v1/canned_answers").await["canned_answers"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
