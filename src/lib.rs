@@ -7,3 +7,4 @@ pub mod config;
 pub mod metrics;
 pub mod outbox;
 pub mod store;
+pub mod web;

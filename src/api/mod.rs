@@ -72,6 +72,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             post(handlers::telegram_webhook),
         )
         .nest("/api/v1", v1)
+        .merge(crate::web::router())
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))

@@ -418,3 +418,42 @@ async fn private_notes_stay_internal_and_canned_answers_are_managed() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn web_inbox_is_served_with_a_strict_content_security_policy() {
+    let app = spawn_app().await;
+    let page = app.client.get(app.url("/inbox/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    let html = page.text().await.unwrap();
+    assert!(html.contains(r#"<script src="/inbox/app.js" defer></script>"#));
+    assert!(!html.contains("<script>"), "no inline script");
+    let js = app
+        .client
+        .get(app.url("/inbox/app.js"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // Customer text only ever goes through textContent.
+    assert!(
+        !js.contains("innerHTML")
+            && !js.contains("insertAdjacentHTML")
+            && !js.contains("document.write")
+    );
+    let root = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let redirect = root.get(app.url("/")).send().await.unwrap();
+    assert_eq!(redirect.headers()["location"], "/inbox/");
+}
