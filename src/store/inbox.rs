@@ -197,13 +197,7 @@ impl Store {
             Some(AssigneeFilter::Unassigned) => (true, None),
             Some(AssigneeFilter::Agent(id)) => (false, Some(id)),
         };
-        let like = filter.query.as_ref().map(|q| {
-            let escaped = q
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            format!("%{escaped}%")
-        });
+        let like = filter.query.as_deref().map(super::contains_pattern);
         let (cursor_at, cursor_id) = filter.cursor.unzip();
         let sql = sqlx::AssertSqlSafe(format!(
             "SELECT {CONVERSATION_COLUMNS} FROM conversations c JOIN contacts k ON k.id = c.contact_id

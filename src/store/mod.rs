@@ -43,6 +43,15 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// A `LIKE ... ESCAPE '\\'` pattern matching `text` anywhere, its wildcards taken literally.
+pub(crate) fn contains_pattern(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
 /// Unix milliseconds: the store's one time representation.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()

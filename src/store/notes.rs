@@ -115,13 +115,7 @@ impl Store {
 
     /// Canned answers whose shortcut, title or text contains `query`, by shortcut.
     pub async fn canned_answers(&self, query: Option<&str>) -> Result<Vec<CannedAnswer>> {
-        let like = query.map(|q| {
-            let escaped = q
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            format!("%{escaped}%")
-        });
+        let like = query.map(super::contains_pattern);
         let rows: Vec<CannedRow> = sqlx::query_as(
             "SELECT id, shortcut, title, text, updated_at FROM canned_answers
              WHERE ?1 IS NULL OR shortcut LIKE ?1 ESCAPE '\\' OR title LIKE ?1 ESCAPE '\\'
