@@ -477,3 +477,39 @@ async fn start_opens_the_conversation_and_queues_the_greeting_through_the_outbox
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(app.messages(id).await.len(), 3);
 }
+
+#[tokio::test]
+async fn a_slow_chat_does_not_hold_up_replies_to_other_chats() {
+    let (app, fake) = spawn_with_bot().await;
+    fake.push("message", private_text(1111, 1, "slow one"));
+    fake.push("message", private_text(2222, 1, "fast one"));
+    let conversations = telegram_conversations(&app, 2).await;
+    let mut ids = Vec::new();
+    for c in &conversations {
+        let messages = wait_messages(&app, c["id"].as_i64().unwrap(), 1).await;
+        ids.push((
+            messages[0]["external_id"].as_str().unwrap().to_owned(),
+            c["id"].as_i64().unwrap(),
+        ));
+    }
+    let slow = ids.iter().find(|(e, _)| e.starts_with("1111:")).unwrap().1;
+    let fast = ids.iter().find(|(e, _)| e.starts_with("2222:")).unwrap().1;
+    fake.slow_chat(1111, Duration::from_secs(3));
+    let slow_reply = app.post_reply(slow, "to the slow chat").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    let fast_reply = app.post_reply(fast, "to the fast chat").await;
+    app.wait_for_status(fast, fast_reply["id"].as_i64().unwrap(), "sent")
+        .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        app.message(slow, slow_reply["id"].as_i64().unwrap()).await["delivery_status"],
+        "pending"
+    );
+    app.wait_for_status(slow, slow_reply["id"].as_i64().unwrap(), "sent")
+        .await;
+}

@@ -25,6 +25,8 @@ struct State_ {
     send_script: VecDeque<(u16, Value)>,
     files: HashMap<String, (String, Vec<u8>)>,
     next_message_id: i64,
+    /// sendMessage to these chats answers only after this long.
+    slow_chats: HashMap<i64, Duration>,
 }
 
 #[derive(Clone)]
@@ -103,6 +105,11 @@ impl FakeTelegram {
             }
             notified.await;
         }
+    }
+
+    /// sendMessage to `chat` answers after `delay`, as a struggling Bot API would.
+    pub fn slow_chat(&self, chat: i64, delay: Duration) {
+        self.state.lock().unwrap().slow_chats.insert(chat, delay);
     }
 
     pub fn calls(&self, method: &str) -> Vec<Value> {
@@ -191,6 +198,12 @@ async fn method(
             }))
         }
         "sendmessage" => {
+            let delay = params["chat_id"]
+                .as_i64()
+                .and_then(|chat| state.lock().unwrap().slow_chats.get(&chat).copied());
+            if let Some(delay) = delay {
+                tokio::time::sleep(delay).await;
+            }
             let mut s = state.lock().unwrap();
             if let Some((status, body)) = s.send_script.pop_front() {
                 return (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response();
