@@ -263,6 +263,8 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Job>) {
                     };
                     let _ = job.reply.send(reply);
                 }
+                // The connection itself may be what failed: the next group takes a fresh one.
+                conn = None;
             }
         }
     }
