@@ -19,6 +19,19 @@ struct Rig {
     _dir: TempDir,
 }
 
+impl Rig {
+    async fn reply_to(
+        &self,
+        text: &str,
+        reply_to: Option<i64>,
+    ) -> switchboard::store::Result<switchboard::store::Message> {
+        let expiry = Duration::from_secs(60);
+        self.store
+            .create_reply(self.conversation, &self.agent, text, reply_to, expiry)
+            .await
+    }
+}
+
 async fn rig(schedule: Vec<Duration>) -> Rig {
     let dir = TempDir::new().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
@@ -61,17 +74,7 @@ async fn rig(schedule: Vec<Duration>) -> Rig {
 #[tokio::test]
 async fn reply_is_sent_once_with_thread_and_recipient() {
     let rig = rig(vec![Duration::ZERO]).await;
-    let reply = rig
-        .store
-        .create_reply(
-            rig.conversation,
-            &rig.agent,
-            "hello",
-            None,
-            Duration::from_secs(60),
-        )
-        .await
-        .unwrap();
+    let reply = rig.reply_to("hello", None).await.unwrap();
     assert_eq!(rig.dispatcher.dispatch_due().await.unwrap(), 1);
     assert_eq!(rig.dispatcher.dispatch_due().await.unwrap(), 0);
     let sent = rig.fake.sent();
@@ -89,28 +92,8 @@ async fn retry_waits_for_its_schedule_and_keeps_later_replies_behind_it() {
     let rig = rig(vec![Duration::from_millis(300)]).await;
     rig.fake
         .script([Script::Fail(SendError::retry("connection reset"))]);
-    let first = rig
-        .store
-        .create_reply(
-            rig.conversation,
-            &rig.agent,
-            "one",
-            None,
-            Duration::from_secs(60),
-        )
-        .await
-        .unwrap();
-    let second = rig
-        .store
-        .create_reply(
-            rig.conversation,
-            &rig.agent,
-            "two",
-            None,
-            Duration::from_secs(60),
-        )
-        .await
-        .unwrap();
+    let first = rig.reply_to("one", None).await.unwrap();
+    let second = rig.reply_to("two", None).await.unwrap();
     assert_eq!(
         rig.dispatcher.dispatch_due().await.unwrap(),
         1,
@@ -142,27 +125,8 @@ async fn permanent_error_fails_at_once_and_the_next_reply_still_goes() {
     rig.fake.script([Script::Fail(SendError::permanent(
         "Forbidden: bot was blocked by the user",
     ))]);
-    let first = rig
-        .store
-        .create_reply(
-            rig.conversation,
-            &rig.agent,
-            "one",
-            None,
-            Duration::from_secs(60),
-        )
-        .await
-        .unwrap();
-    rig.store
-        .create_reply(
-            rig.conversation,
-            &rig.agent,
-            "two",
-            None,
-            Duration::from_secs(60),
-        )
-        .await
-        .unwrap();
+    let first = rig.reply_to("one", None).await.unwrap();
+    rig.reply_to("two", None).await.unwrap();
     rig.dispatcher.dispatch_due().await.unwrap();
     rig.dispatcher.dispatch_due().await.unwrap();
     let m = rig.store.message(first.id).await.unwrap();
@@ -178,17 +142,7 @@ async fn permanent_error_fails_at_once_and_the_next_reply_still_goes() {
 async fn a_panicking_adapter_is_a_temporary_failure_not_a_stuck_row() {
     let rig = rig(vec![Duration::ZERO]).await;
     rig.fake.script([Script::Panic]);
-    let reply = rig
-        .store
-        .create_reply(
-            rig.conversation,
-            &rig.agent,
-            "one",
-            None,
-            Duration::from_secs(60),
-        )
-        .await
-        .unwrap();
+    let reply = rig.reply_to("one", None).await.unwrap();
     rig.dispatcher.dispatch_due().await.unwrap();
     let m = rig.store.message(reply.id).await.unwrap();
     assert_eq!(m.delivery_status, Some(DeliveryStatus::Pending));
@@ -204,27 +158,9 @@ async fn a_panicking_adapter_is_a_temporary_failure_not_a_stuck_row() {
 async fn reply_to_names_the_external_id_of_the_answered_message() {
     let rig = rig(vec![Duration::ZERO]).await;
     let inbound = rig.store.messages(rig.conversation).await.unwrap()[0].id;
-    rig.store
-        .create_reply(
-            rig.conversation,
-            &rig.agent,
-            "re",
-            Some(inbound),
-            Duration::from_secs(60),
-        )
-        .await
-        .unwrap();
+    rig.reply_to("re", Some(inbound)).await.unwrap();
     rig.dispatcher.dispatch_due().await.unwrap();
     assert_eq!(rig.fake.sent()[0].reply_to.as_deref(), Some("1"));
-    let wrong = rig
-        .store
-        .create_reply(
-            rig.conversation,
-            &rig.agent,
-            "re",
-            Some(9999),
-            Duration::from_secs(60),
-        )
-        .await;
+    let wrong = rig.reply_to("re", Some(9999)).await;
     assert!(wrong.is_err());
 }
