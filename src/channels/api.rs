@@ -66,16 +66,12 @@ impl ApiChannel {
         })
     }
 
-    /// Constant-time check of a presented secret (an inbound post's bearer token).
+    /// Checks a presented secret (an inbound post's bearer token).
     pub fn verify_secret(&self, presented: &str) -> bool {
-        let expected = self.secret.expose_secret().as_bytes();
-        let presented = presented.as_bytes();
-        expected.len() == presented.len()
-            && expected
-                .iter()
-                .zip(presented)
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
+        switchboard_core::secrets_match(
+            presented.as_bytes(),
+            self.secret.expose_secret().as_bytes(),
+        )
     }
 
     pub fn sign(&self, body: &[u8]) -> String {

@@ -234,10 +234,8 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Job>) {
         match commit_group(&store, c, &mut caches, &jobs).await {
             Ok((reports, events)) => {
                 store.emit(|| events);
-                for (job, report) in jobs.iter().zip(&reports) {
-                    count(&store, &job.channel, report);
-                }
                 for (job, report) in jobs.drain(..).zip(reports) {
+                    count(&store, &job.channel, &report);
                     let _ = job.reply.send(Ok(report));
                 }
             }

@@ -17,6 +17,17 @@ use async_trait::async_trait;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
+/// Compares a presented secret with the configured one in constant time, so response timing
+/// reveals nothing about how much of a guess was right.
+pub fn secrets_match(presented: &[u8], expected: &[u8]) -> bool {
+    presented.len() == expected.len()
+        && presented
+            .iter()
+            .zip(expected)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
 /// Where an adapter hands what it received. `commit` returns only after the store durably committed
 /// every message *and* the cursor in one transaction: only then may the adapter acknowledge upstream
 /// (advance a Telegram offset, an IMAP UID watermark, ...), so a crash neither loses nor duplicates.

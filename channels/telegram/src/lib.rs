@@ -75,9 +75,9 @@ impl TelegramChannel {
             .as_ref()
             .filter(|_| self.is_webhook())
             .ok_or(WebhookError::Unauthorized)?;
-        if !secret
-            .is_some_and(|s| constant_time_eq(s.as_bytes(), expected.expose_secret().as_bytes()))
-        {
+        if !secret.is_some_and(|s| {
+            switchboard_core::secrets_match(s.as_bytes(), expected.expose_secret().as_bytes())
+        }) {
             return Err(WebhookError::Unauthorized);
         }
         let me = self.me.get().ok_or(WebhookError::NotReady)?;
@@ -95,10 +95,6 @@ impl TelegramChannel {
         inbound::greet(self, sink, starts).await;
         Ok(())
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// `chat` or `chat:user` (a customer inside a group) → the chat to send to.
