@@ -27,7 +27,9 @@ impl Application {
         let store = Store::open(&config.storage.database_url, &config.storage.data_dir)
             .await
             .with_context(|| format!("opening {}", config.storage.database_url))?;
-        let channels = Channels::build(&config.channels)?;
+        let secret = instance_secret(&config.storage.data_dir)
+            .with_context(|| format!("instance key in {}", config.storage.data_dir.display()))?;
+        let channels = Channels::build(&config.channels, secret.as_bytes())?;
         let listener = TcpListener::bind(config.server.listen)
             .await
             .with_context(|| format!("binding server.listen = {}", config.server.listen))?;
@@ -108,5 +110,43 @@ impl Application {
         store.close().await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// This installation's own random key (`<data_dir>/instance.key`, created on first start, owner
+/// read-only): signs ids that must verify after a restart. Back it up with the data directory.
+pub fn instance_secret(data_dir: &std::path::Path) -> std::io::Result<String> {
+    let path = data_dir.join("instance.key");
+    match std::fs::read_to_string(&path) {
+        Ok(key) if key.trim().len() >= 32 => return Ok(key.trim().to_owned()),
+        Ok(_) => {
+            return Err(std::io::Error::other(format!(
+                "{} is shorter than 32 characters",
+                path.display()
+            )));
+        }
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        Err(_) => {}
+    }
+    std::fs::create_dir_all(data_dir)?;
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let key = hex::encode(bytes);
+    let mut file = tempfile::NamedTempFile::new_in(data_dir)?;
+    std::io::Write::write_all(&mut file, key.as_bytes())?;
+    file.as_file().sync_all()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    // persist_noclobber: two starts racing keep whichever key landed first.
+    match file.persist_noclobber(&path) {
+        Ok(_) => Ok(key),
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
+            Ok(std::fs::read_to_string(&path)?.trim().to_owned())
+        }
+        Err(e) => Err(e.error),
     }
 }

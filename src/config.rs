@@ -109,6 +109,7 @@ impl Default for LogConfig {
 pub enum ChannelConfig {
     Api(ApiChannelConfig),
     Telegram(switchboard_telegram::TelegramConfig),
+    Email(switchboard_email::EmailConfig),
 }
 
 impl ChannelConfig {
@@ -116,6 +117,7 @@ impl ChannelConfig {
         match self {
             Self::Api(c) => &c.name,
             Self::Telegram(c) => &c.name,
+            Self::Email(c) => &c.name,
         }
     }
 
@@ -123,6 +125,7 @@ impl ChannelConfig {
         match self {
             Self::Api(_) => "api",
             Self::Telegram(_) => "telegram",
+            Self::Email(_) => "email",
         }
     }
 }
@@ -207,6 +210,17 @@ impl Config {
                         c.webhook_secret = Some(secret.into());
                     }
                 }
+                ChannelConfig::Email(c) => {
+                    if let Some(password) = var(&format!("{prefix}_IMAP_PASSWORD")) {
+                        c.imap.password = password.into();
+                    }
+                    if let Some(password) = var(&format!("{prefix}_SMTP_PASSWORD")) {
+                        c.smtp.password = Some(password.into());
+                    }
+                    if let Some(secret) = var(&format!("{prefix}_THREAD_SECRET")) {
+                        c.thread_secret = Some(secret.into());
+                    }
+                }
             }
         }
     }
@@ -268,6 +282,7 @@ impl Config {
                     }
                 }
                 ChannelConfig::Telegram(c) => errors.extend(c.validate(&key)),
+                ChannelConfig::Email(c) => errors.extend(c.validate(&key)),
             }
         }
         if errors.is_empty() {

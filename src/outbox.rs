@@ -178,6 +178,11 @@ impl Dispatcher {
                 data: data.into(),
             });
         }
+        let references = self
+            .store
+            .references(job.conversation_id, job.message_id)
+            .await
+            .map_err(|e| SendError::retry(format!("reading the thread: {e}")))?;
         Ok(Outbound {
             message_id: job.message_id,
             conversation_id: job.conversation_id,
@@ -187,6 +192,7 @@ impl Dispatcher {
             text: job.text.clone(),
             attachments,
             reply_to: job.reply_to.clone(),
+            references,
             agent_name: Some(job.agent_name.clone()),
         })
     }

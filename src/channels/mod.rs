@@ -26,7 +26,9 @@ pub struct Channels {
 }
 
 impl Channels {
-    pub fn build(configs: &[ChannelConfig]) -> anyhow::Result<Self> {
+    /// `instance_secret` signs what channels hand out and must recognise later (email
+    /// Message-IDs) when their config names no key of its own.
+    pub fn build(configs: &[ChannelConfig], instance_secret: &[u8]) -> anyhow::Result<Self> {
         let mut all: HashMap<String, Arc<dyn Channel>> = HashMap::new();
         let mut apis = HashMap::new();
         let mut telegrams = HashMap::new();
@@ -41,6 +43,10 @@ impl Channels {
                     let channel = Arc::new(switchboard_telegram::TelegramChannel::new(c.clone())?);
                     telegrams.insert(c.name.clone(), channel.clone());
                     all.insert(c.name.clone(), channel);
+                }
+                ChannelConfig::Email(c) => {
+                    let channel = switchboard_email::EmailChannel::new(c.clone(), instance_secret)?;
+                    all.insert(c.name.clone(), Arc::new(channel));
                 }
             }
         }
@@ -103,6 +109,27 @@ impl InboundSink for ChannelSink {
             .map_err(|e| SinkError(e.to_string()))?;
         self.dispatcher.wake();
         Ok(())
+    }
+
+    async fn find_thread(
+        &self,
+        sender_id: &str,
+        message_ids: &[String],
+        conversation_ids: &[i64],
+    ) -> Result<Option<String>, SinkError> {
+        self.ingestor
+            .store()
+            .find_thread(&self.channel, sender_id, message_ids, conversation_ids)
+            .await
+            .map_err(|e| SinkError(e.to_string()))
+    }
+
+    async fn mark_failed(&self, external_id: &str, reason: &str) -> Result<bool, SinkError> {
+        self.ingestor
+            .store()
+            .mark_failed(&self.channel, external_id, reason)
+            .await
+            .map_err(|e| SinkError(e.to_string()))
     }
 }
 

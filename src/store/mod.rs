@@ -9,6 +9,7 @@ mod ingest;
 pub mod model;
 mod notes;
 mod outbox;
+mod threading;
 
 pub use files::FileStore;
 pub use ingest::{IngestReport, Ingestor, PreparedAttachment, PreparedInbound};

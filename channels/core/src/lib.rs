@@ -43,6 +43,27 @@ pub trait InboundSink: Send + Sync {
     /// already committed thread. It goes out through the outbox like an agent's reply, so it
     /// is retried, ordered and visible to agents.
     async fn auto_reply(&self, thread_id: &str, text: &str) -> Result<(), SinkError>;
+
+    /// The thread of this channel that holds one of `message_ids` (external ids of stored inbound
+    /// or outbound messages) or is one of `conversation_ids` (taken from ids we signed), provided
+    /// `sender_id` is that conversation's contact. Email threads replies with this; someone citing
+    /// another person's ticket gets `None` and so a conversation of their own.
+    async fn find_thread(
+        &self,
+        sender_id: &str,
+        message_ids: &[String],
+        conversation_ids: &[i64],
+    ) -> Result<Option<String>, SinkError> {
+        let _ = (sender_id, message_ids, conversation_ids);
+        Ok(None)
+    }
+
+    /// Marks the outbound message with this external id failed after it was handed over (an
+    /// email bounce). Returns whether such a message exists.
+    async fn mark_failed(&self, external_id: &str, reason: &str) -> Result<bool, SinkError> {
+        let _ = (external_id, reason);
+        Ok(false)
+    }
 }
 
 /// One configured channel (a bot, a mailbox, a webhook endpoint).

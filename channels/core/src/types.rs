@@ -125,6 +125,9 @@ pub struct Outbound {
     pub attachments: Vec<OutboundAttachment>,
     /// External id of the message being answered, when the agent answered a specific one.
     pub reply_to: Option<String>,
+    /// External ids of the conversation's earlier messages on this channel, oldest first (the
+    /// thread's first one and the latest few): email's References and In-Reply-To come from it.
+    pub references: Vec<String>,
     /// Name of the agent who wrote it, for channels that show one.
     pub agent_name: Option<String>,
 }

@@ -1,7 +1,103 @@
-//! Switchboard's email channel, pure parts: MIME into normalized messages (mail-parser),
-//! separating the new text from quoted history, and signed Message-IDs that thread replies
-//! back to their conversation. The IMAP/SMTP adapter builds on these.
+//! Switchboard's email channel: one support mailbox read over IMAP (IDLE, polling where the server
+//! lacks it) and answered over SMTP. MIME is parsed by mail-parser, the new text is separated from
+//! quoted history, and replies thread back to their conversation by signed Message-IDs and stored
+//! references, scoped to the conversation's contact.
 
+pub mod config;
 pub mod convert;
+mod imap;
+mod inbound;
 pub mod quote;
+pub mod smtp;
 pub mod thread;
+mod tls;
+
+pub use config::{EmailConfig, ImapConfig, SmtpConfig, TlsMode};
+pub use inbound::Cursor;
+
+use async_trait::async_trait;
+use secrecy::{ExposeSecret, SecretString};
+use std::sync::Arc;
+use switchboard_core::{Channel, ChannelError, InboundSink, Outbound, SendError, SendReceipt};
+use tokio_util::sync::CancellationToken;
+
+pub struct EmailChannel {
+    config: EmailConfig,
+    own_address: String,
+    domain: String,
+    thread_secret: SecretString,
+    imap_tls: tokio_rustls::TlsConnector,
+    smtp: smtp::Transport,
+}
+
+impl EmailChannel {
+    /// `default_secret` signs Message-IDs when the config sets no `thread_secret`: the daemon
+    /// passes its instance secret so ids stay valid across restarts.
+    pub fn new(config: EmailConfig, default_secret: &[u8]) -> Result<Self, ChannelError> {
+        let errors = config.validate("channel");
+        if !errors.is_empty() {
+            return Err(ChannelError::Config(errors.join("; ")));
+        }
+        let own_address = config.own_address();
+        let domain = own_address
+            .split_once('@')
+            .map(|(_, d)| d.to_owned())
+            .unwrap_or_default();
+        let thread_secret = config.thread_secret.clone().unwrap_or_else(|| {
+            SecretString::from(String::from_utf8_lossy(default_secret).into_owned())
+        });
+        if thread_secret.expose_secret().len() < 16 {
+            return Err(ChannelError::Config(
+                "thread_secret: at least 16 characters".into(),
+            ));
+        }
+        Ok(Self {
+            imap_tls: tls::connector(config.imap.ca_file.as_deref())?,
+            smtp: smtp::transport(&config.smtp)?,
+            own_address,
+            domain,
+            thread_secret,
+            config,
+        })
+    }
+
+    pub fn config(&self) -> &EmailConfig {
+        &self.config
+    }
+
+    fn thread_secret(&self) -> &[u8] {
+        self.thread_secret.expose_secret().as_bytes()
+    }
+}
+
+#[async_trait]
+impl Channel for EmailChannel {
+    fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    fn kind(&self) -> &'static str {
+        "email"
+    }
+
+    async fn run(
+        &self,
+        sink: Arc<dyn InboundSink>,
+        shutdown: CancellationToken,
+    ) -> Result<(), ChannelError> {
+        inbound::run(self, sink, shutdown).await
+    }
+
+    async fn send(&self, message: &Outbound) -> Result<SendReceipt, SendError> {
+        let composer = smtp::Composer {
+            from: &self.config.address,
+            domain: &self.domain,
+            secret: self.thread_secret(),
+        };
+        let (mail, id) = composer.compose(message)?;
+        smtp::send(&self.smtp, &mail).await?;
+        Ok(SendReceipt {
+            external_id: Some(id),
+        })
+    }
+}

@@ -1,0 +1,109 @@
+//! What threaded channels (email) need from the store: which conversation a reply belongs to,
+//! the ids an outbound message must reference, and bounces arriving after a delivery.
+
+use super::{Event, Result, Store, inbox, now_ms};
+
+/// How many of a conversation's latest external ids an outbound message references (plus the
+/// first): enough for any client to thread, short enough for a header.
+const REFERENCES_TAIL: i64 = 9;
+
+impl Store {
+    /// The thread of `channel` holding one of `message_ids` or being one of `conversation_ids`,
+    /// but only a conversation whose contact owns the identity `sender_id` on this channel: a
+    /// stranger citing someone else's Message-ID does not get into their conversation.
+    /// The most recently active match wins.
+    pub async fn find_thread(
+        &self,
+        channel: &str,
+        sender_id: &str,
+        message_ids: &[String],
+        conversation_ids: &[i64],
+    ) -> Result<Option<String>> {
+        if message_ids.is_empty() && conversation_ids.is_empty() {
+            return Ok(None);
+        }
+        let ids = serde_json::to_string(message_ids).expect("strings serialize");
+        let conversations = serde_json::to_string(conversation_ids).expect("ints serialize");
+        Ok(sqlx::query_scalar(
+            "SELECT c.external_thread_id FROM conversations c
+             WHERE c.channel = ?1
+               AND c.contact_id IN (SELECT i.contact_id FROM contact_identities i
+                                    WHERE i.channel = ?1 AND i.external_id = ?2)
+               AND (c.id IN (SELECT value FROM json_each(?4))
+                    OR c.id IN (SELECT m.conversation_id FROM messages m
+                                WHERE m.channel = ?1
+                                  AND m.external_id IN (SELECT value FROM json_each(?3))))
+             ORDER BY c.last_message_at DESC, c.id DESC LIMIT 1",
+        )
+        .bind(channel)
+        .bind(sender_id)
+        .bind(ids)
+        .bind(conversations)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// External ids of a conversation's messages on its channel, oldest first: the first one and
+    /// the latest few, excluding `message_id` itself (the one being sent).
+    pub async fn references(&self, conversation_id: i64, message_id: i64) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT external_id FROM (
+                 SELECT id, external_id FROM messages
+                 WHERE conversation_id = ?1 AND external_id IS NOT NULL AND id <> ?2
+                   AND id = (SELECT MIN(id) FROM messages
+                             WHERE conversation_id = ?1 AND external_id IS NOT NULL)
+                 UNION
+                 SELECT id, external_id FROM (
+                     SELECT id, external_id FROM messages
+                     WHERE conversation_id = ?1 AND external_id IS NOT NULL AND id <> ?2
+                     ORDER BY id DESC LIMIT ?3))
+             ORDER BY id",
+        )
+        .bind(conversation_id)
+        .bind(message_id)
+        .bind(REFERENCES_TAIL)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// A bounce for an outbound message already handed over: it becomes `failed` with `reason`,
+    /// which the agent sees and can retry. Returns whether `channel` holds such a message.
+    pub async fn mark_failed(
+        &self,
+        channel: &str,
+        external_id: &str,
+        reason: &str,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let id: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM messages
+             WHERE channel = ?1 AND external_id = ?2 AND direction = 'outbound'",
+        )
+        .bind(channel)
+        .bind(external_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(id) = id else {
+            return Ok(false);
+        };
+        let now = now_ms();
+        sqlx::query("UPDATE messages SET delivery_status = 'failed', error = ?2 WHERE id = ?1")
+            .bind(id)
+            .bind(reason)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE outbox SET status = 'failed', last_error = ?2, updated_at = ?3
+             WHERE message_id = ?1",
+        )
+        .bind(id)
+        .bind(reason)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let message = inbox::message(&mut tx, id).await?;
+        tx.commit().await?;
+        self.emit(|| vec![Event::MessageUpdated(message)]);
+        Ok(true)
+    }
+}
