@@ -290,7 +290,16 @@ impl Dovecot {
 
     /// Writes a mail straight into the maildir (works while Dovecot is down).
     pub fn deliver_file(&self, raw: &[u8]) {
-        let new = self.maildir().join("new");
+        let maildir = self.maildir();
+        for sub in ["", "new", "cur", "tmp"] {
+            let dir = maildir.join(sub);
+            if !dir.exists() {
+                std::fs::create_dir(&dir).unwrap();
+                set_mode(&dir, 0o700);
+                chown(&dir, mail_owner());
+            }
+        }
+        let new = maildir.join("new");
         let name = format!(
             "{}.sb{}.test",
             std::time::SystemTime::now()

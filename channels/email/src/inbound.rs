@@ -98,7 +98,14 @@ pub async fn run(
             match woke {
                 None => return Ok(()),
                 Some(Err(e)) => return Err(imap::transient("IDLE", e)),
-                Some(Ok(_)) => {}
+                Some(Ok(why)) => {
+                    let why = match why {
+                        async_imap::extensions::idle::IdleResponse::NewData(_) => "mailbox changed",
+                        async_imap::extensions::idle::IdleResponse::Timeout => "refresh",
+                        async_imap::extensions::idle::IdleResponse::ManualInterrupt => "ended",
+                    };
+                    tracing::debug!(channel = %channel.config.name, why, "IDLE woke up");
+                }
             }
         }
         session = timed(config.timeout, "DONE", handle.done()).await?;
