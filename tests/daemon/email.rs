@@ -666,3 +666,134 @@ async fn an_untrusted_certificate_is_refused() {
     assert!(!error.contains(PASSWORD));
     app.stop().await;
 }
+
+async fn channel_conversations(app: &TestApp, channel: &str, n: usize) -> Vec<Value> {
+    eventually(|| async {
+        let list = app
+            .get_json(&format!("/api/v1/conversations?channel={channel}"))
+            .await;
+        let list = list["conversations"].as_array().unwrap().clone();
+        (list.len() >= n).then_some(list)
+    })
+    .await
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/channels/email/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+/// A mail carrying a 25 MB attachment (about 34 MB once base64-encoded).
+fn huge_mail() -> Vec<u8> {
+    use base64::Engine;
+    let payload: Vec<u8> = (0..25 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&payload);
+    let mut body = String::with_capacity(encoded.len() + encoded.len() / 76 * 2 + 1024);
+    for line in encoded.as_bytes().chunks(76) {
+        body.push_str(std::str::from_utf8(line).unwrap());
+        body.push_str("\r\n");
+    }
+    format!(
+        "From: henry@customer.example\r\nTo: {SUPPORT}\r\nSubject: Full wallet backup\r\n\
+         Message-ID: <huge@customer.example>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n\
+         Content-Type: text/plain\r\n\r\nThe export is attached.\r\n--b\r\n\
+         Content-Type: application/octet-stream; name=\"backup.bin\"\r\n\
+         Content-Disposition: attachment; filename=\"backup.bin\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{body}--b--\r\n"
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn broken_8bit_and_huge_mails_are_stored_and_over_the_limit_keeps_the_headers() {
+    let (dovecot, smtp) = tokio::join!(Dovecot::start(None), SmtpServer::start(None));
+    let full = email_config(dovecot.port, smtp.port, None);
+    // A second channel on the same mailbox with a 1 MB limit.
+    let mut small = email_config(dovecot.port, smtp.port, None);
+    small.name = "mail-small".into();
+    small.imap.max_message_bytes = 1024 * 1024;
+    small.imap.mark_seen = false;
+    let app = spawn_app_with(move |c| {
+        c.channels.push(ChannelConfig::Email(full));
+        c.channels.push(ChannelConfig::Email(small));
+    })
+    .await;
+    dovecot.append(&fixture("broken.eml")).await;
+    dovecot.append(&fixture("russian-8bit.eml")).await;
+    dovecot.append(&huge_mail()).await;
+
+    let list = channel_conversations(&app, CHANNEL, 3).await;
+    let find = |subject: &str| {
+        list.iter()
+            .find(|c| c["subject"] == subject)
+            .unwrap_or_else(|| panic!("no conversation {subject:?} in {list:?}"))
+            .clone()
+    };
+    let broken = wait_messages(&app, id_of(&find("Überweisung fehlt")), 1).await;
+    assert!(
+        broken[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("The boundary never closes")
+    );
+    let russian = wait_messages(&app, id_of(&find("Re: Вывод средств")), 1).await;
+    assert_eq!(russian[0]["text"], "Спасибо, всё пришло.");
+    let huge = wait_messages(&app, id_of(&find("Full wallet backup")), 1).await;
+    let backup = huge[0]["attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["filename"] == "backup.bin")
+        .unwrap()
+        .clone();
+    assert_eq!(backup["size"], 25 * 1024 * 1024);
+    let bytes = app
+        .get(backup["url"].as_str().unwrap())
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(bytes.len(), 25 * 1024 * 1024);
+    assert!(bytes.iter().enumerate().all(|(i, b)| *b == (i % 251) as u8));
+
+    let list = channel_conversations(&app, "mail-small", 3).await;
+    let over = list
+        .iter()
+        .find(|c| c["subject"] == "Full wallet backup")
+        .unwrap();
+    let message = wait_messages(&app, id_of(over), 1).await.remove(0);
+    assert!(
+        message["text"]
+            .as_str()
+            .unwrap()
+            .contains("over the configured limit"),
+        "{message}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn servers_without_idle_are_polled() {
+    let dovecot = Dovecot::start_with(None, "imap_capability = IMAP4rev1 LITERAL+ UIDPLUS").await;
+    let smtp = SmtpServer::start(None).await;
+    let mut config = email_config(dovecot.port, smtp.port, None);
+    config.imap.poll_interval = Duration::from_secs(1);
+    let app = spawn_app_with(move |c| c.channels.push(ChannelConfig::Email(config))).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    dovecot
+        .append(&mail(
+            "ida@customer.example",
+            "i1@customer.example",
+            "Polled",
+            "",
+            "no idle here",
+        ))
+        .await;
+    let list = conversations(&app, 1).await;
+    assert_eq!(list[0]["subject"], "Polled");
+    app.stop().await;
+}

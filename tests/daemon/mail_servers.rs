@@ -172,6 +172,11 @@ pub struct Dovecot {
 
 impl Dovecot {
     pub async fn start(tls: Option<&TestCa>) -> Self {
+        Self::start_with(tls, "").await
+    }
+
+    /// With extra lines of Dovecot configuration (say, a capability list without IDLE).
+    pub async fn start_with(tls: Option<&TestCa>, extra: &str) -> Self {
         let dir = TempDir::new().unwrap();
         set_mode(dir.path(), 0o755);
         let home = dir.path().join("home");
@@ -212,7 +217,7 @@ impl Dovecot {
              service imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {port}\n  }}\n\
                inet_listener imaps {{\n    address = 127.0.0.1\n    port = {}\n    ssl = yes\n  }}\n}}\n\
              service stats {{\n  unix_listener stats-reader {{\n    mode = 0666\n  }}\n\
-               unix_listener stats-writer {{\n    mode = 0666\n  }}\n}}\n",
+               unix_listener stats-writer {{\n    mode = 0666\n  }}\n}}\n{extra}\n",
             tls_port.unwrap_or(0)
         );
         std::fs::write(dir.path().join("dovecot.conf"), config).unwrap();

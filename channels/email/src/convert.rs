@@ -280,4 +280,57 @@ mod tests {
         let garbage = parse(b"\xff\xfe not a mail at all");
         assert!(garbage.text.contains("not a mail"));
     }
+
+    #[test]
+    fn outlook_reply_decodes_windows_1250_and_cuts_the_header_block() {
+        let m = fixture("outlook-reply.eml");
+        assert_eq!(
+            m.text.replace("\r\n", "\n"),
+            "Przelew nadal nie dotarł. Załączam zrzut ekranu.\n\nJan"
+        );
+        assert!(m.full_text.contains("Please send us the transaction hash."));
+        assert_eq!(
+            m.in_reply_to,
+            ["sb.42.9.0011223344556677889900aa@example.com"]
+        );
+        let html = m.html.unwrap();
+        assert!(
+            html.contains("Przelew nadal nie dotarł") && !html.contains("<style"),
+            "{html}"
+        );
+        assert_eq!(
+            m.from,
+            Some((
+                "jan.kowalski@firma.example.pl".into(),
+                "Kowalski, Jan".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn apple_mail_reply_cuts_the_french_attribution_and_keeps_references() {
+        let m = fixture("apple-reply.eml");
+        assert_eq!(m.subject.as_deref(), Some("Re: Dépôt non reçu"));
+        assert_eq!(m.text, "Toujours rien sur mon compte, désolée.");
+        assert!(m.full_text.contains("Merci, nous vérifions."));
+        assert_eq!(
+            m.references,
+            [
+                "first@icloud.example",
+                "sb.7.11.0011223344556677889900aa@example.com"
+            ]
+        );
+        assert_eq!(m.message_id, "5F3C1B2A-0000-4000-8000-APPLE@icloud.example");
+    }
+
+    #[test]
+    fn raw_utf8_headers_and_an_unknown_charset_are_still_read() {
+        let m = fixture("russian-8bit.eml");
+        assert_eq!(m.subject.as_deref(), Some("Re: Вывод средств"));
+        assert_eq!(
+            m.from,
+            Some(("ivan@mail.example.ru".into(), "Иван Петров".into()))
+        );
+        assert_eq!(m.text, "Спасибо, всё пришло.");
+    }
 }

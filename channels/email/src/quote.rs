@@ -13,6 +13,7 @@ pub fn new_text(body: &str) -> &str {
         let marker = trimmed == "-- "
             || t.starts_with('>')
             || is_attribution(t, next)
+            || introduces_quote(t, &lines[i + 1..])
             || t.starts_with("-----Original Message-----")
             || t.starts_with("________________________________")
             || (t.starts_with("From:") && (next.starts_with("Sent:") || next.starts_with("Date:")));
@@ -41,6 +42,19 @@ fn is_attribution(line: &str, next: &str) -> bool {
             || (line.len() + next.len() < 300 && attribution(&format!("{line} {next}"))))
 }
 
+/// Any language's attribution: a line naming an address and ending in ':' right before a quote
+/// (Gmail in Russian: "пн, 23 нояб. 2026 г. в 10:00, Support <s@example.com>:").
+fn introduces_quote(line: &str, rest: &[&str]) -> bool {
+    let names_address = line.contains('@') && line.contains('<') && line.contains('>');
+    names_address
+        && line.ends_with(':')
+        && rest
+            .iter()
+            .map(|l| l.trim())
+            .find(|l| !l.is_empty())
+            .is_some_and(|l| l.starts_with('>'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,6 +77,16 @@ mod tests {
         assert_eq!(new_text(signed), "See attached.");
         let german = "Danke.\n\nAm 03.11.2026 um 10:00 schrieb Wallet Support <support@example.com>:\n> alt\n";
         assert_eq!(new_text(german), "Danke.");
+    }
+
+    #[test]
+    fn attributions_in_other_languages_are_cut_before_their_quote() {
+        let russian =
+            "Спасибо.\n\nпн, 23 нояб. 2026 г. в 10:00, Support <s@example.com>:\n\n> Проверьте.\n";
+        assert_eq!(new_text(russian), "Спасибо.");
+        // Naming an address with a colon is not enough without a quote below it.
+        let list = "Write to:\nSupport <s@example.com>:\nany time\n";
+        assert_eq!(new_text(list), list.trim_end());
     }
 
     #[test]
