@@ -434,4 +434,44 @@ mod tests {
         assert_eq!(c.secret.expose_secret(), "from-env-0123456789");
         assert!(!format!("{config:?}").contains("from-env"));
     }
+
+    /// The README's email example, as an operator would paste it.
+    fn readme_email_example() -> String {
+        let readme = include_str!("../README.md");
+        let section = readme.split("### `kind = \"email\"`").nth(1).unwrap();
+        let block = section.split("```toml\n").nth(1).unwrap();
+        block.split("```").next().unwrap().to_owned()
+    }
+
+    #[test]
+    fn readme_email_example_parses_and_passwords_come_from_the_environment() {
+        let mut config = Config::from_toml(&readme_email_example()).unwrap();
+        config.apply_env(|key| match key {
+            "SWITCHBOARD_CHANNEL_SUPPORT_MAIL_IMAP_PASSWORD" => Some("imap-from-env".into()),
+            "SWITCHBOARD_CHANNEL_SUPPORT_MAIL_SMTP_PASSWORD" => Some("smtp-from-env".into()),
+            _ => None,
+        });
+        config.validate().unwrap();
+        let ChannelConfig::Email(c) = &config.channels[0] else {
+            panic!("an email channel")
+        };
+        assert_eq!(c.imap.password.expose_secret(), "imap-from-env");
+        assert_eq!(c.imap.port(), 993);
+        assert_eq!(c.smtp.port(), 587);
+        assert_eq!(c.own_address(), "support@example.com");
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("imap-from-env") && !printed.contains("smtp-from-env"));
+    }
+
+    #[test]
+    fn email_without_tls_is_refused_off_loopback_and_a_password_is_required() {
+        let text = readme_email_example()
+            .replace("tls = \"implicit\"", "tls = \"none\"")
+            .replace("password = \"...\"            # or SWITCHBOARD_CHANNEL_SUPPORT_MAIL_IMAP_PASSWORD\n", "");
+        let err = Config::from_toml(&text).unwrap().validate().unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("channel[0].imap.tls"), "{text}");
+        assert!(text.contains("channel[0].imap.password"), "{text}");
+        assert!(!text.contains("smtp.tls"), "{text}");
+    }
 }
