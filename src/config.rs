@@ -110,6 +110,7 @@ pub enum ChannelConfig {
     Api(ApiChannelConfig),
     Telegram(switchboard_telegram::TelegramConfig),
     Email(switchboard_email::EmailConfig),
+    Discord(switchboard_discord::DiscordConfig),
 }
 
 impl ChannelConfig {
@@ -118,6 +119,7 @@ impl ChannelConfig {
             Self::Api(c) => &c.name,
             Self::Telegram(c) => &c.name,
             Self::Email(c) => &c.name,
+            Self::Discord(c) => &c.name,
         }
     }
 
@@ -126,6 +128,7 @@ impl ChannelConfig {
             Self::Api(_) => "api",
             Self::Telegram(_) => "telegram",
             Self::Email(_) => "email",
+            Self::Discord(_) => "discord",
         }
     }
 }
@@ -210,6 +213,11 @@ impl Config {
                         c.webhook_secret = Some(secret.into());
                     }
                 }
+                ChannelConfig::Discord(c) => {
+                    if let Some(token) = var(&format!("{prefix}_TOKEN")) {
+                        c.token = token.into();
+                    }
+                }
                 ChannelConfig::Email(c) => {
                     if let Some(password) = var(&format!("{prefix}_IMAP_PASSWORD")) {
                         c.imap.password = password.into();
@@ -283,6 +291,7 @@ impl Config {
                 }
                 ChannelConfig::Telegram(c) => errors.extend(c.validate(&key)),
                 ChannelConfig::Email(c) => errors.extend(c.validate(&key)),
+                ChannelConfig::Discord(c) => errors.extend(c.validate(&key)),
             }
         }
         if errors.is_empty() {

@@ -44,6 +44,10 @@ impl Channels {
                     telegrams.insert(c.name.clone(), channel.clone());
                     all.insert(c.name.clone(), channel);
                 }
+                ChannelConfig::Discord(c) => {
+                    let channel = switchboard_discord::DiscordChannel::new(c.clone())?;
+                    all.insert(c.name.clone(), Arc::new(channel));
+                }
                 ChannelConfig::Email(c) => {
                     let channel = switchboard_email::EmailChannel::new(c.clone(), instance_secret)?;
                     all.insert(c.name.clone(), Arc::new(channel));
@@ -120,6 +124,17 @@ impl InboundSink for ChannelSink {
         self.ingestor
             .store()
             .find_thread(&self.channel, sender_id, message_ids, conversation_ids)
+            .await
+            .map_err(|e| SinkError(e.to_string()))
+    }
+
+    async fn message_origin(
+        &self,
+        external_id: &str,
+    ) -> Result<Option<(String, switchboard_core::Sender)>, SinkError> {
+        self.ingestor
+            .store()
+            .message_origin(&self.channel, external_id)
             .await
             .map_err(|e| SinkError(e.to_string()))
     }

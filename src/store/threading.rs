@@ -43,6 +43,42 @@ impl Store {
         .await?)
     }
 
+    /// The thread and sender identity of the inbound message `external_id` of `channel`.
+    pub async fn message_origin(
+        &self,
+        channel: &str,
+        external_id: &str,
+    ) -> Result<Option<(String, switchboard_core::Sender)>> {
+        #[derive(sqlx::FromRow)]
+        struct Origin {
+            external_thread_id: String,
+            external_id: String,
+            display_name: String,
+            username: Option<String>,
+            language: Option<String>,
+        }
+        let row: Option<Origin> = sqlx::query_as(
+            "SELECT c.external_thread_id, i.external_id, i.display_name, i.username, i.language
+             FROM messages m
+             JOIN conversations c ON c.id = m.conversation_id
+             JOIN contact_identities i ON i.id = m.sender_identity_id
+             WHERE m.channel = ?1 AND m.external_id = ?2",
+        )
+        .bind(channel)
+        .bind(external_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|o| {
+            let sender = switchboard_core::Sender {
+                id: o.external_id,
+                display_name: o.display_name,
+                username: o.username,
+                language: o.language,
+            };
+            (o.external_thread_id, sender)
+        }))
+    }
+
     /// External ids of a conversation's messages on its channel, oldest first: the first one and
     /// the latest few, excluding `message_id` itself (the one being sent).
     pub async fn references(&self, conversation_id: i64, message_id: i64) -> Result<Vec<String>> {

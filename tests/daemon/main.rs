@@ -5,6 +5,8 @@ mod api;
 mod api_channel;
 mod cli;
 mod crash;
+mod discord;
+mod discord_fake;
 mod dispatcher;
 mod email;
 mod helpers;

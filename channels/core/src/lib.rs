@@ -5,9 +5,11 @@
 mod error;
 #[cfg(feature = "test-util")]
 pub mod fake;
+mod text;
 mod types;
 
 pub use error::{ChannelError, SendError, SinkError};
+pub use text::split_text;
 pub use types::{
     AttachmentData, Change, Inbound, InboundAttachment, Outbound, OutboundAttachment, SendReceipt,
     Sender,
@@ -55,6 +57,16 @@ pub trait InboundSink: Send + Sync {
         conversation_ids: &[i64],
     ) -> Result<Option<String>, SinkError> {
         let _ = (sender_id, message_ids, conversation_ids);
+        Ok(None)
+    }
+
+    /// Where a stored inbound message of this channel lives: its thread and its sender.
+    /// Platforms that announce deletes without the author (Discord) fill in the rest from here.
+    async fn message_origin(
+        &self,
+        external_id: &str,
+    ) -> Result<Option<(String, Sender)>, SinkError> {
+        let _ = external_id;
         Ok(None)
     }
 

@@ -1,0 +1,557 @@
+//! Inbound: serenity's gateway client feeds an ordered queue; one consumer routes each message
+//! (DM, support channel, customer thread), downloads its files and commits it with the per-channel
+//! cursor. After every READY or RESUMED the channels in the cursor are read back from their history
+//! (after the last stored id) so messages posted while the bot was away are not lost; ingest is
+//! idempotent on the message id, so none are stored twice.
+
+use crate::DiscordChannel;
+use serenity::all::{
+    AutoArchiveDuration, ChannelType, Context, CreateThread, EventHandler, GatewayIntents,
+    GetMessages, Message, MessageId, MessageType, MessageUpdateEvent, Ready, ResumedEvent,
+};
+use serenity::client::ClientBuilder;
+use serenity::model::channel::Channel as DiscordChannelModel;
+use serenity::model::id::{ChannelId, GuildId};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use switchboard_core::{
+    AttachmentData, Change, ChannelError, Inbound, InboundAttachment, InboundSink, Sender,
+};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Channels whose position the cursor keeps (the most recently active ones).
+const CURSOR_CHANNELS: usize = 512;
+/// History pages (of 100) read per channel after a reconnect.
+const BACKFILL_PAGES: usize = 50;
+
+/// What a channel id is to us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Dm,
+    Support,
+    /// A thread under a support channel: a customer's conversation.
+    Thread,
+    /// Anywhere else in a guild: not ours to read.
+    Other,
+}
+
+/// Routing state, kept across reconnects of one daemon run.
+pub struct Routes {
+    support: HashSet<u64>,
+    places: Mutex<HashMap<u64, Place>>,
+    /// (support channel, customer) → the thread opened for them.
+    threads: Mutex<HashMap<(u64, u64), u64>>,
+}
+
+impl Routes {
+    pub fn new(config: &crate::DiscordConfig) -> Self {
+        Self {
+            support: config.support_channel_ids().into_iter().collect(),
+            places: Mutex::default(),
+            threads: Mutex::default(),
+        }
+    }
+}
+
+enum Work {
+    Create(Box<Message>),
+    Update(Box<MessageUpdateEvent>),
+    Delete {
+        message: MessageId,
+    },
+    /// Connected (READY) or resumed: read what was missed.
+    Backfill,
+}
+
+struct Handler {
+    queue: mpsc::UnboundedSender<Work>,
+}
+
+// serenity runs each handler call in its own task; the unbounded send is immediate, so events
+// reach the single consumer in gateway order.
+#[serenity::async_trait]
+impl EventHandler for Handler {
+    async fn message(&self, _: Context, message: Message) {
+        let _ = self.queue.send(Work::Create(Box::new(message)));
+    }
+
+    async fn message_update(
+        &self,
+        _: Context,
+        _: Option<Message>,
+        _: Option<Message>,
+        event: MessageUpdateEvent,
+    ) {
+        let _ = self.queue.send(Work::Update(Box::new(event)));
+    }
+
+    async fn message_delete(
+        &self,
+        _: Context,
+        _: ChannelId,
+        message: MessageId,
+        _: Option<GuildId>,
+    ) {
+        let _ = self.queue.send(Work::Delete { message });
+    }
+
+    async fn ready(&self, _: Context, ready: Ready) {
+        tracing::info!(bot = %ready.user.name, guilds = ready.guilds.len(), "discord gateway ready");
+        let _ = self.queue.send(Work::Backfill);
+    }
+
+    async fn resume(&self, _: Context, _: ResumedEvent) {
+        tracing::info!("discord gateway session resumed");
+        let _ = self.queue.send(Work::Backfill);
+    }
+}
+
+/// `{"channels": {"<channel id>": "<last stored message id>"}}`.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Cursor {
+    channels: BTreeMap<u64, u64>,
+}
+
+impl Cursor {
+    fn advance(&mut self, channel: u64, message: u64) {
+        let last = self.channels.entry(channel).or_default();
+        *last = (*last).max(message);
+        if self.channels.len() > CURSOR_CHANNELS {
+            // Forget the channel quiet the longest (snowflakes grow with time).
+            if let Some((&quiet, _)) = self.channels.iter().min_by_key(|(_, m)| **m) {
+                self.channels.remove(&quiet);
+            }
+        }
+    }
+}
+
+pub async fn run(
+    channel: &DiscordChannel,
+    sink: Arc<dyn InboundSink>,
+    shutdown: CancellationToken,
+) -> Result<(), ChannelError> {
+    // Asked first and classified here: serenity would fall back to Discord's public gateway.
+    let gateway = tokio::select! {
+        _ = shutdown.cancelled() => return Ok(()),
+        gateway = channel.http.get_gateway() => gateway,
+    };
+    if let Err(e) = gateway {
+        return Err(match crate::classify(e) {
+            switchboard_core::SendError::Permanent { reason } => {
+                ChannelError::Config(format!("{reason} (is the bot token right?)"))
+            }
+            other => ChannelError::Transient(format!("Discord gateway lookup: {other}")),
+        });
+    }
+    let (queue, mut work) = mpsc::unbounded_channel();
+    let intents = GatewayIntents::GUILDS
+        | GatewayIntents::GUILD_MESSAGES
+        | GatewayIntents::DIRECT_MESSAGES
+        | GatewayIntents::MESSAGE_CONTENT;
+    let mut client = ClientBuilder::new_with_http(crate::http(&channel.config), intents)
+        .event_handler(Handler { queue })
+        .await
+        .map_err(|e| ChannelError::Transient(format!("Discord client: {e}")))?;
+    let shards = client.shard_manager.clone();
+    let mut cursor: Cursor = sink
+        .cursor()
+        .await?
+        .and_then(|c| serde_json::from_str(&c).ok())
+        .unwrap_or_default();
+    let consume = async {
+        while let Some(item) = work.recv().await {
+            channel.handle(item, &mut cursor, sink.as_ref()).await?;
+        }
+        Ok::<(), ChannelError>(())
+    };
+    let result = tokio::select! {
+        _ = shutdown.cancelled() => Ok(()),
+        started = client.start() => match started {
+            Err(serenity::Error::Gateway(
+                serenity::gateway::GatewayError::DisallowedGatewayIntents
+                | serenity::gateway::GatewayError::InvalidGatewayIntents,
+            )) => Err(ChannelError::Config(
+                "Discord refused the MESSAGE CONTENT intent: enable it in the developer portal \
+                 (Bot → Privileged Gateway Intents → Message Content Intent)"
+                    .into(),
+            )),
+            Err(serenity::Error::Gateway(serenity::gateway::GatewayError::InvalidAuthentication)) => {
+                Err(ChannelError::Config("Discord rejected the bot token".into()))
+            }
+            Err(e) => Err(ChannelError::Transient(format!("Discord gateway: {e}"))),
+            Ok(()) => Err(ChannelError::Transient("Discord gateway closed".into())),
+        },
+        consumed = consume => consumed,
+    };
+    shards.shutdown_all().await;
+    result
+}
+
+impl DiscordChannel {
+    async fn handle(
+        &self,
+        work: Work,
+        cursor: &mut Cursor,
+        sink: &dyn InboundSink,
+    ) -> Result<(), ChannelError> {
+        match work {
+            Work::Create(message) => self.store_new(&message, cursor, sink).await,
+            Work::Update(event) => self.store_edit(&event, cursor, sink).await,
+            Work::Delete { message } => {
+                let Some((thread_id, sender)) =
+                    sink.message_origin(&message.get().to_string()).await?
+                else {
+                    tracing::debug!(message = %message, "delete of a message we never stored");
+                    return Ok(());
+                };
+                let deleted = Inbound {
+                    change: Change::Deleted {
+                        at: chrono::Utc::now(),
+                    },
+                    ..Inbound::text(thread_id, message.get().to_string(), sender, "")
+                };
+                sink.commit(vec![deleted], None).await?;
+                Ok(())
+            }
+            Work::Backfill => self.backfill(cursor, sink).await,
+        }
+    }
+
+    async fn store_new(
+        &self,
+        message: &Message,
+        cursor: &mut Cursor,
+        sink: &dyn InboundSink,
+    ) -> Result<(), ChannelError> {
+        if message.author.bot
+            || !matches!(
+                message.kind,
+                MessageType::Regular | MessageType::InlineReply
+            )
+        {
+            return Ok(());
+        }
+        let channel = message.channel_id.get();
+        let thread = match self.place_of(message.channel_id, message.guild_id).await {
+            Place::Dm | Place::Thread => channel,
+            Place::Support => match self.thread_for(message).await {
+                Some(thread) => thread,
+                // Could not open a thread (permissions): keep the message in the channel itself
+                // rather than lose it; the agent's reply then goes there.
+                None => channel,
+            },
+            Place::Other => return Ok(()),
+        };
+        let inbound = Inbound {
+            thread_id: thread.to_string(),
+            message_id: message.id.get().to_string(),
+            sender: sender(&message.author),
+            text: text_of(message),
+            html: None,
+            subject: None,
+            attachments: self.download(&message.attachments).await,
+            sent_at: Some(*message.timestamp),
+            reply_to: message
+                .message_reference
+                .as_ref()
+                .and_then(|r| r.message_id)
+                .map(|id| id.get().to_string()),
+            change: Change::New,
+            auto_generated: false,
+        };
+        cursor.advance(channel, message.id.get());
+        if thread != channel {
+            // A new thread's history starts here too: after a restart it is backfilled.
+            cursor.advance(thread, message.id.get());
+        }
+        sink.commit(
+            vec![inbound],
+            Some(serde_json::to_string(cursor).expect("serializes")),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn store_edit(
+        &self,
+        event: &MessageUpdateEvent,
+        cursor: &mut Cursor,
+        sink: &dyn InboundSink,
+    ) -> Result<(), ChannelError> {
+        // Embeds unfurling also arrive as updates, without content: nothing was edited.
+        let Some(content) = &event.content else {
+            return Ok(());
+        };
+        let id = event.id.get().to_string();
+        let (thread_id, sender) = match sink.message_origin(&id).await? {
+            Some(origin) => origin,
+            None => match &event.author {
+                Some(author) if !author.bot => {
+                    let place = self.place_of(event.channel_id, event.guild_id).await;
+                    if !matches!(place, Place::Dm | Place::Thread) {
+                        return Ok(());
+                    }
+                    (event.channel_id.get().to_string(), sender(author))
+                }
+                _ => return Ok(()),
+            },
+        };
+        let at = event
+            .edited_timestamp
+            .map(|t| *t)
+            .unwrap_or_else(chrono::Utc::now);
+        let edited = Inbound {
+            change: Change::Edited { at },
+            ..Inbound::text(thread_id, id, sender, content.clone())
+        };
+        cursor.advance(event.channel_id.get(), event.id.get());
+        sink.commit(vec![edited], None).await?;
+        Ok(())
+    }
+
+    /// Reads every remembered channel's history after its last stored message.
+    async fn backfill(
+        &self,
+        cursor: &mut Cursor,
+        sink: &dyn InboundSink,
+    ) -> Result<(), ChannelError> {
+        let positions: Vec<(u64, u64)> = cursor.channels.iter().map(|(c, m)| (*c, *m)).collect();
+        let mut fetched = 0usize;
+        for (channel, after) in positions {
+            let mut after = after;
+            for _ in 0..BACKFILL_PAGES {
+                let page = ChannelId::new(channel)
+                    .messages(
+                        &self.http,
+                        GetMessages::new().after(MessageId::new(after)).limit(100),
+                    )
+                    .await;
+                let mut page = match page {
+                    Ok(page) => page,
+                    Err(e) => {
+                        // A deleted thread or lost access must not stop the others.
+                        tracing::warn!(channel, error = %e, "history backfill skipped");
+                        break;
+                    }
+                };
+                page.sort_by_key(|m| m.id);
+                let full = page.len() == 100;
+                for message in &page {
+                    after = after.max(message.id.get());
+                    // Stored already (before a restart): routing it again could open a second
+                    // thread for the same customer message.
+                    if sink
+                        .message_origin(&message.id.get().to_string())
+                        .await?
+                        .is_some()
+                    {
+                        continue;
+                    }
+                    self.store_new(message, cursor, sink).await?;
+                }
+                fetched += page.len();
+                if !full {
+                    break;
+                }
+            }
+        }
+        if fetched > 0 {
+            tracing::info!(channel = %self.config.name, messages = fetched, "history backfilled");
+        }
+        Ok(())
+    }
+
+    async fn place_of(&self, channel: ChannelId, guild: Option<GuildId>) -> Place {
+        let id = channel.get();
+        if guild.is_none() {
+            return Place::Dm;
+        }
+        if self.routes.support.contains(&id) {
+            return Place::Support;
+        }
+        if let Some(place) = self.routes.places.lock().unwrap().get(&id) {
+            return *place;
+        }
+        let place = match self.http.get_channel(channel).await {
+            Ok(DiscordChannelModel::Guild(c)) => {
+                let thread = matches!(
+                    c.kind,
+                    ChannelType::PublicThread | ChannelType::PrivateThread
+                );
+                let under_support = c
+                    .parent_id
+                    .is_some_and(|p| self.routes.support.contains(&p.get()));
+                if thread && under_support {
+                    Place::Thread
+                } else {
+                    Place::Other
+                }
+            }
+            Ok(DiscordChannelModel::Private(_)) => Place::Dm,
+            Ok(_) => Place::Other,
+            Err(e) => {
+                // Not cached: the next message asks again.
+                tracing::warn!(channel = id, error = %e, "could not look up a channel");
+                return Place::Other;
+            }
+        };
+        self.routes.places.lock().unwrap().insert(id, place);
+        place
+    }
+
+    /// The customer's thread under a support channel: theirs if one is open, else a new one.
+    async fn thread_for(&self, message: &Message) -> Option<u64> {
+        let support = message.channel_id;
+        let key = (support.get(), message.author.id.get());
+        if let Some(thread) = self.routes.threads.lock().unwrap().get(&key) {
+            return Some(*thread);
+        }
+        let who = message
+            .author
+            .global_name
+            .as_deref()
+            .unwrap_or(&message.author.name);
+        let name: String = format!("Support: {who}").chars().take(100).collect();
+        let created = match self.config.thread_mode {
+            crate::ThreadMode::Public => {
+                let builder = CreateThread::new(name)
+                    .kind(ChannelType::PublicThread)
+                    .auto_archive_duration(AutoArchiveDuration::OneWeek);
+                match support
+                    .create_thread_from_message(&self.http, message.id, builder)
+                    .await
+                {
+                    Ok(thread) => Ok(thread.id.get()),
+                    // 160004: a thread already exists for this message (we opened it before a
+                    // restart); a thread started from a message has the message's id.
+                    Err(serenity::Error::Http(serenity::http::HttpError::UnsuccessfulRequest(
+                        r,
+                    ))) if r.error.code == 160004 => Ok(message.id.get()),
+                    Err(e) => Err(e),
+                }
+            }
+            crate::ThreadMode::Private => {
+                let builder = CreateThread::new(name)
+                    .kind(ChannelType::PrivateThread)
+                    .invitable(false)
+                    .auto_archive_duration(AutoArchiveDuration::OneWeek);
+                match support.create_thread(&self.http, builder).await {
+                    Ok(thread) => {
+                        let id = thread.id;
+                        if let Err(e) = id.add_thread_member(&self.http, message.author.id).await {
+                            tracing::warn!(thread = %id, error = %e, "could not add the customer to their thread");
+                        }
+                        Ok(id.get())
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        match created {
+            Ok(thread) => {
+                self.routes.threads.lock().unwrap().insert(key, thread);
+                self.routes
+                    .places
+                    .lock()
+                    .unwrap()
+                    .insert(thread, Place::Thread);
+                Some(thread)
+            }
+            Err(e) => {
+                tracing::warn!(channel = %support, error = %e, "could not open a support thread");
+                None
+            }
+        }
+    }
+
+    async fn download(&self, files: &[serenity::all::Attachment]) -> Vec<InboundAttachment> {
+        let mut out = Vec::with_capacity(files.len());
+        for file in files {
+            let content_type = file
+                .content_type
+                .clone()
+                .unwrap_or_else(|| "application/octet-stream".into());
+            let size = u64::from(file.size);
+            let data = if size > self.config.max_attachment_bytes {
+                AttachmentData::Missing {
+                    note: format!(
+                        "{} MB, over the {} MB download limit",
+                        size.div_ceil(1 << 20),
+                        self.config.max_attachment_bytes >> 20
+                    ),
+                    size: Some(size),
+                }
+            } else {
+                match self.fetch(&file.url).await {
+                    Ok(bytes) => AttachmentData::Bytes(bytes),
+                    Err(e) => AttachmentData::Missing {
+                        note: format!("download failed: {e}"),
+                        size: Some(size),
+                    },
+                }
+            };
+            out.push(InboundAttachment {
+                filename: file.filename.clone(),
+                content_type,
+                data,
+            });
+        }
+        out
+    }
+
+    async fn fetch(&self, url: &str) -> Result<bytes::Bytes, reqwest::Error> {
+        self.files
+            .get(url)
+            .send()
+            .await?
+            .error_for_status()?
+            .bytes()
+            .await
+    }
+}
+
+fn sender(user: &serenity::all::User) -> Sender {
+    Sender {
+        id: user.id.get().to_string(),
+        display_name: user
+            .global_name
+            .clone()
+            .unwrap_or_else(|| user.name.clone()),
+        username: Some(user.name.clone()),
+        language: None,
+    }
+}
+
+/// The message's text; stickers, which have none, are named so the agent sees something.
+fn text_of(message: &Message) -> String {
+    let mut text = message.content.clone();
+    for sticker in &message.sticker_items {
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(&format!("[sticker: {}]", sticker.name));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_keeps_the_latest_per_channel_and_forgets_the_quietest() {
+        let mut cursor = Cursor::default();
+        cursor.advance(1, 10);
+        cursor.advance(1, 5);
+        assert_eq!(cursor.channels[&1], 10);
+        for c in 2..=(CURSOR_CHANNELS as u64 + 1) {
+            cursor.advance(c, 100 + c);
+        }
+        assert_eq!(cursor.channels.len(), CURSOR_CHANNELS);
+        assert!(!cursor.channels.contains_key(&1));
+        let text = serde_json::to_string(&cursor).unwrap();
+        let back: Cursor = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.channels, cursor.channels);
+    }
+}
