@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # /usr/bin/python3) and the openssl CLI for its throwaway CA. Installed from Debian when missing;
 # the packaged services are never started (the tests start their own instances).
 need=()
-command -v dovecot >/dev/null || need+=(dovecot-imapd)
+[ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
 /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || need+=(python3-aiosmtpd)
 command -v openssl >/dev/null || need+=(openssl)
 if ((${#need[@]})); then

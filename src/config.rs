@@ -483,4 +483,36 @@ mod tests {
         assert!(text.contains("channel[0].imap.password"), "{text}");
         assert!(!text.contains("smtp.tls"), "{text}");
     }
+
+    #[test]
+    fn readme_discord_example_parses_and_its_token_may_come_from_the_environment() {
+        let readme = include_str!("../README.md");
+        let section = readme.split("### `kind = \"discord\"`").nth(1).unwrap();
+        let block = section
+            .split("```toml\n")
+            .nth(1)
+            .unwrap()
+            .split("```")
+            .next()
+            .unwrap();
+        let mut config = Config::from_toml(block).unwrap();
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("channel[0].token"), "{err}");
+        config.apply_env(|key| {
+            (key == "SWITCHBOARD_CHANNEL_DISCORD_TOKEN").then(|| "MTIz.abc_DEF.ghi-jkl".into())
+        });
+        config.validate().unwrap();
+        let ChannelConfig::Discord(c) = &config.channels[0] else {
+            panic!("a discord channel")
+        };
+        assert_eq!(c.support_channel_ids(), [123456789012345678]);
+        assert!(!format!("{config:?}").contains("MTIz.abc_DEF"));
+        let bad = block.replace("123456789012345678", "#support");
+        let err = Config::from_toml(&bad)
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("channel[0].support_channels[0]"), "{err}");
+    }
 }

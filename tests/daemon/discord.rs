@@ -297,7 +297,9 @@ async fn long_replies_split_at_2000_and_50007_fails_with_a_reason() {
         "{failed}"
     );
 
+    // A 5xx and a 429 passed on by the proxy are temporary: the outbox sends again.
     fake.fail_sends(502, 0, 1);
+    fake.fail_sends(429, 0, 1);
     let reply = app.post_reply(conversation, "Retry me").await;
     app.wait_for_status(conversation, id_of(&reply), "sent")
         .await;

@@ -233,7 +233,13 @@ impl Dovecot {
 
     async fn spawn(&mut self) {
         let log = self.dir.path().join("dovecot.log");
-        let child = Command::new("dovecot")
+        // /usr/sbin may not be on a CI user's PATH.
+        let binary = if Path::new("/usr/sbin/dovecot").exists() {
+            "/usr/sbin/dovecot"
+        } else {
+            "dovecot"
+        };
+        let child = Command::new(binary)
             .arg("-F")
             .arg("-c")
             .arg(self.dir.path().join("dovecot.conf"))
