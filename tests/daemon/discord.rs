@@ -167,6 +167,21 @@ async fn a_support_channel_post_opens_a_private_thread_where_the_conversation_li
     assert_no_pings(&sends[0]);
     assert!(fake.sends_to(SUPPORT_CHANNEL).is_empty());
     assert_eq!(conversations(&app, 1).await.len(), 1);
+
+    // After a restart the customer's next post in the support channel still goes to their thread.
+    let app = app.restart().await;
+    fake.until("the bot identifies again", |f| f.connections().0 >= 2)
+        .await;
+    fake.push_message(SUPPORT_CHANNEL, true, CAROL, "Carol", "Any update?");
+    let messages = wait_messages(&app, id_of(&conversation), 4).await;
+    assert_eq!(messages[3]["text"], "Any update?");
+    let created = fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.path == format!("/api/v10/channels/{SUPPORT_CHANNEL}/threads"))
+        .count();
+    assert_eq!(created, 1);
+    assert_eq!(conversations(&app, 1).await.len(), 1);
     app.stop().await;
 }
 

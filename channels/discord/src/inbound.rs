@@ -36,12 +36,10 @@ enum Place {
     Other,
 }
 
-/// Routing state, kept across reconnects of one daemon run.
+/// What each channel id is, learned once per daemon run.
 pub struct Routes {
     support: HashSet<u64>,
     places: Mutex<HashMap<u64, Place>>,
-    /// (support channel, customer) → the thread opened for them.
-    threads: Mutex<HashMap<(u64, u64), u64>>,
 }
 
 impl Routes {
@@ -49,7 +47,6 @@ impl Routes {
         Self {
             support: config.support_channel_ids().into_iter().collect(),
             places: Mutex::default(),
-            threads: Mutex::default(),
         }
     }
 }
@@ -107,13 +104,37 @@ impl EventHandler for Handler {
     }
 }
 
-/// `{"channels": {"<channel id>": "<last stored message id>"}}`.
+/// The channel cursor: `{"channels": {"<channel id>": <last stored message id>}, "threads":
+/// {"<support channel>:<customer>": <thread id>}}`, committed with the messages, so history
+/// backfill and each customer's thread survive restarts.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Cursor {
     channels: BTreeMap<u64, u64>,
+    #[serde(default)]
+    threads: BTreeMap<String, u64>,
 }
 
+/// Customers whose thread the cursor remembers (the most recently opened).
+const CURSOR_THREADS: usize = 4096;
+
 impl Cursor {
+    fn thread(&self, support: u64, customer: u64) -> Option<u64> {
+        self.threads.get(&format!("{support}:{customer}")).copied()
+    }
+
+    fn remember_thread(&mut self, support: u64, customer: u64, thread: u64) {
+        self.threads.insert(format!("{support}:{customer}"), thread);
+        if self.threads.len() > CURSOR_THREADS
+            && let Some(oldest) = self
+                .threads
+                .iter()
+                .min_by_key(|(_, t)| **t)
+                .map(|(k, _)| k.clone())
+        {
+            self.threads.remove(&oldest);
+        }
+    }
+
     fn advance(&mut self, channel: u64, message: u64) {
         let last = self.channels.entry(channel).or_default();
         *last = (*last).max(message);
@@ -235,7 +256,7 @@ impl DiscordChannel {
         let channel = message.channel_id.get();
         let thread = match self.place_of(message.channel_id, message.guild_id).await {
             Place::Dm | Place::Thread => channel,
-            Place::Support => match self.thread_for(message).await {
+            Place::Support => match self.thread_for(message, cursor).await {
                 Some(thread) => thread,
                 // Could not open a thread (permissions): keep the message in the channel itself
                 // rather than lose it; the agent's reply then goes there.
@@ -401,11 +422,11 @@ impl DiscordChannel {
     }
 
     /// The customer's thread under a support channel: theirs if one is open, else a new one.
-    async fn thread_for(&self, message: &Message) -> Option<u64> {
+    async fn thread_for(&self, message: &Message, cursor: &mut Cursor) -> Option<u64> {
         let support = message.channel_id;
-        let key = (support.get(), message.author.id.get());
-        if let Some(thread) = self.routes.threads.lock().unwrap().get(&key) {
-            return Some(*thread);
+        let customer = message.author.id.get();
+        if let Some(thread) = cursor.thread(support.get(), customer) {
+            return Some(thread);
         }
         let who = message
             .author
@@ -450,7 +471,7 @@ impl DiscordChannel {
         };
         match created {
             Ok(thread) => {
-                self.routes.threads.lock().unwrap().insert(key, thread);
+                cursor.remember_thread(support.get(), customer, thread);
                 self.routes
                     .places
                     .lock()
@@ -550,8 +571,13 @@ mod tests {
         }
         assert_eq!(cursor.channels.len(), CURSOR_CHANNELS);
         assert!(!cursor.channels.contains_key(&1));
+        cursor.remember_thread(7, 8, 9);
         let text = serde_json::to_string(&cursor).unwrap();
         let back: Cursor = serde_json::from_str(&text).unwrap();
         assert_eq!(back.channels, cursor.channels);
+        assert_eq!(back.thread(7, 8), Some(9));
+        // Cursors written before threads were remembered still load.
+        let old: Cursor = serde_json::from_str(r#"{"channels":{"1":2}}"#).unwrap();
+        assert_eq!(old.thread(7, 8), None);
     }
 }
