@@ -68,9 +68,25 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+const SECRET_LOGGING_CRATES: [&str; 8] = [
+    "lettre",
+    "async_imap",
+    "imap_proto",
+    "teloxide",
+    "serenity",
+    "reqwest",
+    "hyper",
+    "tungstenite",
+];
+
 fn init_tracing(config: &Config) {
-    let filter =
+    let mut filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
+    // These crates log the protocol bytes at debug/trace: SMTP AUTH, IMAP LOGIN, bot tokens.
+    // Secrets never reach the logs, whatever level is asked for.
+    for target in SECRET_LOGGING_CRATES {
+        filter = filter.add_directive(format!("{target}=info").parse().expect("valid directive"));
+    }
     // Logs go to stderr: stdout carries command output (a new token) only.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
