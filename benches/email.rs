@@ -4,6 +4,9 @@
 //! (IDLE wake-up, fetch, parse, commit). `cargo bench --bench email` (BENCH_MAILS, default 1000;
 //! BENCH_ROUNDS, default 100). Under `cargo test` it runs a small smoke version.
 
+#[path = "common/mod.rs"]
+mod common;
+
 #[path = "../tests/daemon/mail_servers.rs"]
 #[allow(dead_code)]
 mod mail_servers;
@@ -35,17 +38,6 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for WakeTimes {
             self.0.lock().unwrap().push(Instant::now());
         }
     }
-}
-
-fn percentiles(mut v: Vec<Duration>) -> String {
-    v.sort();
-    let p = |q: f64| v[((v.len() as f64 - 1.0) * q) as usize];
-    format!(
-        "p50 {:.2?}, p99 {:.2?}, max {:.2?}",
-        p(0.5),
-        p(0.99),
-        v[v.len() - 1]
-    )
 }
 
 /// A customer mail of realistic shape: a few paragraphs, a quoted earlier mail in replies.
@@ -173,12 +165,12 @@ fn main() {
         }
         println!(
             "email: client APPEND (connect, login, append) -> message.created over {rounds} rounds: {}",
-            percentiles(latencies)
+            common::percentiles(latencies)
         );
         if !ours.is_empty() {
             println!(
                 "email: IDLE wake-up -> message.created (fetch, parse, thread, commit): {}",
-                percentiles(ours)
+                common::percentiles(ours)
             );
         }
         shutdown.cancel();

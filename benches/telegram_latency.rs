@@ -4,6 +4,9 @@
 //! (BENCH_ROUNDS, default 300). Operations are spaced 40 ms apart so the per-bot send pacing
 //! (30 msg/s) is not what is measured.
 
+#[path = "common/mod.rs"]
+mod common;
+
 #[path = "../tests/daemon/telegram_fake.rs"]
 #[allow(dead_code)]
 mod telegram_fake;
@@ -14,17 +17,6 @@ use switchboard::config::{ChannelConfig, Config};
 use switchboard::store::Role;
 use switchboard_telegram::TelegramConfig;
 use telegram_fake::{FakeTelegram, TOKEN, private_text};
-
-fn percentiles(mut v: Vec<Duration>) -> String {
-    v.sort();
-    let p = |q: f64| v[((v.len() as f64 - 1.0) * q) as usize];
-    format!(
-        "p50 {:.2?}, p99 {:.2?}, max {:.2?}",
-        p(0.5),
-        p(0.99),
-        v[v.len() - 1]
-    )
-}
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
@@ -123,11 +115,11 @@ fn main() {
         println!("telegram: {rounds} rounds");
         println!(
             "telegram: update handed out -> SSE message.created: {}",
-            percentiles(inbound)
+            common::percentiles(inbound)
         );
         println!(
             "telegram: agent POST -> fake received sendMessage: {}",
-            percentiles(outbound)
+            common::percentiles(outbound)
         );
         shutdown.cancel();
         drop(events);

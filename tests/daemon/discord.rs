@@ -1,7 +1,7 @@
 //! The Discord channel end to end: the fake Discord (REST + gateway) ↔ the daemon ↔ the agent API.
 
 use crate::discord_fake::{BOT_ID, FakeDiscord, SUPPORT_CHANNEL, TOKEN, user_json};
-use crate::helpers::{TestApp, eventually, spawn_app_with};
+use crate::helpers::{TestApp, eventually, id_of, spawn_app_with};
 use serde_json::{Value, json};
 use std::time::Duration;
 use switchboard::config::ChannelConfig;
@@ -26,29 +26,6 @@ async fn spawn_with(mode: ThreadMode) -> (TestApp, FakeDiscord) {
     let app = spawn_app_with(move |c| c.channels.push(ChannelConfig::Discord(config))).await;
     fake.until("the bot identifies", |f| f.connected()).await;
     (app, fake)
-}
-
-async fn conversations(app: &TestApp, n: usize) -> Vec<Value> {
-    eventually(|| async {
-        let list = app
-            .get_json(&format!("/api/v1/conversations?channel={CHANNEL}"))
-            .await;
-        let list = list["conversations"].as_array().unwrap().clone();
-        (list.len() >= n).then_some(list)
-    })
-    .await
-}
-
-async fn wait_messages(app: &TestApp, conversation: i64, n: usize) -> Vec<Value> {
-    eventually(|| async {
-        let messages = app.messages(conversation).await;
-        (messages.len() >= n).then_some(messages)
-    })
-    .await
-}
-
-fn id_of(v: &Value) -> i64 {
-    v["id"].as_i64().unwrap()
 }
 
 /// Every send must forbid every ping.
@@ -84,9 +61,9 @@ async fn a_dm_becomes_a_conversation_and_the_reply_pings_nobody() {
         "Carol",
         "Hi, my deposit is missing @everyone",
     );
-    let conversation = conversations(&app, 1).await[0].clone();
+    let conversation = app.wait_conversations(CHANNEL, 1).await[0].clone();
     assert_eq!(conversation["contact"]["display_name"], "Carol");
-    let messages = wait_messages(&app, id_of(&conversation), 1).await;
+    let messages = app.wait_messages(id_of(&conversation), 1).await;
     assert_eq!(messages[0]["text"], "Hi, my deposit is missing @everyone");
 
     // The bot's own messages and other bots' are not customer messages.
@@ -130,7 +107,7 @@ async fn a_dm_becomes_a_conversation_and_the_reply_pings_nobody() {
 async fn a_support_channel_post_opens_a_private_thread_where_the_conversation_lives() {
     let (app, fake) = spawn_with(ThreadMode::Private).await;
     fake.push_message(SUPPORT_CHANNEL, true, CAROL, "Carol", "Withdrawal stuck");
-    let conversation = conversations(&app, 1).await[0].clone();
+    let conversation = app.wait_conversations(CHANNEL, 1).await[0].clone();
     let thread_call = fake
         .calls()
         .into_iter()
@@ -154,7 +131,7 @@ async fn a_support_channel_post_opens_a_private_thread_where_the_conversation_li
 
     // Later messages in the thread join the conversation.
     fake.push_message(thread, true, CAROL, "Carol", "Tx hash: 0xabc");
-    let messages = wait_messages(&app, id_of(&conversation), 2).await;
+    let messages = app.wait_messages(id_of(&conversation), 2).await;
     assert_eq!(messages[1]["text"], "Tx hash: 0xabc");
 
     let reply = app
@@ -166,14 +143,14 @@ async fn a_support_channel_post_opens_a_private_thread_where_the_conversation_li
     assert_eq!(sends.len(), 1, "the reply is posted in the thread");
     assert_no_pings(&sends[0]);
     assert!(fake.sends_to(SUPPORT_CHANNEL).is_empty());
-    assert_eq!(conversations(&app, 1).await.len(), 1);
+    assert_eq!(app.wait_conversations(CHANNEL, 1).await.len(), 1);
 
     // After a restart the customer's next post in the support channel still goes to their thread.
     let app = app.restart().await;
     fake.until("the bot identifies again", |f| f.connections().0 >= 2)
         .await;
     fake.push_message(SUPPORT_CHANNEL, true, CAROL, "Carol", "Any update?");
-    let messages = wait_messages(&app, id_of(&conversation), 4).await;
+    let messages = app.wait_messages(id_of(&conversation), 4).await;
     assert_eq!(messages[3]["text"], "Any update?");
     let created = fake
         .calls()
@@ -181,7 +158,7 @@ async fn a_support_channel_post_opens_a_private_thread_where_the_conversation_li
         .filter(|c| c.path == format!("/api/v10/channels/{SUPPORT_CHANNEL}/threads"))
         .count();
     assert_eq!(created, 1);
-    assert_eq!(conversations(&app, 1).await.len(), 1);
+    assert_eq!(app.wait_conversations(CHANNEL, 1).await.len(), 1);
     app.stop().await;
 }
 
@@ -189,7 +166,7 @@ async fn a_support_channel_post_opens_a_private_thread_where_the_conversation_li
 async fn public_threads_start_from_the_customers_message() {
     let (app, fake) = spawn_with(ThreadMode::Public).await;
     let first = fake.push_message(SUPPORT_CHANNEL, true, CAROL, "Carol", "Help please");
-    let conversation = conversations(&app, 1).await[0].clone();
+    let conversation = app.wait_conversations(CHANNEL, 1).await[0].clone();
     let id = first["id"].as_str().unwrap();
     fake.until("public thread", |f| {
         f.calls()
@@ -213,8 +190,8 @@ async fn attachments_edits_and_deletes_are_kept() {
     message["attachments"] =
         json!([fake.attachment("error.png", "image/png", b"\x89PNG fake image")]);
     fake.push("MESSAGE_CREATE", message.clone());
-    let conversation = id_of(&conversations(&app, 1).await[0]);
-    let stored = wait_messages(&app, conversation, 1).await.remove(0);
+    let conversation = id_of(&app.wait_conversations(CHANNEL, 1).await[0]);
+    let stored = app.wait_messages(conversation, 1).await.remove(0);
     let file = &stored["attachments"][0];
     assert_eq!(file["filename"], "error.png");
     let bytes = app
@@ -260,7 +237,7 @@ async fn long_replies_split_at_2000_and_50007_fails_with_a_reason() {
     let (app, fake) = spawn_with(ThreadMode::Private).await;
     let dm = fake.dm_channel(CAROL);
     fake.push_message(dm, false, CAROL, "Carol", "Tell me everything");
-    let conversation = id_of(&conversations(&app, 1).await[0]);
+    let conversation = id_of(&app.wait_conversations(CHANNEL, 1).await[0]);
     let long = "Never share your seed phrase. ".repeat(150);
     let reply = app.post_reply(conversation, &long).await;
     app.wait_for_status(conversation, id_of(&reply), "sent")
@@ -326,14 +303,14 @@ async fn a_dropped_socket_reconnects_and_backfills_without_loss_or_duplicates() 
     let (app, fake) = spawn_with(ThreadMode::Private).await;
     let dm = fake.dm_channel(CAROL);
     fake.push_message(dm, false, CAROL, "Carol", "one");
-    let conversation = id_of(&conversations(&app, 1).await[0]);
-    wait_messages(&app, conversation, 1).await;
+    let conversation = id_of(&app.wait_conversations(CHANNEL, 1).await[0]);
+    app.wait_messages(conversation, 1).await;
 
     fake.drop_socket();
     // Posted while the bot is away: in the history, never dispatched.
     fake.message(dm, false, CAROL, "Carol", "two");
     fake.message(dm, false, CAROL, "Carol", "three");
-    let messages = wait_messages(&app, conversation, 3).await;
+    let messages = app.wait_messages(conversation, 3).await;
     let texts: Vec<&str> = messages
         .iter()
         .map(|m| m["text"].as_str().unwrap())
@@ -348,7 +325,7 @@ async fn a_dropped_socket_reconnects_and_backfills_without_loss_or_duplicates() 
     // The daemon restarts: what came meanwhile is fetched, nothing twice.
     let app = app.restart().await;
     fake.message(dm, false, CAROL, "Carol", "four");
-    let messages = wait_messages(&app, conversation, 4).await;
+    let messages = app.wait_messages(conversation, 4).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(app.messages(conversation).await.len(), 4, "{messages:?}");
     app.stop().await;
@@ -360,19 +337,7 @@ async fn a_refused_message_content_intent_is_reported_clearly() {
     fake.refuse_intents();
     let config = config(&fake, ThreadMode::Private);
     let app = spawn_app_with(move |c| c.channels.push(ChannelConfig::Discord(config))).await;
-    let health = eventually(|| async {
-        let health: Value = app
-            .client
-            .get(app.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        (health["channels"][CHANNEL]["state"] == "failing").then_some(health)
-    })
-    .await;
+    let health = app.wait_channel_state(CHANNEL, "failing").await;
     let error = health["channels"][CHANNEL]["last_error"].as_str().unwrap();
     assert!(error.contains("Message Content Intent"), "{error}");
     assert!(!error.contains(TOKEN));

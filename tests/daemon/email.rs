@@ -1,9 +1,8 @@
 //! The email channel end to end against real servers: Dovecot (IMAP IDLE in) and aiosmtpd (SMTP
 //! out), through the daemon's public API.
 
-use crate::helpers::{TestApp, eventually, spawn_app_with};
+use crate::helpers::{TestApp, eventually, id_of, spawn_app_with};
 use crate::mail_servers::{Dovecot, PASSWORD, SmtpServer, TestCa, USER};
-use serde_json::Value;
 use std::time::{Duration, Instant};
 use switchboard::config::ChannelConfig;
 use switchboard_email::EmailConfig;
@@ -67,29 +66,6 @@ pub fn mail(from: &str, id: &str, subject: &str, extra: &str, body: &str) -> Vec
     .into_bytes()
 }
 
-pub async fn conversations(app: &TestApp, n: usize) -> Vec<Value> {
-    eventually(|| async {
-        let list = app
-            .get_json(&format!("/api/v1/conversations?channel={CHANNEL}"))
-            .await;
-        let list = list["conversations"].as_array().unwrap().clone();
-        (list.len() >= n).then_some(list)
-    })
-    .await
-}
-
-async fn wait_messages(app: &TestApp, conversation: i64, n: usize) -> Vec<Value> {
-    eventually(|| async {
-        let messages = app.messages(conversation).await;
-        (messages.len() >= n).then_some(messages)
-    })
-    .await
-}
-
-fn id_of(v: &Value) -> i64 {
-    v["id"].as_i64().unwrap()
-}
-
 /// Every inbound message of the channel, over all conversations.
 async fn inbound_count(app: &TestApp) -> usize {
     let list = app
@@ -118,12 +94,7 @@ fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
 async fn appended_mail_arrives_over_idle_and_a_thread_of_three_is_one_conversation() {
     let MailSetup { app, dovecot, .. } = spawn_mail().await;
     // Let the channel reach IDLE first, so this measures the IDLE wake-up path.
-    eventually(|| async {
-        let health = app.client.get(app.url("/healthz")).send().await.unwrap();
-        let health: Value = health.json().await.unwrap();
-        (health["channels"][CHANNEL]["state"] == "running").then_some(())
-    })
-    .await;
+    app.wait_channel_state(CHANNEL, "running").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let started = Instant::now();
     dovecot
@@ -135,7 +106,7 @@ async fn appended_mail_arrives_over_idle_and_a_thread_of_three_is_one_conversati
             "My deposit of 0.5 BTC has not arrived.",
         ))
         .await;
-    let list = conversations(&app, 1).await;
+    let list = app.wait_conversations(CHANNEL, 1).await;
     let latency = started.elapsed();
     assert!(
         latency < Duration::from_secs(2),
@@ -164,7 +135,7 @@ async fn appended_mail_arrives_over_idle_and_a_thread_of_three_is_one_conversati
             "Any news?",
         ))
         .await;
-    let messages = wait_messages(&app, id_of(conversation), 3).await;
+    let messages = app.wait_messages(id_of(conversation), 3).await;
     let texts: Vec<&str> = messages
         .iter()
         .map(|m| m["text"].as_str().unwrap())
@@ -192,7 +163,7 @@ async fn appended_mail_arrives_over_idle_and_a_thread_of_three_is_one_conversati
         .await
         .unwrap();
     assert!(raw.contains("> My deposit"));
-    assert_eq!(conversations(&app, 1).await.len(), 1);
+    assert_eq!(app.wait_conversations(CHANNEL, 1).await.len(), 1);
     // Stored, then flagged \Seen for people who read the mailbox too.
     let maildir = dovecot.maildir().join("cur");
     eventually(|| async {
@@ -224,7 +195,7 @@ async fn agent_reply_threads_and_customer_answers_rejoin_while_strangers_cannot(
             "I lost my password.",
         ))
         .await;
-    let conversation = id_of(&conversations(&app, 1).await[0]);
+    let conversation = id_of(&app.wait_conversations(CHANNEL, 1).await[0]);
     let reply = app
         .post_reply(conversation, "Use **Forgot password** on the login screen.")
         .await;
@@ -268,7 +239,7 @@ async fn agent_reply_threads_and_customer_answers_rejoin_while_strangers_cannot(
             "That worked, thanks!",
         ))
         .await;
-    let messages = wait_messages(&app, conversation, 3).await;
+    let messages = app.wait_messages(conversation, 3).await;
     assert_eq!(messages[2]["text"], "That worked, thanks!");
 
     // Someone else citing Alice's ticket gets a conversation of their own.
@@ -293,7 +264,7 @@ async fn agent_reply_threads_and_customer_answers_rejoin_while_strangers_cannot(
             "My transfer failed.",
         ))
         .await;
-    let list = conversations(&app, 3).await;
+    let list = app.wait_conversations(CHANNEL, 3).await;
     assert_eq!(list.len(), 3);
     assert_eq!(app.messages(conversation).await.len(), 3);
     let mallory = list
@@ -322,9 +293,9 @@ JVBERi0xLjQKc3RhdGVtZW50Cg==\r\n--outer--\r\n";
 async fn html_only_mail_is_sanitized_and_its_files_download() {
     let MailSetup { app, dovecot, .. } = spawn_mail().await;
     dovecot.append(HTML_WITH_FILES.as_bytes()).await;
-    let conversation = conversations(&app, 1).await[0].clone();
+    let conversation = app.wait_conversations(CHANNEL, 1).await[0].clone();
     assert_eq!(conversation["subject"], "Проблема с выводом");
-    let message = wait_messages(&app, id_of(&conversation), 1).await[0].clone();
+    let message = app.wait_messages(id_of(&conversation), 1).await[0].clone();
     let html = message["html"].as_str().unwrap();
     assert!(html.contains("<b>stuck</b>"), "{html}");
     assert!(
@@ -377,7 +348,7 @@ async fn restart_and_uidvalidity_change_store_nothing_twice() {
             ))
             .await;
     }
-    conversations(&app, 2).await;
+    app.wait_conversations(CHANNEL, 2).await;
     let app = app.restart().await;
     dovecot
         .append(&mail(
@@ -388,7 +359,7 @@ async fn restart_and_uidvalidity_change_store_nothing_twice() {
             "Hi",
         ))
         .await;
-    conversations(&app, 3).await;
+    app.wait_conversations(CHANNEL, 3).await;
     assert_eq!(inbound_count(&app).await, 3);
 
     // The server renumbers the mailbox: a new UIDVALIDITY, every mail gets a new UID.
@@ -402,19 +373,11 @@ async fn restart_and_uidvalidity_change_store_nothing_twice() {
         "Hey",
     ));
     dovecot.start_again().await;
-    conversations(&app, 4).await;
+    app.wait_conversations(CHANNEL, 4).await;
     // Give a wrong resync time to store duplicates before counting.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(inbound_count(&app).await, 4);
-    let health: Value = app
-        .client
-        .get(app.url("/healthz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = app.health().await;
     assert!(
         health["channels"][CHANNEL]["restarts"].as_u64().unwrap() >= 1,
         "{health}"
@@ -436,7 +399,7 @@ async fn dovecot_restarted_mid_idle_reconnects_and_misses_nothing() {
             "one",
         ))
         .await;
-    conversations(&app, 1).await;
+    app.wait_conversations(CHANNEL, 1).await;
     dovecot.stop();
     // Arrives while the server is down (the MTA writes the maildir directly).
     dovecot.deliver_file(&mail(
@@ -456,7 +419,7 @@ async fn dovecot_restarted_mid_idle_reconnects_and_misses_nothing() {
             "three",
         ))
         .await;
-    conversations(&app, 3).await;
+    app.wait_conversations(CHANNEL, 3).await;
     assert_eq!(inbound_count(&app).await, 3);
     app.stop().await;
 }
@@ -491,7 +454,7 @@ async fn auto_replies_are_flagged_and_our_own_mail_is_never_ingested() {
             "Help",
         ))
         .await;
-    let list = conversations(&app, 2).await;
+    let list = app.wait_conversations(CHANNEL, 2).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(inbound_count(&app).await, 2);
     let mut flags = Vec::new();
@@ -544,7 +507,7 @@ async fn smtp_550_fails_with_the_servers_reason_451_retries_and_a_bounce_fails_a
             "hello",
         ))
         .await;
-    let list = conversations(&app, 3).await;
+    let list = app.wait_conversations(CHANNEL, 3).await;
     let by_contact = |needle: &str| {
         list.iter()
             .find(|c| {
@@ -606,7 +569,7 @@ async fn smtp_550_fails_with_the_servers_reason_451_retries_and_a_bounce_fails_a
     );
     // The bounce itself is not a customer message anywhere.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(conversations(&app, 3).await.len(), 3);
+    assert_eq!(app.wait_conversations(CHANNEL, 3).await.len(), 3);
     app.stop().await;
 }
 
@@ -625,7 +588,7 @@ async fn tls_with_a_private_ca_works_both_ways() {
             "secure?",
         ))
         .await;
-    let conversation = id_of(&conversations(&app, 1).await[0]);
+    let conversation = id_of(&app.wait_conversations(CHANNEL, 1).await[0]);
     let reply = app.post_reply(conversation, "Yes, encrypted.").await;
     app.wait_for_status(conversation, id_of(&reply), "sent")
         .await;
@@ -645,19 +608,7 @@ async fn an_untrusted_certificate_is_refused() {
     config.smtp.host = "127.0.0.1".into();
     config.smtp.tls = switchboard_email::TlsMode::None;
     let app = spawn_app_with(move |c| c.channels.push(ChannelConfig::Email(config))).await;
-    let health = eventually(|| async {
-        let health: Value = app
-            .client
-            .get(app.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        (health["channels"][CHANNEL]["state"] == "failing").then_some(health)
-    })
-    .await;
+    let health = app.wait_channel_state(CHANNEL, "failing").await;
     let error = health["channels"][CHANNEL]["last_error"].as_str().unwrap();
     assert!(
         error.contains("TLS") && error.contains("certificate"),
@@ -665,17 +616,6 @@ async fn an_untrusted_certificate_is_refused() {
     );
     assert!(!error.contains(PASSWORD));
     app.stop().await;
-}
-
-async fn channel_conversations(app: &TestApp, channel: &str, n: usize) -> Vec<Value> {
-    eventually(|| async {
-        let list = app
-            .get_json(&format!("/api/v1/conversations?channel={channel}"))
-            .await;
-        let list = list["conversations"].as_array().unwrap().clone();
-        (list.len() >= n).then_some(list)
-    })
-    .await
 }
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -726,23 +666,29 @@ async fn broken_8bit_and_huge_mails_are_stored_and_over_the_limit_keeps_the_head
     dovecot.append(&fixture("russian-8bit.eml")).await;
     dovecot.append(&huge_mail()).await;
 
-    let list = channel_conversations(&app, CHANNEL, 3).await;
+    let list = app.wait_conversations(CHANNEL, 3).await;
     let find = |subject: &str| {
         list.iter()
             .find(|c| c["subject"] == subject)
             .unwrap_or_else(|| panic!("no conversation {subject:?} in {list:?}"))
             .clone()
     };
-    let broken = wait_messages(&app, id_of(&find("Überweisung fehlt")), 1).await;
+    let broken = app
+        .wait_messages(id_of(&find("Überweisung fehlt")), 1)
+        .await;
     assert!(
         broken[0]["text"]
             .as_str()
             .unwrap()
             .contains("The boundary never closes")
     );
-    let russian = wait_messages(&app, id_of(&find("Re: Вывод средств")), 1).await;
+    let russian = app
+        .wait_messages(id_of(&find("Re: Вывод средств")), 1)
+        .await;
     assert_eq!(russian[0]["text"], "Спасибо, всё пришло.");
-    let huge = wait_messages(&app, id_of(&find("Full wallet backup")), 1).await;
+    let huge = app
+        .wait_messages(id_of(&find("Full wallet backup")), 1)
+        .await;
     let backup = huge[0]["attachments"]
         .as_array()
         .unwrap()
@@ -760,12 +706,12 @@ async fn broken_8bit_and_huge_mails_are_stored_and_over_the_limit_keeps_the_head
     assert_eq!(bytes.len(), 25 * 1024 * 1024);
     assert!(bytes.iter().enumerate().all(|(i, b)| *b == (i % 251) as u8));
 
-    let list = channel_conversations(&app, "mail-small", 3).await;
+    let list = app.wait_conversations("mail-small", 3).await;
     let over = list
         .iter()
         .find(|c| c["subject"] == "Full wallet backup")
         .unwrap();
-    let message = wait_messages(&app, id_of(over), 1).await.remove(0);
+    let message = app.wait_messages(id_of(over), 1).await.remove(0);
     assert!(
         message["text"]
             .as_str()
@@ -793,7 +739,7 @@ async fn servers_without_idle_are_polled() {
             "no idle here",
         ))
         .await;
-    let list = conversations(&app, 1).await;
+    let list = app.wait_conversations(CHANNEL, 1).await;
     assert_eq!(list[0]["subject"], "Polled");
     app.stop().await;
 }

@@ -279,6 +279,42 @@ impl TestApp {
             .expect("message is listed")
     }
 
+    /// The channel's conversations once there are at least `n`.
+    pub async fn wait_conversations(&self, channel: &str, n: usize) -> Vec<Value> {
+        eventually(|| async {
+            let list = self
+                .get_json(&format!("/api/v1/conversations?channel={channel}"))
+                .await;
+            let list = list["conversations"].as_array().unwrap().clone();
+            (list.len() >= n).then_some(list)
+        })
+        .await
+    }
+
+    /// The conversation's messages once there are at least `n`.
+    pub async fn wait_messages(&self, conversation_id: i64, n: usize) -> Vec<Value> {
+        eventually(|| async {
+            let messages = self.messages(conversation_id).await;
+            (messages.len() >= n).then_some(messages)
+        })
+        .await
+    }
+
+    /// `/healthz` (no token needed).
+    pub async fn health(&self) -> Value {
+        let response = self.client.get(self.url("/healthz")).send().await.unwrap();
+        response.json().await.unwrap()
+    }
+
+    /// The whole health document once `channel` is in `state`.
+    pub async fn wait_channel_state(&self, channel: &str, state: &str) -> Value {
+        eventually(|| async {
+            let health = self.health().await;
+            (health["channels"][channel]["state"] == state).then_some(health)
+        })
+        .await
+    }
+
     /// Polls until the message's delivery status is `status` (the dispatcher runs on its own).
     pub async fn wait_for_status(
         &self,
@@ -310,6 +346,11 @@ impl TestApp {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
+}
+
+/// The `id` of an API object.
+pub fn id_of(value: &Value) -> i64 {
+    value["id"].as_i64().unwrap()
 }
 
 /// Polls `check` until it returns Some, for up to 10 s.

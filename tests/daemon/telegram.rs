@@ -33,33 +33,14 @@ async fn spawn_with_bot() -> (TestApp, FakeTelegram) {
     (spawn_bot(bot_config(&fake)).await, fake)
 }
 
-async fn telegram_conversations(app: &TestApp, n: usize) -> Vec<Value> {
-    eventually(|| async {
-        let list = app
-            .get_json("/api/v1/conversations?channel=wallet-bot")
-            .await;
-        let list = list["conversations"].as_array().unwrap().clone();
-        (list.len() >= n).then_some(list)
-    })
-    .await
-}
-
-async fn wait_messages(app: &TestApp, conversation: i64, n: usize) -> Vec<Value> {
-    eventually(|| async {
-        let messages = app.messages(conversation).await;
-        (messages.len() >= n).then_some(messages)
-    })
-    .await
-}
-
 #[tokio::test]
 async fn private_message_becomes_a_conversation_with_the_telegram_contact() {
     let (app, fake) = spawn_with_bot().await;
     fake.push("message", private_text(4242, 1, "Мій депозит не прийшов"));
-    let conversation = telegram_conversations(&app, 1).await[0].clone();
+    let conversation = app.wait_conversations("wallet-bot", 1).await[0].clone();
     assert_eq!(conversation["contact"]["display_name"], "Carol Crypto");
     let id = conversation["id"].as_i64().unwrap();
-    let messages = wait_messages(&app, id, 1).await;
+    let messages = app.wait_messages(id, 1).await;
     assert_eq!(messages[0]["text"], "Мій депозит не прийшов");
     assert_eq!(messages[0]["external_id"], "4242:1");
     let contact = app
@@ -80,7 +61,7 @@ async fn private_message_becomes_a_conversation_with_the_telegram_contact() {
 async fn agent_reply_is_sent_to_the_chat_as_plain_text_and_long_text_is_split() {
     let (app, fake) = spawn_with_bot().await;
     fake.push("message", private_text(4242, 1, "help"));
-    let id = telegram_conversations(&app, 1).await[0]["id"]
+    let id = app.wait_conversations("wallet-bot", 1).await[0]["id"]
         .as_i64()
         .unwrap();
     let reply = app
@@ -116,7 +97,7 @@ async fn agent_reply_is_sent_to_the_chat_as_plain_text_and_long_text_is_split() 
 async fn rate_limit_is_retried_after_its_delay_and_a_blocked_bot_fails_with_the_reason() {
     let (app, fake) = spawn_with_bot().await;
     fake.push("message", private_text(4242, 1, "help"));
-    let id = telegram_conversations(&app, 1).await[0]["id"]
+    let id = app.wait_conversations("wallet-bot", 1).await[0]["id"]
         .as_i64()
         .unwrap();
     fake.fail_sends(&[(429, "Too Many Requests: retry after 1", Some(1))]);
@@ -156,10 +137,10 @@ async fn rate_limit_is_retried_after_its_delay_and_a_blocked_bot_fails_with_the_
 async fn edited_message_updates_the_text_and_keeps_the_original() {
     let (app, fake) = spawn_with_bot().await;
     fake.push("message", private_text(4242, 1, "send to 0xAAA"));
-    let id = telegram_conversations(&app, 1).await[0]["id"]
+    let id = app.wait_conversations("wallet-bot", 1).await[0]["id"]
         .as_i64()
         .unwrap();
-    wait_messages(&app, id, 1).await;
+    app.wait_messages(id, 1).await;
     let mut edited = private_text(4242, 1, "send to 0xBBB");
     edited["edit_date"] = json!(1_790_000_100);
     fake.push("edited_message", edited);
@@ -196,7 +177,7 @@ async fn in_groups_only_messages_addressed_to_the_bot_open_conversations() {
     });
     fake.push("message", reply_to_bot);
     fake.push("message", group(4, 10, "/start"));
-    let conversations = telegram_conversations(&app, 3).await;
+    let conversations = app.wait_conversations("wallet-bot", 3).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let conversations_now = app
         .get_json("/api/v1/conversations?channel=wallet-bot")
@@ -249,10 +230,10 @@ async fn photo_is_downloaded_and_served_as_an_attachment() {
                                "mime_type": "application/pdf", "file_size": 50_000_000 });
     fake.push("message", photo);
     fake.push("message", huge);
-    let id = telegram_conversations(&app, 1).await[0]["id"]
+    let id = app.wait_conversations("wallet-bot", 1).await[0]["id"]
         .as_i64()
         .unwrap();
-    let messages = wait_messages(&app, id, 2).await;
+    let messages = app.wait_messages(id, 2).await;
     assert_eq!(messages[0]["text"], "my receipt");
     let attachment = &messages[0]["attachments"][0];
     assert_eq!(attachment["content_type"], "image/jpeg");
@@ -274,15 +255,15 @@ async fn after_a_restart_no_update_is_lost_or_stored_twice() {
     for i in 1..=3 {
         fake.push("message", private_text(4242, i, &format!("message {i}")));
     }
-    let id = telegram_conversations(&app, 1).await[0]["id"]
+    let id = app.wait_conversations("wallet-bot", 1).await[0]["id"]
         .as_i64()
         .unwrap();
-    wait_messages(&app, id, 3).await;
+    app.wait_messages(id, 3).await;
     let app = app.restart().await;
     for i in 4..=5 {
         fake.push("message", private_text(4242, i, &format!("message {i}")));
     }
-    let messages = wait_messages(&app, id, 5).await;
+    let messages = app.wait_messages(id, 5).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let messages_now = app.messages(id).await;
     assert_eq!(messages_now.len(), 5, "{messages:?}");
@@ -303,19 +284,7 @@ async fn a_wrong_token_marks_the_channel_failing_while_the_daemon_keeps_running(
         ..bot_config(&fake)
     })
     .await;
-    let health = eventually(|| async {
-        let h: Value = app
-            .client
-            .get(app.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        (h["channels"]["wallet-bot"]["state"] == "failing").then_some(h)
-    })
-    .await;
+    let health = app.wait_channel_state("wallet-bot", "failing").await;
     assert_eq!(health["status"], "degraded");
     assert!(
         health["channels"]["wallet-bot"]["last_error"]
@@ -388,7 +357,7 @@ async fn webhook_mode_registers_the_hook_and_accepts_only_the_right_secret() {
         post(Some("hook-secret-0123456789")).await.unwrap().status(),
         200
     );
-    let id = telegram_conversations(&app, 1).await[0]["id"]
+    let id = app.wait_conversations("wallet-bot", 1).await[0]["id"]
         .as_i64()
         .unwrap();
     let messages = app.messages(id).await;
@@ -409,7 +378,7 @@ async fn webhook_mode_registers_the_hook_and_accepts_only_the_right_secret() {
 async fn agent_files_are_uploaded_as_photo_or_document() {
     let (app, fake) = spawn_with_bot().await;
     fake.push("message", private_text(4242, 1, "how do I verify?"));
-    let id = telegram_conversations(&app, 1).await[0]["id"]
+    let id = app.wait_conversations("wallet-bot", 1).await[0]["id"]
         .as_i64()
         .unwrap();
     let response = app
@@ -452,10 +421,10 @@ async fn agent_files_are_uploaded_as_photo_or_document() {
 async fn start_opens_the_conversation_and_queues_the_greeting_through_the_outbox() {
     let (app, fake) = spawn_with_bot().await;
     fake.push("message", private_text(4242, 1, "/start"));
-    let id = telegram_conversations(&app, 1).await[0]["id"]
+    let id = app.wait_conversations("wallet-bot", 1).await[0]["id"]
         .as_i64()
         .unwrap();
-    let messages = wait_messages(&app, id, 2).await;
+    let messages = app.wait_messages(id, 2).await;
     assert_eq!(messages[0]["text"], "/start");
     let greeting = &messages[1];
     assert_eq!(greeting["direction"], "outbound");
@@ -473,7 +442,7 @@ async fn start_opens_the_conversation_and_queues_the_greeting_through_the_outbox
     );
     // An ordinary message gets no greeting.
     fake.push("message", private_text(4242, 2, "my deposit is missing"));
-    wait_messages(&app, id, 3).await;
+    app.wait_messages(id, 3).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(app.messages(id).await.len(), 3);
 }
@@ -483,10 +452,10 @@ async fn a_slow_chat_does_not_hold_up_replies_to_other_chats() {
     let (app, fake) = spawn_with_bot().await;
     fake.push("message", private_text(1111, 1, "slow one"));
     fake.push("message", private_text(2222, 1, "fast one"));
-    let conversations = telegram_conversations(&app, 2).await;
+    let conversations = app.wait_conversations("wallet-bot", 2).await;
     let mut ids = Vec::new();
     for c in &conversations {
-        let messages = wait_messages(&app, c["id"].as_i64().unwrap(), 1).await;
+        let messages = app.wait_messages(c["id"].as_i64().unwrap(), 1).await;
         ids.push((
             messages[0]["external_id"].as_str().unwrap().to_owned(),
             c["id"].as_i64().unwrap(),
