@@ -44,6 +44,11 @@ pub fn email_config(imap_port: u16, smtp_port: u16, tls: Option<&TestCa>) -> Ema
     toml::from_str(&text).unwrap()
 }
 
+/// A plain customer mail without threading headers, appended over IMAP.
+async fn customer_writes(dovecot: &Dovecot, from: &str, id: &str, subject: &str, body: &str) {
+    dovecot.append(&mail(from, id, subject, "", body)).await;
+}
+
 pub struct MailSetup {
     pub app: TestApp,
     pub dovecot: Dovecot,
@@ -97,15 +102,14 @@ async fn appended_mail_arrives_over_idle_and_a_thread_of_three_is_one_conversati
     app.wait_channel_state(CHANNEL, "running").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let started = Instant::now();
-    dovecot
-        .append(&mail(
-            "Alice Doe <Alice@Customer.example>",
-            "first@customer.example",
-            "Deposit not arrived",
-            "",
-            "My deposit of 0.5 BTC has not arrived.",
-        ))
-        .await;
+    customer_writes(
+        &dovecot,
+        "Alice Doe <Alice@Customer.example>",
+        "first@customer.example",
+        "Deposit not arrived",
+        "My deposit of 0.5 BTC has not arrived.",
+    )
+    .await;
     let list = app.wait_conversations(CHANNEL, 1).await;
     let latency = started.elapsed();
     assert!(
@@ -186,15 +190,14 @@ async fn appended_mail_arrives_over_idle_and_a_thread_of_three_is_one_conversati
 #[tokio::test]
 async fn agent_reply_threads_and_customer_answers_rejoin_while_strangers_cannot() {
     let MailSetup { app, dovecot, smtp } = spawn_mail().await;
-    dovecot
-        .append(&mail(
-            "Alice <alice@customer.example>",
-            "first@customer.example",
-            "Password reset",
-            "",
-            "I lost my password.",
-        ))
-        .await;
+    customer_writes(
+        &dovecot,
+        "Alice <alice@customer.example>",
+        "first@customer.example",
+        "Password reset",
+        "I lost my password.",
+    )
+    .await;
     let conversation = id_of(&app.wait_conversations(CHANNEL, 1).await[0]);
     let reply = app
         .post_reply(conversation, "Use **Forgot password** on the login screen.")
@@ -255,15 +258,14 @@ async fn agent_reply_threads_and_customer_answers_rejoin_while_strangers_cannot(
         ))
         .await;
     // A new subject from Alice without references is a new conversation too.
-    dovecot
-        .append(&mail(
-            "alice@customer.example",
-            "other@customer.example",
-            "Transfer failed",
-            "",
-            "My transfer failed.",
-        ))
-        .await;
+    customer_writes(
+        &dovecot,
+        "alice@customer.example",
+        "other@customer.example",
+        "Transfer failed",
+        "My transfer failed.",
+    )
+    .await;
     let list = app.wait_conversations(CHANNEL, 3).await;
     assert_eq!(list.len(), 3);
     assert_eq!(app.messages(conversation).await.len(), 3);
@@ -338,27 +340,25 @@ async fn restart_and_uidvalidity_change_store_nothing_twice() {
         app, mut dovecot, ..
     } = spawn_mail().await;
     for n in 1..=2 {
-        dovecot
-            .append(&mail(
-                "carol@customer.example",
-                &format!("c{n}@customer.example"),
-                &format!("Question {n}"),
-                "",
-                "Hello",
-            ))
-            .await;
+        customer_writes(
+            &dovecot,
+            "carol@customer.example",
+            &format!("c{n}@customer.example"),
+            &format!("Question {n}"),
+            "Hello",
+        )
+        .await;
     }
     app.wait_conversations(CHANNEL, 2).await;
     let app = app.restart().await;
-    dovecot
-        .append(&mail(
-            "carol@customer.example",
-            "c3@customer.example",
-            "Question 3",
-            "",
-            "Hi",
-        ))
-        .await;
+    customer_writes(
+        &dovecot,
+        "carol@customer.example",
+        "c3@customer.example",
+        "Question 3",
+        "Hi",
+    )
+    .await;
     app.wait_conversations(CHANNEL, 3).await;
     assert_eq!(inbound_count(&app).await, 3);
 
@@ -390,15 +390,14 @@ async fn dovecot_restarted_mid_idle_reconnects_and_misses_nothing() {
     let MailSetup {
         app, mut dovecot, ..
     } = spawn_mail().await;
-    dovecot
-        .append(&mail(
-            "dan@customer.example",
-            "d1@customer.example",
-            "Before",
-            "",
-            "one",
-        ))
-        .await;
+    customer_writes(
+        &dovecot,
+        "dan@customer.example",
+        "d1@customer.example",
+        "Before",
+        "one",
+    )
+    .await;
     app.wait_conversations(CHANNEL, 1).await;
     dovecot.stop();
     // Arrives while the server is down (the MTA writes the maildir directly).
@@ -410,15 +409,14 @@ async fn dovecot_restarted_mid_idle_reconnects_and_misses_nothing() {
         "two",
     ));
     dovecot.start_again().await;
-    dovecot
-        .append(&mail(
-            "dan@customer.example",
-            "d3@customer.example",
-            "After",
-            "",
-            "three",
-        ))
-        .await;
+    customer_writes(
+        &dovecot,
+        "dan@customer.example",
+        "d3@customer.example",
+        "After",
+        "three",
+    )
+    .await;
     app.wait_conversations(CHANNEL, 3).await;
     assert_eq!(inbound_count(&app).await, 3);
     app.stop().await;
@@ -436,24 +434,22 @@ async fn auto_replies_are_flagged_and_our_own_mail_is_never_ingested() {
             "I am away until Monday.",
         ))
         .await;
-    dovecot
-        .append(&mail(
-            "Wallet Support <support@wallet.example>",
-            "loop@wallet.example",
-            "Re: something",
-            "",
-            "Our own reply, copied to the support mailbox.",
-        ))
-        .await;
-    dovecot
-        .append(&mail(
-            "erin@customer.example",
-            "real@customer.example",
-            "Real question",
-            "",
-            "Help",
-        ))
-        .await;
+    customer_writes(
+        &dovecot,
+        "Wallet Support <support@wallet.example>",
+        "loop@wallet.example",
+        "Re: something",
+        "Our own reply, copied to the support mailbox.",
+    )
+    .await;
+    customer_writes(
+        &dovecot,
+        "erin@customer.example",
+        "real@customer.example",
+        "Real question",
+        "Help",
+    )
+    .await;
     let list = app.wait_conversations(CHANNEL, 2).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(inbound_count(&app).await, 2);
@@ -480,33 +476,30 @@ async fn auto_replies_are_flagged_and_our_own_mail_is_never_ingested() {
 #[tokio::test]
 async fn smtp_550_fails_with_the_servers_reason_451_retries_and_a_bounce_fails_a_sent_reply() {
     let MailSetup { app, dovecot, smtp } = spawn_mail().await;
-    dovecot
-        .append(&mail(
-            "reject-me@customer.example",
-            "r1@customer.example",
-            "Hi",
-            "",
-            "hello",
-        ))
-        .await;
-    dovecot
-        .append(&mail(
-            "tempfail@customer.example",
-            "t1@customer.example",
-            "Hi",
-            "",
-            "hello",
-        ))
-        .await;
-    dovecot
-        .append(&mail(
-            "frank@customer.example",
-            "f1@customer.example",
-            "Hi",
-            "",
-            "hello",
-        ))
-        .await;
+    customer_writes(
+        &dovecot,
+        "reject-me@customer.example",
+        "r1@customer.example",
+        "Hi",
+        "hello",
+    )
+    .await;
+    customer_writes(
+        &dovecot,
+        "tempfail@customer.example",
+        "t1@customer.example",
+        "Hi",
+        "hello",
+    )
+    .await;
+    customer_writes(
+        &dovecot,
+        "frank@customer.example",
+        "f1@customer.example",
+        "Hi",
+        "hello",
+    )
+    .await;
     let list = app.wait_conversations(CHANNEL, 3).await;
     let by_contact = |needle: &str| {
         list.iter()
@@ -579,15 +572,14 @@ async fn tls_with_a_private_ca_works_both_ways() {
     let (dovecot, smtp) = tokio::join!(Dovecot::start(Some(&ca)), SmtpServer::start(Some(&ca)));
     let config = email_config(dovecot.tls_port.unwrap(), smtp.port, Some(&ca));
     let app = spawn_app_with(move |c| c.channels.push(ChannelConfig::Email(config))).await;
-    dovecot
-        .append(&mail(
-            "grace@customer.example",
-            "g1@customer.example",
-            "Over TLS",
-            "",
-            "secure?",
-        ))
-        .await;
+    customer_writes(
+        &dovecot,
+        "grace@customer.example",
+        "g1@customer.example",
+        "Over TLS",
+        "secure?",
+    )
+    .await;
     let conversation = id_of(&app.wait_conversations(CHANNEL, 1).await[0]);
     let reply = app.post_reply(conversation, "Yes, encrypted.").await;
     app.wait_for_status(conversation, id_of(&reply), "sent")
@@ -730,15 +722,14 @@ async fn servers_without_idle_are_polled() {
     config.imap.poll_interval = Duration::from_secs(1);
     let app = spawn_app_with(move |c| c.channels.push(ChannelConfig::Email(config))).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    dovecot
-        .append(&mail(
-            "ida@customer.example",
-            "i1@customer.example",
-            "Polled",
-            "",
-            "no idle here",
-        ))
-        .await;
+    customer_writes(
+        &dovecot,
+        "ida@customer.example",
+        "i1@customer.example",
+        "Polled",
+        "no idle here",
+    )
+    .await;
     let list = app.wait_conversations(CHANNEL, 1).await;
     assert_eq!(list[0]["subject"], "Polled");
     app.stop().await;
