@@ -194,6 +194,7 @@ impl Dispatcher {
             reply_to: job.reply_to.clone(),
             references,
             agent_name: Some(job.agent_name.clone()),
+            auto_generated: job.auto_generated,
         })
     }
 }
@@ -248,6 +249,7 @@ mod tests {
             text: "hi".into(),
             reply_to: None,
             agent_name: "a".into(),
+            auto_generated: false,
             attempts,
             expires_at,
         }

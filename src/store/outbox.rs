@@ -20,6 +20,7 @@ pub struct OutboxJob {
     pub text: String,
     pub reply_to: Option<String>,
     pub agent_name: String,
+    pub auto_generated: bool,
     /// Attempts made before this one.
     pub attempts: i64,
     pub expires_at: i64,
@@ -182,7 +183,7 @@ impl Store {
                       WHERE i.contact_id = c.contact_id AND i.channel = c.channel
                       ORDER BY i.id LIMIT 1)) AS recipient,
                  c.subject, m.text, m.reply_to_external_id AS reply_to, m.sender_name AS agent_name,
-                 o.attempts, o.expires_at
+                 m.auto_generated, o.attempts, o.expires_at
              FROM outbox o
              JOIN messages m ON m.id = o.message_id
              JOIN conversations c ON c.id = o.conversation_id

@@ -734,3 +734,72 @@ async fn servers_without_idle_are_polled() {
     assert_eq!(list[0]["subject"], "Polled");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn new_conversations_are_acknowledged_once_and_robots_and_history_never() {
+    let (dovecot, smtp) = tokio::join!(Dovecot::start(None), SmtpServer::start(None));
+    // In the mailbox before the channel's first sync: history, stored but not acknowledged.
+    dovecot.deliver_file(&mail(
+        "old@customer.example",
+        "old@customer.example",
+        "Old",
+        "",
+        "from last year",
+    ));
+    let mut config = email_config(dovecot.port, smtp.port, None);
+    config.acknowledgement = Some(
+        "We received your message and answer within 4 hours. We never ask for your seed phrase."
+            .into(),
+    );
+    let app = spawn_app_with(move |c| c.channels.push(ChannelConfig::Email(config))).await;
+    app.wait_conversations(CHANNEL, 1).await;
+
+    customer_writes(
+        &dovecot,
+        "Jane <jane@customer.example>",
+        "j1@customer.example",
+        "Card blocked",
+        "Help",
+    )
+    .await;
+    let ack = eventually(|| async { smtp.received().into_iter().next() }).await;
+    let ack = String::from_utf8(ack).unwrap();
+    assert_eq!(header(&ack, "X-Envelope-To"), Some("jane@customer.example"));
+    assert_eq!(header(&ack, "Auto-Submitted"), Some("auto-replied"));
+    assert_eq!(header(&ack, "In-Reply-To"), Some("<j1@customer.example>"));
+    assert!(ack.contains("answer within 4 hours"));
+
+    // Her follow-up in the same thread, and an autoresponder: no further acknowledgements.
+    dovecot
+        .append(&mail(
+            "jane@customer.example",
+            "j2@customer.example",
+            "Re: Card blocked",
+            "In-Reply-To: <j1@customer.example>\r\n",
+            "Still blocked",
+        ))
+        .await;
+    dovecot
+        .append(&mail(
+            "robot@customer.example",
+            "r1@customer.example",
+            "Auto: Card blocked",
+            "Auto-Submitted: auto-replied\r\n",
+            "I am on holiday",
+        ))
+        .await;
+    let list = app.wait_conversations(CHANNEL, 3).await;
+    let jane = list
+        .iter()
+        .find(|c| c["subject"] == "Card blocked")
+        .unwrap();
+    let messages = app.wait_messages(id_of(jane), 3).await;
+    assert!(
+        messages
+            .iter()
+            .any(|m| m["auto_generated"] == true && m["direction"] == "outbound")
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(smtp.received().len(), 1);
+    app.stop().await;
+}

@@ -130,6 +130,9 @@ pub struct Outbound {
     pub references: Vec<String>,
     /// Name of the agent who wrote it, for channels that show one.
     pub agent_name: Option<String>,
+    /// Sent by automation (a greeting, an acknowledgement), not by an agent: email marks it
+    /// `Auto-Submitted` so other robots do not answer it.
+    pub auto_generated: bool,
 }
 
 /// What the platform answered to a successful send.

@@ -55,8 +55,13 @@ pub async fn run(
     let validity = mailbox
         .uid_validity
         .ok_or_else(|| imap::transient("SELECT", "the server sent no UIDVALIDITY"))?;
+    // Mail read on a first sync (or a resync) is history: it is stored but not acknowledged.
+    let mut live = false;
     let mut cursor = match sink.cursor().await?.as_deref().and_then(Cursor::parse) {
-        Some(c) if c.validity == validity => c,
+        Some(c) if c.validity == validity => {
+            live = true;
+            c
+        }
         previous => {
             // A new mailbox or one the server renumbered: read it all again. Mails already stored
             // are recognised by Message-ID, so nothing is stored twice.
@@ -72,7 +77,16 @@ pub async fn run(
     let updates = session.unsolicited_responses.clone();
     loop {
         while updates.try_recv().is_ok() {}
-        cursor = catch_up(channel, &mut session, cursor, sink.as_ref(), &shutdown).await?;
+        cursor = catch_up(
+            channel,
+            &mut session,
+            cursor,
+            live,
+            sink.as_ref(),
+            &shutdown,
+        )
+        .await?;
+        live = true;
         if shutdown.is_cancelled() {
             let _ = timed(config.timeout, "LOGOUT", session.logout()).await;
             return Ok(());
@@ -118,6 +132,7 @@ async fn catch_up(
     channel: &EmailChannel,
     session: &mut Session,
     mut cursor: Cursor,
+    live: bool,
     sink: &dyn InboundSink,
     shutdown: &CancellationToken,
 ) -> Result<Cursor, ChannelError> {
@@ -182,12 +197,24 @@ async fn catch_up(
         raw.sort_by_key(|(uid, ..)| *uid);
         let last = chunk.last().map(|(uid, _)| *uid).unwrap_or(cursor.uid);
         let batch = channel.to_batch(&raw, sink).await?;
+        let acknowledge = match &channel.config.acknowledgement {
+            Some(_) if live => channel.to_acknowledge(&batch, sink).await?,
+            _ => Vec::new(),
+        };
         let next = Cursor {
             validity: cursor.validity,
             uid: last,
         };
         sink.commit(batch, Some(next.to_string())).await?;
         cursor = next;
+        if let Some(text) = &channel.config.acknowledgement {
+            for thread in acknowledge {
+                // After the commit, so the conversation exists; a failure costs only the courtesy.
+                if let Err(e) = sink.auto_reply(&thread, text).await {
+                    tracing::warn!(channel = %channel.config.name, error = %e, "acknowledgement not queued");
+                }
+            }
+        }
         if config.mark_seen {
             let uids = chunk
                 .iter()
@@ -259,6 +286,26 @@ impl EmailChannel {
             }
         }
         Ok(batch)
+    }
+
+    /// The threads this batch opens that deserve an acknowledgement: a person's first mail of a
+    /// conversation not stored before.
+    async fn to_acknowledge(
+        &self,
+        batch: &[Inbound],
+        sink: &dyn InboundSink,
+    ) -> Result<Vec<String>, ChannelError> {
+        let mut threads = Vec::new();
+        for inbound in batch {
+            let opens = inbound.thread_id == inbound.message_id
+                && !inbound.auto_generated
+                && inbound.sender.id != UNKNOWN_SENDER
+                && !threads.contains(&inbound.thread_id);
+            if opens && sink.message_origin(&inbound.message_id).await?.is_none() {
+                threads.push(inbound.thread_id.clone());
+            }
+        }
+        Ok(threads)
     }
 
     async fn convert(

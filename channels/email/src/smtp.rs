@@ -5,7 +5,7 @@
 
 use crate::config::{SmtpConfig, TlsMode, split_address};
 use crate::thread;
-use lettre::message::header::ContentType;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
@@ -145,6 +145,18 @@ impl Composer<'_> {
                 .join(" ");
             builder = builder.references(header);
         }
+        if message.auto_generated {
+            // RFC 3834: other autoresponders must not answer this; Exchange honours the second.
+            builder = builder
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("Auto-Submitted"),
+                    "auto-replied".into(),
+                ))
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"),
+                    "All".into(),
+                ));
+        }
         let text = SinglePart::plain(message.text.clone());
         let body = match formatted_html(&message.text) {
             Some(html) => MultiPart::alternative()
@@ -221,6 +233,7 @@ mod tests {
                 "second@customer.example".into(),
             ],
             agent_name: Some("Bob".into()),
+            auto_generated: false,
         }
     }
 
@@ -254,6 +267,11 @@ mod tests {
         assert!(raw.contains("To: alice@customer.example"), "{raw}");
         assert!(raw.contains("Content-Type: text/plain"), "{raw}");
         assert!(!raw.contains("text/html"), "{raw}");
+        assert!(!raw.contains("Auto-Submitted"), "{raw}");
+        let mut automatic = outbound("We received your message.");
+        automatic.auto_generated = true;
+        let raw = String::from_utf8(composer().compose(&automatic).unwrap().0.formatted()).unwrap();
+        assert!(raw.contains("Auto-Submitted: auto-replied"), "{raw}");
         // Retries send the very same id, so the customer's client threads one mail.
         assert_eq!(composer().compose(&outbound("Hello Alice")).unwrap().1, id);
     }
