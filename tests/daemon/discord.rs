@@ -73,6 +73,22 @@ async fn a_dm_becomes_a_conversation_and_the_reply_pings_nobody() {
     let mut other_bot = fake.message(dm, false, 5, "OtherBot", "spam");
     other_bot["author"] = json!({"id": "5", "username": "otherbot", "discriminator": "0", "avatar": null, "bot": true});
     fake.push("MESSAGE_CREATE", other_bot);
+    // Payloads serenity cannot read, and event kinds it does not know, are skipped; the channel
+    // goes on.
+    fake.push(
+        "MESSAGE_CREATE",
+        json!({"id": "not a snowflake", "content": 42}),
+    );
+    fake.push("SOMETHING_NEW", json!({"whatever": true}));
+    let later = fake.push_message(dm, false, CAROL, "Carol", "still there?");
+    eventually(|| async {
+        let messages = app.messages(id_of(&conversation)).await;
+        messages
+            .iter()
+            .any(|m| m["external_id"] == later["id"])
+            .then_some(())
+    })
+    .await;
 
     let reply = app.send_json(
         reqwest::Method::POST,
@@ -99,7 +115,8 @@ async fn a_dm_becomes_a_conversation_and_the_reply_pings_nobody() {
     );
     assert_no_pings(&sends[0]);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(app.messages(id_of(&conversation)).await.len(), 2);
+    // Carol's two messages and the reply: no bot's message, nothing from the broken payload.
+    assert_eq!(app.messages(id_of(&conversation)).await.len(), 3);
     app.stop().await;
 }
 
