@@ -4,54 +4,32 @@
 //! `cargo bench --bench discord_latency` (BENCH_ROUNDS, default 300; 5 under `cargo test`).
 
 #[path = "common/mod.rs"]
+#[allow(dead_code)]
 mod common;
 
 #[path = "../tests/daemon/discord_fake.rs"]
 #[allow(dead_code)]
 mod discord_fake;
 
+use common::BenchApp;
 use discord_fake::{FakeDiscord, TOKEN};
 use std::time::{Duration, Instant};
-use switchboard::app::Application;
-use switchboard::config::{ChannelConfig, Config};
-use switchboard::store::{Event, Role};
+use switchboard::config::ChannelConfig;
+use switchboard::store::Event;
 
 fn main() {
-    let full = std::env::args().any(|a| a == "--bench");
-    let rounds: usize = std::env::var("BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(if full { 300 } else { 5 });
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    let rounds = common::env("BENCH_ROUNDS", if common::full_run() { 300 } else { 5 });
+    common::runtime().block_on(async {
         let dir = tempfile::TempDir::new().unwrap();
         let fake = FakeDiscord::start().await;
-        let mut config = Config::default();
-        config.server.listen = "127.0.0.1:0".parse().unwrap();
-        config.storage.database_url = format!("sqlite://{}", dir.path().join("b.db").display());
-        config.storage.data_dir = dir.path().join("data");
         let discord = format!(
             "name = \"discord\"\ntoken = \"{TOKEN}\"\napi_url = \"{}\"\n",
             fake.url
         );
-        config
-            .channels
-            .push(ChannelConfig::Discord(toml::from_str(&discord).unwrap()));
-        let app = Application::build(config).await.unwrap();
-        let (_, token) = app
-            .store()
-            .create_agent("Bench", "bench@example.com", Role::Agent)
-            .await
-            .unwrap();
-        let mut events = app.store().subscribe();
-        let base = format!("http://{}", app.local_addr());
-        let shutdown = app.shutdown_token();
-        let server = tokio::spawn(app.run_until_stopped());
+        let channel = ChannelConfig::Discord(toml::from_str(&discord).unwrap());
+        let app = BenchApp::start(dir.path(), channel).await;
+        let mut events = app.store.subscribe();
         fake.until("the bot identifies", |f| f.connected()).await;
-        let client = reqwest::Client::new();
 
         let mut inbound = Vec::new();
         let mut targets = Vec::new();
@@ -76,16 +54,7 @@ fn main() {
         let mut outbound = Vec::new();
         for (i, (conversation, dm)) in targets.iter().enumerate() {
             let started = Instant::now();
-            let response = client
-                .post(format!(
-                    "{base}/api/v1/conversations/{conversation}/messages"
-                ))
-                .bearer_auth(&token)
-                .json(&serde_json::json!({ "text": format!("reply {i}") }))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status(), 202);
+            app.post_reply(*conversation, &format!("reply {i}")).await;
             fake.until("the reply", |f| !f.sends_to(*dm).is_empty())
                 .await;
             outbound.push(started.elapsed());
@@ -99,7 +68,6 @@ fn main() {
             "discord: agent POST -> fake received the message POST: {}",
             common::percentiles(outbound)
         );
-        shutdown.cancel();
-        server.await.unwrap().unwrap();
+        app.stop().await;
     });
 }

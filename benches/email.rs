@@ -5,6 +5,7 @@
 //! BENCH_ROUNDS, default 100). Under `cargo test` it runs a small smoke version.
 
 #[path = "common/mod.rs"]
+#[allow(dead_code)]
 mod common;
 
 #[path = "../tests/daemon/mail_servers.rs"]
@@ -73,15 +74,9 @@ fn customer_mail(n: usize, threads: usize) -> Vec<u8> {
 }
 
 fn main() {
-    let full = std::env::args().any(|a| a == "--bench");
-    let env = |k: &str, d: usize| {
-        std::env::var(k)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(d)
-    };
-    let mails = env("BENCH_MAILS", if full { 1000 } else { 20 });
-    let rounds = env("BENCH_ROUNDS", if full { 100 } else { 3 });
+    let full = common::full_run();
+    let mails = common::env("BENCH_MAILS", if full { 1000 } else { 20 });
+    let rounds = common::env("BENCH_ROUNDS", if full { 100 } else { 3 });
     // Dovecot delays IDLE notifications by itself; the channel's wake-up events split the
     // latency into the server's part and ours.
     let wakes = WakeTimes::default();
@@ -92,11 +87,7 @@ fn main() {
         let subscriber = tracing_subscriber::registry().with(wakes.clone().with_filter(filter));
         tracing::subscriber::set_global_default(subscriber).unwrap();
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    common::runtime().block_on(async {
         let dir = tempfile::TempDir::new().unwrap();
         let (dovecot, smtp) = tokio::join!(Dovecot::start(None), SmtpServer::start(None));
         let threads = (mails / 5).max(1);

@@ -4,29 +4,22 @@
 //! `cargo bench --bench ingest` (env: BENCH_MESSAGES, BENCH_PRODUCERS, BENCH_CONVERSATIONS,
 //! BENCH_BATCH) prints messages/second and p50/p99 latency of one `ingest` call.
 
+#[path = "common/mod.rs"]
+#[allow(dead_code)]
+mod common;
+
+use common::env;
 use std::time::{Duration, Instant};
 use switchboard::store::{Ingestor, Store};
 use switchboard_core::{Inbound, Sender};
 
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() {
-    // `cargo test --all-targets` runs this without `--bench`: then it is a quick smoke test.
-    let full = std::env::args().any(|a| a == "--bench");
+    let full = common::full_run();
     let messages = env("BENCH_MESSAGES", if full { 200_000 } else { 2_000 });
     let producers = env("BENCH_PRODUCERS", 256);
     let conversations = env("BENCH_CONVERSATIONS", 20_000);
     let batch = env("BENCH_BATCH", 1).max(1);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    common::runtime().block_on(async {
         let dir = tempfile::TempDir::new().unwrap();
         let url = format!("sqlite://{}", dir.path().join("bench.db").display());
         let store = Store::open(&url, &dir.path().join("data")).await.unwrap();
@@ -66,18 +59,14 @@ fn main() {
         }
         let elapsed = started.elapsed();
         let total = per_producer * producers;
-        latencies.sort();
-        let pct = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q) as usize];
         println!(
             "ingest: {total} messages, {producers} producers, {conversations} conversations, batch {batch}"
         );
         println!(
-            "ingest: {:.0} messages/s over {:.2?}; per-call latency p50 {:.2?}, p99 {:.2?}, max {:.2?}",
+            "ingest: {:.0} messages/s over {:.2?}; per-call latency {}",
             total as f64 / elapsed.as_secs_f64(),
             elapsed,
-            pct(0.50),
-            pct(0.99),
-            latencies.last().unwrap()
+            common::percentiles(latencies)
         );
         let (list, _) = store.list_conversations(&Default::default()).await.unwrap();
         assert!(!list.is_empty());

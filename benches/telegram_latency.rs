@@ -5,62 +5,40 @@
 //! (30 msg/s) is not what is measured.
 
 #[path = "common/mod.rs"]
+#[allow(dead_code)]
 mod common;
 
 #[path = "../tests/daemon/telegram_fake.rs"]
 #[allow(dead_code)]
 mod telegram_fake;
 
+use common::BenchApp;
 use std::time::{Duration, Instant};
-use switchboard::app::Application;
-use switchboard::config::{ChannelConfig, Config};
-use switchboard::store::Role;
+use switchboard::config::ChannelConfig;
 use switchboard_telegram::TelegramConfig;
 use telegram_fake::{FakeTelegram, TOKEN, private_text};
 
 fn main() {
-    let full = std::env::args().any(|a| a == "--bench");
-    let rounds: usize = std::env::var("BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(if full { 300 } else { 5 });
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    let rounds = common::env("BENCH_ROUNDS", if common::full_run() { 300 } else { 5 });
+    common::runtime().block_on(async {
         let dir = tempfile::TempDir::new().unwrap();
         let fake = FakeTelegram::start().await;
-        let mut config = Config::default();
-        config.server.listen = "127.0.0.1:0".parse().unwrap();
-        config.storage.database_url = format!("sqlite://{}", dir.path().join("b.db").display());
-        config.storage.data_dir = dir.path().join("data");
-        config
-            .channels
-            .push(ChannelConfig::Telegram(TelegramConfig {
-                name: "bot".into(),
-                token: TOKEN.into(),
-                api_url: fake.url.parse().unwrap(),
-                mode: Default::default(),
-                poll_timeout: Duration::from_secs(10),
-                chat_interval: Duration::from_secs(1),
-                webhook_url: None,
-                webhook_secret: None,
-                greeting: None,
-            }));
-        let app = Application::build(config).await.unwrap();
-        let (_, token) = app
-            .store()
-            .create_agent("Bench", "bench@example.com", Role::Agent)
-            .await
-            .unwrap();
-        let base = format!("http://{}", app.local_addr());
-        let shutdown = app.shutdown_token();
-        let server = tokio::spawn(app.run_until_stopped());
-        let client = reqwest::Client::new();
+        let channel = ChannelConfig::Telegram(TelegramConfig {
+            name: "bot".into(),
+            token: TOKEN.into(),
+            api_url: fake.url.parse().unwrap(),
+            mode: Default::default(),
+            poll_timeout: Duration::from_secs(10),
+            chat_interval: Duration::from_secs(1),
+            webhook_url: None,
+            webhook_secret: None,
+            greeting: None,
+        });
+        let app = BenchApp::start(dir.path(), channel).await;
+        let (base, token, client) = (&app.base, &app.token, &app.client);
         let mut events = client
             .get(format!("{base}/api/v1/events"))
-            .bearer_auth(&token)
+            .bearer_auth(token)
             .send()
             .await
             .unwrap();
@@ -98,16 +76,7 @@ fn main() {
         let mut outbound = Vec::new();
         for (i, conversation) in conversations.iter().enumerate() {
             let started = Instant::now();
-            let response = client
-                .post(format!(
-                    "{base}/api/v1/conversations/{conversation}/messages"
-                ))
-                .bearer_auth(&token)
-                .json(&serde_json::json!({ "text": format!("reply {i}") }))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status(), 202);
+            app.post_reply(*conversation, &format!("reply {i}")).await;
             fake.wait_for_sends(i + 1).await;
             outbound.push(started.elapsed());
             tokio::time::sleep(Duration::from_millis(40)).await;
@@ -121,8 +90,7 @@ fn main() {
             "telegram: agent POST -> fake received sendMessage: {}",
             common::percentiles(outbound)
         );
-        shutdown.cancel();
         drop(events);
-        server.await.unwrap().unwrap();
+        app.stop().await;
     });
 }
