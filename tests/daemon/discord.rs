@@ -246,6 +246,25 @@ async fn attachments_edits_and_deletes_are_kept() {
         deleted["text"],
         "Screenshot attached (the error says 'nonce too low')"
     );
+
+    // A moderator's bulk delete marks each stored message; unknown ids are passed over.
+    let second = fake.push_message(dm, false, CAROL, "Carol", "Also, my seed phrase is");
+    let third = fake.push_message(dm, false, CAROL, "Carol", "never mind");
+    app.wait_messages(conversation, 3).await;
+    fake.push(
+        "MESSAGE_DELETE_BULK",
+        json!({"ids": [second["id"], third["id"], "1234"], "channel_id": dm.to_string()}),
+    );
+    let messages = eventually(|| async {
+        let messages = app.messages(conversation).await;
+        messages
+            .iter()
+            .all(|m| m["deleted_at"] != Value::Null)
+            .then_some(messages)
+    })
+    .await;
+    assert_eq!(messages.len(), 3);
+    assert_eq!(messages[1]["text"], "Also, my seed phrase is");
     app.stop().await;
 }
 

@@ -93,6 +93,19 @@ impl EventHandler for Handler {
         let _ = self.queue.send(Work::Delete { message });
     }
 
+    // A moderator purging messages: each is marked deleted like a single delete.
+    async fn message_delete_bulk(
+        &self,
+        _: Context,
+        _: ChannelId,
+        messages: Vec<MessageId>,
+        _: Option<GuildId>,
+    ) {
+        for message in messages {
+            let _ = self.queue.send(Work::Delete { message });
+        }
+    }
+
     async fn ready(&self, _: Context, ready: Ready) {
         tracing::info!(bot = %ready.user.name, guilds = ready.guilds.len(), "discord gateway ready");
         let _ = self.queue.send(Work::Backfill);
