@@ -6,7 +6,9 @@ use crate::store::{OutboxJob, RetryDecision, Store, now_ms};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use switchboard_core::{Channel, Outbound, OutboundAttachment, SendError, SendReceipt};
+use switchboard_core::{
+    Channel, Delivered, Outbound, OutboundAttachment, Progress, SendError, SendReceipt,
+};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -102,12 +104,17 @@ impl Dispatcher {
 
     #[tracing::instrument(skip_all, fields(message_id = job.message_id, channel = %job.channel, attempt = job.attempts + 1))]
     async fn attempt(&self, job: OutboxJob) {
+        // Shared with the adapter: what it delivers is recorded even when a later part fails.
+        let progress = Progress::resume(Delivered {
+            parts: job.parts_sent.max(0) as usize,
+            first_external_id: job.first_external_id.clone(),
+        });
         let result = match self.channels.get(&job.channel) {
             None => Err(SendError::permanent(format!(
                 "channel {:?} is not configured on this server",
                 job.channel
             ))),
-            Some(channel) => match self.outbound(&job).await {
+            Some(channel) => match self.outbound(&job, &progress).await {
                 Err(e) => Err(e),
                 Ok(outbound) => {
                     let channel = channel.clone();
@@ -125,6 +132,13 @@ impl Dispatcher {
                 }
             },
         };
+        let delivered = progress.delivered();
+        // An adapter that reports no id of its own has it in the progress (a resumed send).
+        let result = result.map(|receipt| SendReceipt {
+            external_id: receipt
+                .external_id
+                .or_else(|| delivered.first_external_id.clone()),
+        });
         let decision = decide(&job, result, &self.config, now_ms());
         let outcome = match &decision {
             RetryDecision::Delivered { .. } => "delivered",
@@ -145,7 +159,7 @@ impl Dispatcher {
             }
             RetryDecision::Failed { error } => tracing::warn!(error, "delivery failed for good"),
         }
-        if let Err(e) = self.store.finish_attempt(&job, &decision).await {
+        if let Err(e) = self.store.finish_attempt(&job, &decision, &delivered).await {
             // The row stays `sending`; it is retried after the next restart (at-least-once).
             tracing::error!(error = %e, "cannot record delivery outcome");
         }
@@ -154,7 +168,7 @@ impl Dispatcher {
 
 impl Dispatcher {
     /// The message as the adapter gets it, with the bytes of its attached files.
-    async fn outbound(&self, job: &OutboxJob) -> Result<Outbound, SendError> {
+    async fn outbound(&self, job: &OutboxJob, progress: &Progress) -> Result<Outbound, SendError> {
         let files = self
             .store
             .outbox_files(job.message_id)
@@ -195,6 +209,7 @@ impl Dispatcher {
             references,
             agent_name: Some(job.agent_name.clone()),
             auto_generated: job.auto_generated,
+            progress: progress.clone(),
         })
     }
 }
@@ -252,6 +267,8 @@ mod tests {
             auto_generated: false,
             attempts,
             expires_at,
+            parts_sent: 0,
+            first_external_id: None,
         }
     }
 

@@ -6,6 +6,7 @@ use super::{
     Agent, Event, Message, PreparedAttachment, Result, Store, StoreError, inbox, ingest, now_ms,
 };
 use std::time::Duration;
+use switchboard_core::Delivered;
 
 /// One claimed delivery: everything the adapter needs, read in the claiming transaction.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -24,6 +25,9 @@ pub struct OutboxJob {
     /// Attempts made before this one.
     pub attempts: i64,
     pub expires_at: i64,
+    /// Platform messages (text parts, files) earlier attempts delivered, and the first one's id.
+    pub parts_sent: i64,
+    pub first_external_id: Option<String>,
 }
 
 /// A file attached to an outbound message.
@@ -183,7 +187,7 @@ impl Store {
                       WHERE i.contact_id = c.contact_id AND i.channel = c.channel
                       ORDER BY i.id LIMIT 1)) AS recipient,
                  c.subject, m.text, m.reply_to_external_id AS reply_to, m.sender_name AS agent_name,
-                 m.auto_generated, o.attempts, o.expires_at
+                 m.auto_generated, o.attempts, o.expires_at, o.parts_sent, o.first_external_id
              FROM outbox o
              JOIN messages m ON m.id = o.message_id
              JOIN conversations c ON c.id = o.conversation_id
@@ -223,11 +227,13 @@ impl Store {
         Ok(sqlx::query_scalar(sql).fetch_one(&self.pool).await?)
     }
 
-    /// Records an attempt's outcome on the outbox row and the message the agent sees.
+    /// Records an attempt's outcome, and how many parts have been delivered so far, on the
+    /// outbox row and the message the agent sees.
     pub async fn finish_attempt(
         &self,
         job: &OutboxJob,
         decision: &RetryDecision,
+        delivered: &Delivered,
     ) -> Result<Message> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let now = now_ms();
@@ -244,13 +250,15 @@ impl Store {
         };
         sqlx::query(
             "UPDATE outbox SET status = ?2, attempts = attempts + 1, due_at = ?3, last_error = ?4,
-                 updated_at = ?5 WHERE id = ?1",
+                 updated_at = ?5, parts_sent = ?6, first_external_id = ?7 WHERE id = ?1",
         )
         .bind(job.outbox_id)
         .bind(status)
         .bind(due)
         .bind(error)
         .bind(now)
+        .bind(delivered.parts as i64)
+        .bind(delivered.first_external_id.as_deref())
         .execute(&mut *tx)
         .await?;
         let sent_at = (delivery == "sent").then_some(now);

@@ -325,6 +325,31 @@ async fn long_replies_split_at_2000_and_50007_fails_with_a_reason() {
         "{failed}"
     );
 
+    // Part 2 of a long reply fails: the retry sends parts 2 and 3, never part 1 again.
+    fake.pass_sends(1);
+    fake.fail_sends(502, 0, 1);
+    let before = fake.sends_to(dm).len();
+    let reply = app.post_reply(conversation, &long).await;
+    let sent = app
+        .wait_for_status(conversation, id_of(&reply), "sent")
+        .await;
+    let sends = fake.sends_to(dm);
+    let delivered: Vec<&str> = sends[before..]
+        .iter()
+        .filter(|s| s.status == 200)
+        .map(|s| s.json["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(delivered.len(), 3, "{delivered:?}");
+    assert_eq!(
+        delivered.join(" ").split_whitespace().count(),
+        long.split_whitespace().count()
+    );
+    // The message's id is its first part's, delivered by the first attempt.
+    assert_eq!(
+        sent["external_id"].as_str(),
+        sends[before].created.as_deref()
+    );
+
     // A 5xx and a 429 passed on by the proxy are temporary: the outbox sends again.
     fake.fail_sends(502, 0, 1);
     fake.fail_sends(429, 0, 1);

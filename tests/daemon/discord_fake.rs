@@ -29,6 +29,10 @@ pub struct Call {
     pub json: Value,
     /// File names of a multipart upload.
     pub files: Vec<String>,
+    /// The status the fake answered with.
+    pub status: u16,
+    /// The id of the message a successful message POST created.
+    pub created: Option<String>,
 }
 
 #[derive(Default)]
@@ -175,6 +179,11 @@ impl FakeDiscord {
     }
 
     /// The next message POSTs answer `status` with Discord error `code`.
+    /// Lets the next `times` message sends through before any scripted failure after them.
+    pub fn pass_sends(&self, times: usize) {
+        self.fail_sends(200, 0, times);
+    }
+
     pub fn fail_sends(&self, status: u16, code: i64, times: usize) {
         let mut inner = self.inner.lock().unwrap();
         for _ in 0..times {
@@ -291,10 +300,12 @@ async fn rest(
             path: path.clone(),
             json: json_body.clone(),
             files,
+            status: 0,
+            created: None,
         });
         let segments: Vec<&str> = path.trim_start_matches("/api/v10/").split('/').collect();
         let gateway_url = format!("{}/gateway", url.replace("http://", "ws://"));
-        match (method.as_str(), segments.as_slice()) {
+        let response = match (method.as_str(), segments.as_slice()) {
             ("GET", ["gateway"]) => axum::Json(json!({"url": gateway_url})).into_response(),
             ("GET", ["gateway", "bot"]) => axum::Json(json!({"url": gateway_url, "shards": 1,
                 "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}}))
@@ -317,7 +328,7 @@ async fn rest(
                 axum::Json(Value::Array(page)).into_response()
             }
             ("POST", ["channels", id, "messages"]) => {
-                if let Some((status, code)) = inner.send_script.pop_front() {
+                if let Some((status, code)) = inner.send_script.pop_front().filter(|(s, _)| *s != 200) {
                     let message = match code {
                         50007 => "Cannot send messages to this user",
                         _ => "scripted failure",
@@ -334,6 +345,7 @@ async fn rest(
                         "mention_roles": [], "attachments": [], "embeds": [], "pinned": false, "type": 0, "flags": 0
                     });
                     inner.history.entry(id.parse().unwrap()).or_default().push(message.clone());
+                    inner.calls.last_mut().unwrap().created = Some(message_id.to_string());
                     axum::Json(message).into_response()
                 }
             }
@@ -360,7 +372,10 @@ async fn rest(
             }
             ("PUT", ["channels", _, "thread-members", _]) => StatusCode::NO_CONTENT.into_response(),
             _ => error(404, 0, "404: Not Found"),
-        }
+        };
+        let call = inner.calls.last_mut().unwrap();
+        call.status = response.status().as_u16();
+        response
     };
     changed.notify_waiters();
     response

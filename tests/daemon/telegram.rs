@@ -91,6 +91,23 @@ async fn agent_reply_is_sent_to_the_chat_as_plain_text_and_long_text_is_split() 
     assert_eq!(calls.len(), 3);
     assert!(calls[1]["text"].as_str().unwrap().starts_with("a a"));
     assert!(calls[2]["text"].as_str().unwrap().starts_with("b b"));
+
+    // Part 2 is refused for now: the retry sends part 2 alone, part 1 never twice, and the
+    // message keeps part 1's id.
+    fake.fail_sends(&[
+        (200, "", None),
+        (429, "Too Many Requests: retry after 1", Some(1)),
+    ]);
+    let reply = app.post_reply(id, &long).await;
+    let sent = app
+        .wait_for_status(id, reply["id"].as_i64().unwrap(), "sent")
+        .await;
+    let texts: Vec<String> = fake.calls("sendMessage")[3..]
+        .iter()
+        .map(|c| c["text"].as_str().unwrap()[..3].to_owned())
+        .collect();
+    assert_eq!(texts, ["a a", "b b", "b b"]);
+    assert_eq!(sent["external_id"], "4242:5004");
 }
 
 #[tokio::test]

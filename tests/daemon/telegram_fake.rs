@@ -84,7 +84,8 @@ impl FakeTelegram {
             .insert(file_id.into(), (path.into(), bytes.to_vec()));
     }
 
-    /// The next sendMessage calls answer these (status, description) errors, in order.
+    /// The next sendMessage calls answer these (status, description) errors, in order; a 200
+    /// lets its call through.
     pub fn fail_sends(&self, errors: &[(u16, &str, Option<u32>)]) {
         let mut state = self.state.lock().unwrap();
         for (status, description, retry_after) in errors {
@@ -205,7 +206,8 @@ async fn method(
                 tokio::time::sleep(delay).await;
             }
             let mut s = state.lock().unwrap();
-            if let Some((status, body)) = s.send_script.pop_front() {
+            // A scripted 200 lets that call through.
+            if let Some((status, body)) = s.send_script.pop_front().filter(|(s, _)| *s != 200) {
                 return (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response();
             }
             s.next_message_id += 1;

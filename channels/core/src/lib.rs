@@ -11,8 +11,8 @@ mod types;
 pub use error::{ChannelError, SendError, SinkError};
 pub use text::split_text;
 pub use types::{
-    AttachmentData, Change, Inbound, InboundAttachment, Outbound, OutboundAttachment, SendReceipt,
-    Sender,
+    AttachmentData, Change, Delivered, Inbound, InboundAttachment, Outbound, OutboundAttachment,
+    Progress, SendReceipt, Sender,
 };
 
 use async_trait::async_trait;

@@ -4,6 +4,7 @@
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::sync::{Arc, Mutex};
 
 /// Who wrote an inbound message, as the platform identifies them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,11 +134,92 @@ pub struct Outbound {
     /// Sent by automation (a greeting, an acknowledgement), not by an agent: email marks it
     /// `Auto-Submitted` so other robots do not answer it.
     pub auto_generated: bool,
+    /// What earlier attempts already delivered of a message that goes out as several platform
+    /// messages; the adapter skips those parts and records each one it sends.
+    pub progress: Progress,
 }
+
+/// How far the delivery of one outbound message got, counted in platform messages (the parts
+/// of a long text, then the files), shared by the dispatcher and the adapter. A retry after part
+/// 2 of 3 failed starts at part 2: the customer never gets part 1 twice.
+#[derive(Debug, Clone, Default)]
+pub struct Progress(Arc<Mutex<Delivered>>);
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Delivered {
+    /// Platform messages delivered, in the order the adapter sends them.
+    pub parts: usize,
+    /// The platform's id of the first one: the message's external id.
+    pub first_external_id: Option<String>,
+}
+
+impl Progress {
+    /// Continues from what earlier attempts recorded.
+    pub fn resume(delivered: Delivered) -> Self {
+        Self(Arc::new(Mutex::new(delivered)))
+    }
+
+    /// How many parts went out already: the adapter starts with the part after them.
+    pub fn parts_sent(&self) -> usize {
+        self.lock().parts
+    }
+
+    /// Records that the next part was delivered with the platform's id `external_id`.
+    pub fn part_sent(&self, external_id: Option<String>) {
+        let mut delivered = self.lock();
+        delivered.parts += 1;
+        if delivered.first_external_id.is_none() {
+            delivered.first_external_id = external_id;
+        }
+    }
+
+    pub fn delivered(&self) -> Delivered {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Delivered> {
+        // A panicking adapter cannot leave the counter half-written: the data is two plain
+        // fields, so a poisoned lock still holds a consistent value.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl PartialEq for Progress {
+    fn eq(&self, other: &Self) -> bool {
+        self.delivered() == other.delivered()
+    }
+}
+
+impl Eq for Progress {}
 
 /// What the platform answered to a successful send.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SendReceipt {
     /// The platform's id of the delivered message, when it gives one.
     pub external_id: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_counts_parts_and_keeps_the_first_id_across_attempts() {
+        let first = Progress::default();
+        first.part_sent(Some("a".into()));
+        // The adapter works on a clone of the outbound message: both see the same count.
+        let shared = first.clone();
+        assert_eq!(shared.parts_sent(), 1);
+
+        let retry = Progress::resume(first.delivered());
+        retry.part_sent(Some("b".into()));
+        retry.part_sent(None);
+        assert_eq!(
+            retry.delivered(),
+            Delivered {
+                parts: 3,
+                first_external_id: Some("a".into())
+            }
+        );
+    }
 }

@@ -140,8 +140,9 @@ impl Channel for DiscordChannel {
             parts.push(String::new());
         }
         let last = parts.len() - 1;
-        let mut first_id = None;
-        for (i, part) in parts.into_iter().enumerate() {
+        // Parts an earlier attempt delivered are not sent again.
+        let done = message.progress.parts_sent();
+        for (i, part) in parts.into_iter().enumerate().skip(done) {
             // Nobody is ever pinged by an agent's text: no @everyone, roles, users or reply ping.
             let mut builder = CreateMessage::new()
                 .content(part)
@@ -164,10 +165,10 @@ impl Channel for DiscordChannel {
                 .send_message(&self.http, builder)
                 .await
                 .map_err(classify)?;
-            first_id.get_or_insert(sent.id.get().to_string());
+            message.progress.part_sent(Some(sent.id.get().to_string()));
         }
         Ok(SendReceipt {
-            external_id: first_id,
+            external_id: message.progress.delivered().first_external_id,
         })
     }
 }

@@ -234,6 +234,7 @@ mod tests {
             ],
             agent_name: Some("Bob".into()),
             auto_generated: false,
+            progress: Default::default(),
         }
     }
 

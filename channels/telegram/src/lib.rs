@@ -132,25 +132,34 @@ impl Channel for TelegramChannel {
         let reply_to = message.reply_to.as_deref().and_then(message_of);
         // Answer the customer's message with the first part only; the customer may have deleted
         // it meanwhile, so still deliver without the quote then.
-        let reply = |first: &Option<String>| {
-            reply_to.filter(|_| first.is_none()).map(|id| {
+        let reply = |part: usize| {
+            reply_to.filter(|_| part == 0).map(|id| {
                 let mut parameters = ReplyParameters::new(id);
                 parameters.allow_sending_without_reply = Some(true);
                 parameters
             })
         };
-        let mut first = None;
-        for part in outbound::split(&message.text, outbound::MAX_CHARS) {
+        // The text's parts, then one message per file; those an earlier attempt delivered are
+        // not sent again.
+        let texts = outbound::split(&message.text, outbound::MAX_CHARS);
+        let done = message.progress.parts_sent();
+        for (part, text) in texts.iter().enumerate().skip(done) {
             self.pacer.wait(chat.0).await;
-            let mut request = self.bot.send_message(chat, part);
-            if let Some(parameters) = reply(&first) {
+            let mut request = self.bot.send_message(chat, text);
+            if let Some(parameters) = reply(part) {
                 request = request.reply_parameters(parameters);
             }
             let sent = request.send().await.map_err(|e| error::classify(&e))?;
-            first.get_or_insert(convert::external_id(chat.0, sent.id.0));
+            message
+                .progress
+                .part_sent(Some(convert::external_id(chat.0, sent.id.0)));
         }
         // Files go up as multipart uploads, never as URLs Telegram would fetch.
-        for file in &message.attachments {
+        let files = message.attachments.iter().enumerate();
+        for (part, file) in files
+            .map(|(i, f)| (texts.len() + i, f))
+            .skip(done.saturating_sub(texts.len()))
+        {
             self.pacer.wait(chat.0).await;
             let input = InputFile::memory(file.data.clone()).file_name(file.filename.clone());
             let photo = matches!(
@@ -159,21 +168,25 @@ impl Channel for TelegramChannel {
             ) && file.data.len() <= outbound::MAX_PHOTO_BYTES;
             let sent = if photo {
                 let mut request = self.bot.send_photo(chat, input);
-                if let Some(parameters) = reply(&first) {
+                if let Some(parameters) = reply(part) {
                     request = request.reply_parameters(parameters);
                 }
                 request.send().await
             } else {
                 let mut request = self.bot.send_document(chat, input);
-                if let Some(parameters) = reply(&first) {
+                if let Some(parameters) = reply(part) {
                     request = request.reply_parameters(parameters);
                 }
                 request.send().await
             }
             .map_err(|e| error::classify(&e))?;
-            first.get_or_insert(convert::external_id(chat.0, sent.id.0));
+            message
+                .progress
+                .part_sent(Some(convert::external_id(chat.0, sent.id.0)));
         }
-        Ok(SendReceipt { external_id: first })
+        Ok(SendReceipt {
+            external_id: message.progress.delivered().first_external_id,
+        })
     }
 }
 
