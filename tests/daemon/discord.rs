@@ -120,6 +120,14 @@ async fn a_dm_becomes_a_conversation_and_the_reply_pings_nobody() {
     app.stop().await;
 }
 
+/// Private threads the bot opened under the support channel.
+fn threads_opened(fake: &FakeDiscord) -> usize {
+    fake.calls()
+        .iter()
+        .filter(|c| c.path == format!("/api/v10/channels/{SUPPORT_CHANNEL}/threads"))
+        .count()
+}
+
 #[tokio::test]
 async fn a_support_channel_post_opens_a_private_thread_where_the_conversation_lives() {
     let (app, fake) = spawn_with(ThreadMode::Private).await;
@@ -169,13 +177,29 @@ async fn a_support_channel_post_opens_a_private_thread_where_the_conversation_li
     fake.push_message(SUPPORT_CHANNEL, true, CAROL, "Carol", "Any update?");
     let messages = app.wait_messages(id_of(&conversation), 4).await;
     assert_eq!(messages[3]["text"], "Any update?");
-    let created = fake
-        .calls()
-        .into_iter()
-        .filter(|c| c.path == format!("/api/v10/channels/{SUPPORT_CHANNEL}/threads"))
-        .count();
-    assert_eq!(created, 1);
+    assert_eq!(threads_opened(&fake), 1);
     assert_eq!(app.wait_conversations(CHANNEL, 1).await.len(), 1);
+
+    // A moderator deletes the thread: the customer's next post opens a new one, where the agent
+    // can answer, instead of vanishing into the deleted thread.
+    fake.delete_thread(thread);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    fake.push_message(
+        SUPPORT_CHANNEL,
+        true,
+        CAROL,
+        "Carol",
+        "Hello? My thread is gone",
+    );
+    let conversations = app.wait_conversations(CHANNEL, 2).await;
+    assert_eq!(threads_opened(&fake), 2);
+    let newest = conversations
+        .iter()
+        .find(|c| id_of(c) != id_of(&conversation))
+        .unwrap();
+    let reply = app.post_reply(id_of(newest), "Here we are again").await;
+    app.wait_for_status(id_of(newest), id_of(&reply), "sent")
+        .await;
     app.stop().await;
 }
 

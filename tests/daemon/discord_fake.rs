@@ -167,6 +167,17 @@ impl FakeDiscord {
         }
     }
 
+    /// A moderator deletes a thread: it is gone from REST and THREAD_DELETE is dispatched.
+    pub fn delete_thread(&self, thread: u64) {
+        let removed = self.inner.lock().unwrap().channels.remove(&thread);
+        let removed = removed.expect("a thread the fake knows");
+        self.push(
+            "THREAD_DELETE",
+            json!({"id": thread.to_string(), "guild_id": GUILD.to_string(),
+                   "parent_id": removed["parent_id"], "type": removed["type"]}),
+        );
+    }
+
     /// Cuts the connection without a close frame, like a network failure.
     pub fn drop_socket(&self) {
         if let Some(socket) = self.inner.lock().unwrap().socket.take() {
@@ -178,12 +189,12 @@ impl FakeDiscord {
         self.inner.lock().unwrap().refuse_intents = true;
     }
 
-    /// The next message POSTs answer `status` with Discord error `code`.
     /// Lets the next `times` message sends through before any scripted failure after them.
     pub fn pass_sends(&self, times: usize) {
         self.fail_sends(200, 0, times);
     }
 
+    /// The next message POSTs answer `status` with Discord error `code`.
     pub fn fail_sends(&self, status: u16, code: i64, times: usize) {
         let mut inner = self.inner.lock().unwrap();
         for _ in 0..times {

@@ -5,9 +5,12 @@
 //! idempotent on the message id, so none are stored twice.
 
 use crate::DiscordChannel;
+use crate::convert::{self, Place};
+use crate::error::{THREAD_EXISTS, UNKNOWN_CHANNEL, code_of};
 use serenity::all::{
     AutoArchiveDuration, ChannelType, Context, CreateThread, EventHandler, GatewayIntents,
-    GetMessages, Message, MessageId, MessageType, MessageUpdateEvent, Ready, ResumedEvent,
+    GetMessages, GuildChannel, Message, MessageId, MessageUpdateEvent, PartialGuildChannel, Ready,
+    ResumedEvent,
 };
 use serenity::client::ClientBuilder;
 use serenity::model::channel::Channel as DiscordChannelModel;
@@ -15,7 +18,7 @@ use serenity::model::id::{ChannelId, GuildId};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use switchboard_core::{
-    AttachmentData, Change, ChannelError, Inbound, InboundAttachment, InboundSink, Sender,
+    AttachmentData, Change, ChannelError, Inbound, InboundAttachment, InboundSink,
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -24,17 +27,6 @@ use tokio_util::sync::CancellationToken;
 const CURSOR_CHANNELS: usize = 512;
 /// History pages (of 100) read per channel after a reconnect.
 const BACKFILL_PAGES: usize = 50;
-
-/// What a channel id is to us.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Place {
-    Dm,
-    Support,
-    /// A thread under a support channel: a customer's conversation.
-    Thread,
-    /// Anywhere else in a guild: not ours to read.
-    Other,
-}
 
 /// What each channel id is, learned once per daemon run.
 pub struct Routes {
@@ -59,6 +51,8 @@ enum Work {
     },
     /// Connected (READY) or resumed: read what was missed.
     Backfill,
+    /// A thread was deleted or changed (locked, moved): what we know of it is looked up again.
+    Forget(u64),
 }
 
 struct Handler {
@@ -106,6 +100,19 @@ impl EventHandler for Handler {
         }
     }
 
+    async fn thread_update(&self, _: Context, _: Option<GuildChannel>, thread: GuildChannel) {
+        let _ = self.queue.send(Work::Forget(thread.id.get()));
+    }
+
+    async fn thread_delete(
+        &self,
+        _: Context,
+        thread: PartialGuildChannel,
+        _: Option<GuildChannel>,
+    ) {
+        let _ = self.queue.send(Work::Forget(thread.id.get()));
+    }
+
     async fn ready(&self, _: Context, ready: Ready) {
         tracing::info!(bot = %ready.user.name, guilds = ready.guilds.len(), "discord gateway ready");
         let _ = self.queue.send(Work::Backfill);
@@ -148,6 +155,10 @@ impl Cursor {
         }
     }
 
+    fn forget_thread(&mut self, support: u64, customer: u64) {
+        self.threads.remove(&format!("{support}:{customer}"));
+    }
+
     fn advance(&mut self, channel: u64, message: u64) {
         let last = self.channels.entry(channel).or_default();
         *last = (*last).max(message);
@@ -171,7 +182,7 @@ pub async fn run(
         gateway = channel.http.get_gateway() => gateway,
     };
     if let Err(e) = gateway {
-        return Err(match crate::classify(e) {
+        return Err(match crate::error::classify(e) {
             switchboard_core::SendError::Permanent { reason } => {
                 ChannelError::Config(format!("{reason} (is the bot token right?)"))
             }
@@ -249,6 +260,10 @@ impl DiscordChannel {
                 Ok(())
             }
             Work::Backfill => self.backfill(cursor, sink).await,
+            Work::Forget(thread) => {
+                self.routes.places.lock().unwrap().remove(&thread);
+                Ok(())
+            }
         }
     }
 
@@ -258,12 +273,7 @@ impl DiscordChannel {
         cursor: &mut Cursor,
         sink: &dyn InboundSink,
     ) -> Result<(), ChannelError> {
-        if message.author.bot
-            || !matches!(
-                message.kind,
-                MessageType::Regular | MessageType::InlineReply
-            )
-        {
+        if !convert::from_customer(message) {
             return Ok(());
         }
         let channel = message.channel_id.get();
@@ -277,23 +287,8 @@ impl DiscordChannel {
             },
             Place::Other => return Ok(()),
         };
-        let inbound = Inbound {
-            thread_id: thread.to_string(),
-            message_id: message.id.get().to_string(),
-            sender: sender(&message.author),
-            text: text_of(message),
-            html: None,
-            subject: None,
-            attachments: self.download(&message.attachments).await,
-            sent_at: Some(*message.timestamp),
-            reply_to: message
-                .message_reference
-                .as_ref()
-                .and_then(|r| r.message_id)
-                .map(|id| id.get().to_string()),
-            change: Change::New,
-            auto_generated: false,
-        };
+        let attachments = self.download(&message.attachments).await;
+        let inbound = convert::inbound(message, thread, attachments);
         cursor.advance(channel, message.id.get());
         if thread != channel {
             // A new thread's history starts here too: after a restart it is backfilled.
@@ -314,9 +309,9 @@ impl DiscordChannel {
         sink: &dyn InboundSink,
     ) -> Result<(), ChannelError> {
         // Embeds unfurling also arrive as updates, without content: nothing was edited.
-        let Some(content) = &event.content else {
+        if event.content.is_none() {
             return Ok(());
-        };
+        }
         let id = event.id.get().to_string();
         let (thread_id, sender) = match sink.message_origin(&id).await? {
             Some(origin) => origin,
@@ -326,18 +321,13 @@ impl DiscordChannel {
                     if !matches!(place, Place::Dm | Place::Thread) {
                         return Ok(());
                     }
-                    (event.channel_id.get().to_string(), sender(author))
+                    (event.channel_id.get().to_string(), convert::sender(author))
                 }
                 _ => return Ok(()),
             },
         };
-        let at = event
-            .edited_timestamp
-            .map(|t| *t)
-            .unwrap_or_else(chrono::Utc::now);
-        let edited = Inbound {
-            change: Change::Edited { at },
-            ..Inbound::text(thread_id, id, sender, content.clone())
+        let Some(edited) = convert::edited(event, thread_id, sender) else {
+            return Ok(());
         };
         cursor.advance(event.channel_id.get(), event.id.get());
         sink.commit(vec![edited], None).await?;
@@ -409,18 +399,7 @@ impl DiscordChannel {
         }
         let place = match self.http.get_channel(channel).await {
             Ok(DiscordChannelModel::Guild(c)) => {
-                let thread = matches!(
-                    c.kind,
-                    ChannelType::PublicThread | ChannelType::PrivateThread
-                );
-                let under_support = c
-                    .parent_id
-                    .is_some_and(|p| self.routes.support.contains(&p.get()));
-                if thread && under_support {
-                    Place::Thread
-                } else {
-                    Place::Other
-                }
+                convert::place_of_guild_channel(&c, &self.routes.support)
             }
             Ok(DiscordChannelModel::Private(_)) => Place::Dm,
             Ok(_) => Place::Other,
@@ -434,19 +413,43 @@ impl DiscordChannel {
         place
     }
 
+    /// Whether a thread remembered from earlier can still take the conversation: a moderator
+    /// may have deleted or locked it meanwhile. Asked once per thread and daemon run; when
+    /// Discord cannot say (network), the thread is kept rather than a second one opened.
+    async fn thread_usable(&self, thread: u64) -> bool {
+        if self.routes.places.lock().unwrap().get(&thread) == Some(&Place::Thread) {
+            return true;
+        }
+        match self.http.get_channel(ChannelId::new(thread)).await {
+            Ok(DiscordChannelModel::Guild(c)) if convert::thread_open(&c) => {
+                let place = convert::place_of_guild_channel(&c, &self.routes.support);
+                self.routes.places.lock().unwrap().insert(thread, place);
+                place == Place::Thread
+            }
+            Ok(_) => false,
+            Err(e) if code_of(&e) == Some(UNKNOWN_CHANNEL) => false,
+            Err(e) => {
+                tracing::warn!(thread, error = %e, "could not check a customer's thread");
+                true
+            }
+        }
+    }
+
     /// The customer's thread under a support channel: theirs if one is open, else a new one.
     async fn thread_for(&self, message: &Message, cursor: &mut Cursor) -> Option<u64> {
         let support = message.channel_id;
         let customer = message.author.id.get();
         if let Some(thread) = cursor.thread(support.get(), customer) {
-            return Some(thread);
+            if self.thread_usable(thread).await {
+                return Some(thread);
+            }
+            tracing::info!(
+                thread,
+                "the customer's thread is gone or locked: opening a new one"
+            );
+            cursor.forget_thread(support.get(), customer);
         }
-        let who = message
-            .author
-            .global_name
-            .as_deref()
-            .unwrap_or(&message.author.name);
-        let name: String = format!("Support: {who}").chars().take(100).collect();
+        let name = convert::thread_name(&message.author);
         let created = match self.config.thread_mode {
             crate::ThreadMode::Public => {
                 let builder = CreateThread::new(name)
@@ -459,9 +462,7 @@ impl DiscordChannel {
                     Ok(thread) => Ok(thread.id.get()),
                     // 160004: a thread already exists for this message (we opened it before a
                     // restart); a thread started from a message has the message's id.
-                    Err(serenity::Error::Http(serenity::http::HttpError::UnsuccessfulRequest(
-                        r,
-                    ))) if r.error.code == 160004 => Ok(message.id.get()),
+                    Err(e) if code_of(&e) == Some(THREAD_EXISTS) => Ok(message.id.get()),
                     Err(e) => Err(e),
                 }
             }
@@ -543,30 +544,6 @@ impl DiscordChannel {
             .bytes()
             .await
     }
-}
-
-fn sender(user: &serenity::all::User) -> Sender {
-    Sender {
-        id: user.id.get().to_string(),
-        display_name: user
-            .global_name
-            .clone()
-            .unwrap_or_else(|| user.name.clone()),
-        username: Some(user.name.clone()),
-        language: None,
-    }
-}
-
-/// The message's text; stickers, which have none, are named so the agent sees something.
-fn text_of(message: &Message) -> String {
-    let mut text = message.content.clone();
-    for sticker in &message.sticker_items {
-        if !text.is_empty() {
-            text.push('\n');
-        }
-        text.push_str(&format!("[sticker: {}]", sticker.name));
-    }
-    text
 }
 
 #[cfg(test)]
