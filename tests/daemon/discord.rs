@@ -204,6 +204,37 @@ async fn a_support_channel_post_opens_a_private_thread_where_the_conversation_li
 }
 
 #[tokio::test]
+async fn without_thread_permissions_each_customer_still_gets_a_conversation_of_their_own() {
+    let (app, fake) = spawn_with(ThreadMode::Private).await;
+    fake.refuse_threads();
+    fake.push_message(SUPPORT_CHANNEL, true, CAROL, "Carol", "Withdrawal stuck");
+    fake.push_message(SUPPORT_CHANNEL, true, CAROL + 1, "Dave", "Deposit missing");
+    fake.push_message(SUPPORT_CHANNEL, true, CAROL, "Carol", "Tx 0xabc");
+    let conversations = app.wait_conversations(CHANNEL, 2).await;
+    let mut sizes = Vec::new();
+    for conversation in &conversations {
+        sizes.push(app.messages(id_of(conversation)).await.len());
+    }
+    sizes.sort();
+    assert_eq!(
+        sizes,
+        [1, 2],
+        "one conversation per customer, not one per channel"
+    );
+    // The answer goes to the support channel itself.
+    let carol = conversations
+        .iter()
+        .find(|c| c["contact"]["display_name"] == "Carol")
+        .unwrap();
+    assert_eq!(app.messages(id_of(carol)).await.len(), 2);
+    let reply = app.post_reply(id_of(carol), "Looking into it").await;
+    app.wait_for_status(id_of(carol), id_of(&reply), "sent")
+        .await;
+    assert_eq!(fake.sends_to(SUPPORT_CHANNEL).len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn public_threads_start_from_the_customers_message() {
     let (app, fake) = spawn_with(ThreadMode::Public).await;
     let first = fake.push_message(SUPPORT_CHANNEL, true, CAROL, "Carol", "Help please");

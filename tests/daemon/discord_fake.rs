@@ -52,6 +52,7 @@ struct Inner {
     resumes: u32,
     intents: Option<u64>,
     refuse_intents: bool,
+    refuse_threads: bool,
 }
 
 #[derive(Clone)]
@@ -183,6 +184,11 @@ impl FakeDiscord {
         if let Some(socket) = self.inner.lock().unwrap().socket.take() {
             let _ = socket.send(WsMessage::Binary(DROP.into()));
         }
+    }
+
+    /// Thread creation answers 403 Missing Permissions, as for a bot without that permission.
+    pub fn refuse_threads(&self) {
+        self.inner.lock().unwrap().refuse_threads = true;
     }
 
     pub fn refuse_intents(&self) {
@@ -359,6 +365,11 @@ async fn rest(
                     inner.calls.last_mut().unwrap().created = Some(message_id.to_string());
                     axum::Json(message).into_response()
                 }
+            }
+            ("POST", ["channels", _, "threads"] | ["channels", _, "messages", _, "threads"])
+                if inner.refuse_threads =>
+            {
+                error(403, 50013, "Missing Permissions")
             }
             ("POST", ["channels", parent, "messages", message, "threads"]) => {
                 let id: u64 = message.parse().unwrap();

@@ -49,10 +49,27 @@ pub fn thread_open(channel: &GuildChannel) -> bool {
     !channel.thread_metadata.is_some_and(|m| m.locked)
 }
 
-/// A new customer message, in the conversation `thread` (the DM, or the customer's thread).
-pub fn inbound(message: &Message, thread: u64, attachments: Vec<InboundAttachment>) -> Inbound {
+/// The conversation of a customer in a support channel where no thread could be opened (the
+/// bot lacks the permission): one per customer, answered in the channel itself.
+pub fn in_channel_thread(channel: u64, customer: u64) -> String {
+    format!("{channel}:{customer}")
+}
+
+/// The Discord channel a conversation's replies go to: the DM or thread itself, or the support
+/// channel of an `in_channel_thread`.
+pub fn channel_of(thread_id: &str) -> Option<u64> {
+    let channel = thread_id.split(':').next()?.parse().ok()?;
+    (channel != 0).then_some(channel)
+}
+
+/// A new customer message, in the conversation `thread_id` (the DM, the customer's thread).
+pub fn inbound(
+    message: &Message,
+    thread_id: String,
+    attachments: Vec<InboundAttachment>,
+) -> Inbound {
     Inbound {
-        thread_id: thread.to_string(),
+        thread_id,
         message_id: message.id.get().to_string(),
         sender: sender(&message.author),
         text: text_of(message),
@@ -153,7 +170,7 @@ mod tests {
         let m = message(json!({"type": 19, "message_reference": {
             "message_id": "1310000000000000090", "channel_id": "1310000000000000001"}}));
         assert!(from_customer(&m));
-        let inbound = inbound(&m, 1310000000000000001, Vec::new());
+        let inbound = inbound(&m, "1310000000000000001".into(), Vec::new());
         assert_eq!(inbound.thread_id, "1310000000000000001");
         assert_eq!(inbound.message_id, "1310000000000000100");
         assert_eq!(inbound.sender.id, "80351110224678912");
@@ -184,7 +201,7 @@ mod tests {
         let m = message(json!({"content": "", "sticker_items": [
             {"id": "1", "name": "thumbs up", "format_type": 1}],
             "author": {"id": "9", "username": "dave", "discriminator": "0", "avatar": null}}));
-        let inbound = inbound(&m, 1, Vec::new());
+        let inbound = inbound(&m, "1".into(), Vec::new());
         assert_eq!(inbound.text, "[sticker: thumbs up]");
         assert_eq!(inbound.sender.display_name, "dave");
         assert_eq!(thread_name(&m.author), "Support: dave");
@@ -211,6 +228,15 @@ mod tests {
             "id": "1310000000000000100", "channel_id": "1310000000000000001", "embeds": []}))
         .unwrap();
         assert_eq!(edited(&unfurl, "1".into(), Sender::new("9", "Carol")), None);
+    }
+
+    #[test]
+    fn replies_go_to_the_thread_or_the_support_channel_of_an_in_channel_conversation() {
+        assert_eq!(channel_of("1310000000000000001"), Some(1310000000000000001));
+        let in_channel = in_channel_thread(1310000000000000002, 80351110224678912);
+        assert_eq!(channel_of(&in_channel), Some(1310000000000000002));
+        assert_eq!(channel_of("0"), None);
+        assert_eq!(channel_of("general"), None);
     }
 
     #[test]

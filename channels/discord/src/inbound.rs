@@ -277,23 +277,23 @@ impl DiscordChannel {
             return Ok(());
         }
         let channel = message.channel_id.get();
-        let thread = match self.place_of(message.channel_id, message.guild_id).await {
-            Place::Dm | Place::Thread => channel,
+        let thread_id = match self.place_of(message.channel_id, message.guild_id).await {
+            Place::Dm | Place::Thread => channel.to_string(),
             Place::Support => match self.thread_for(message, cursor).await {
-                Some(thread) => thread,
-                // Could not open a thread (permissions): keep the message in the channel itself
-                // rather than lose it; the agent's reply then goes there.
-                None => channel,
+                Some(thread) => {
+                    // A new thread's history starts here too: after a restart it is backfilled.
+                    cursor.advance(thread, message.id.get());
+                    thread.to_string()
+                }
+                // Could not open a thread (permissions): rather than lose the message, the
+                // customer gets a conversation of their own answered in the channel itself.
+                None => convert::in_channel_thread(channel, message.author.id.get()),
             },
             Place::Other => return Ok(()),
         };
         let attachments = self.download(&message.attachments).await;
-        let inbound = convert::inbound(message, thread, attachments);
+        let inbound = convert::inbound(message, thread_id, attachments);
         cursor.advance(channel, message.id.get());
-        if thread != channel {
-            // A new thread's history starts here too: after a restart it is backfilled.
-            cursor.advance(thread, message.id.get());
-        }
         sink.commit(
             vec![inbound],
             Some(serde_json::to_string(cursor).expect("serializes")),

@@ -14,11 +14,7 @@ const MAX_CHARS: usize = 2000;
 
 impl DiscordChannel {
     pub(crate) async fn deliver(&self, message: &Outbound) -> Result<SendReceipt, SendError> {
-        let channel: u64 = message
-            .thread_id
-            .parse()
-            .ok()
-            .filter(|id| *id != 0)
+        let channel = crate::convert::channel_of(&message.thread_id)
             .ok_or_else(|| SendError::permanent("the conversation has no Discord channel"))?;
         let channel = ChannelId::new(channel);
         let mut parts = switchboard_core::split_text(&message.text, MAX_CHARS);
