@@ -88,8 +88,10 @@ fn init_tracing(config: &Config) {
         filter = filter.add_directive(format!("{target}=info").parse().expect("valid directive"));
     }
     // Logs go to stderr: stdout carries command output (a new token) only.
+    // Colours only on a terminal: journald, docker logs and files get plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match config.log.format {
         LogFormat::Human => builder.init(),
