@@ -104,11 +104,25 @@ impl Dispatcher {
 
     #[tracing::instrument(skip_all, fields(message_id = job.message_id, channel = %job.channel, attempt = job.attempts + 1))]
     async fn attempt(&self, job: OutboxJob) {
-        // Shared with the adapter: what it delivers is recorded even when a later part fails.
-        let progress = Progress::resume(Delivered {
-            parts: job.parts_sent.max(0) as usize,
-            first_external_id: job.first_external_id.clone(),
-        });
+        // Shared with the adapter: what it delivers is recorded even when a later part fails,
+        // and saved as it goes so a crash mid-message does not resend the parts already out.
+        let store = self.store.clone();
+        let outbox_id = job.outbox_id;
+        let runtime = tokio::runtime::Handle::current();
+        let progress = Progress::observed(
+            Delivered {
+                parts: job.parts_sent.max(0) as usize,
+                first_external_id: job.first_external_id.clone(),
+            },
+            Some(Box::new(move |delivered: &Delivered| {
+                let (store, delivered) = (store.clone(), delivered.clone());
+                runtime.spawn(async move {
+                    if let Err(e) = store.save_progress(outbox_id, &delivered).await {
+                        tracing::warn!(error = %e, outbox_id, "cannot save delivery progress");
+                    }
+                });
+            })),
+        );
         let result = match self.channels.get(&job.channel) {
             None => Err(SendError::permanent(format!(
                 "channel {:?} is not configured on this server",

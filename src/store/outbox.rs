@@ -304,7 +304,25 @@ impl Store {
         Ok(message)
     }
 
-    /// After a crash a row may be left `sending`: deliver it again (at-least-once).
+    /// Saves how far an attempt in flight got. Saves may land out of order or after the attempt
+    /// ended: only a larger count on a row still `sending` is written.
+    pub async fn save_progress(&self, outbox_id: i64, delivered: &Delivered) -> Result<()> {
+        sqlx::query(
+            "UPDATE outbox SET parts_sent = ?2,
+                 first_external_id = COALESCE(first_external_id, ?3), updated_at = ?4
+             WHERE id = ?1 AND status = 'sending' AND parts_sent < ?2",
+        )
+        .bind(outbox_id)
+        .bind(delivered.parts as i64)
+        .bind(delivered.first_external_id.as_deref())
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// After a crash a row may be left `sending`: deliver it again (at-least-once), from the
+    /// part after the last one saved.
     pub async fn recover_in_flight(&self) -> Result<u64> {
         let done = sqlx::query("UPDATE outbox SET status = 'scheduled' WHERE status = 'sending'")
             .execute(&self.pool)

@@ -24,10 +24,17 @@ fn start(config: &std::path::Path) -> Child {
         .unwrap()
 }
 
-#[tokio::test]
-async fn telegram_updates_survive_a_kill_9_without_loss_or_duplicates() {
+/// A daemon configuration with one Telegram bot on `fake`, and an agent token for it.
+struct Setup {
+    _dir: tempfile::TempDir,
+    config: std::path::PathBuf,
+    token: String,
+    base: String,
+    client: reqwest::Client,
+}
+
+fn setup(fake: &FakeTelegram) -> Setup {
     let dir = tempfile::TempDir::new().unwrap();
-    let fake = FakeTelegram::start().await;
     let port = free_port();
     let config = dir.path().join("switchboard.toml");
     std::fs::write(
@@ -54,41 +61,49 @@ async fn telegram_updates_survive_a_kill_9_without_loss_or_duplicates() {
         .arg(&config)
         .output()
         .unwrap();
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let client = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}");
-    let stored = || {
-        let (client, base, token) = (client.clone(), base.clone(), token.clone());
-        async move {
-            let list: Value = client
-                .get(format!("{base}/api/v1/conversations?limit=200"))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .ok()?
-                .json()
-                .await
-                .ok()?;
-            let mut texts = Vec::new();
-            for c in list["conversations"].as_array()? {
-                let m: Value = client
-                    .get(format!("{base}/api/v1/conversations/{}/messages", c["id"]))
-                    .bearer_auth(&token)
-                    .send()
-                    .await
-                    .ok()?
-                    .json()
-                    .await
-                    .ok()?;
-                for message in m["messages"].as_array()? {
-                    texts.push(message["text"].as_str()?.to_owned());
-                }
+    Setup {
+        _dir: dir,
+        config,
+        token: String::from_utf8(out.stdout).unwrap().trim().to_owned(),
+        base: format!("http://127.0.0.1:{port}"),
+        client: reqwest::Client::new(),
+    }
+}
+
+impl Setup {
+    /// GET an API path as the agent; `None` while the daemon is not answering.
+    async fn get(&self, path: &str) -> Option<Value> {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()
+    }
+}
+
+#[tokio::test]
+async fn telegram_updates_survive_a_kill_9_without_loss_or_duplicates() {
+    let fake = FakeTelegram::start().await;
+    let setup = setup(&fake);
+    let stored = || async {
+        let list = setup.get("/api/v1/conversations?limit=200").await?;
+        let mut texts = Vec::new();
+        for c in list["conversations"].as_array()? {
+            let m = setup
+                .get(&format!("/api/v1/conversations/{}/messages", c["id"]))
+                .await?;
+            for message in m["messages"].as_array()? {
+                texts.push(message["text"].as_str()?.to_owned());
             }
-            Some(texts)
         }
+        Some(texts)
     };
 
-    let mut daemon = start(&config);
+    let mut daemon = start(&setup.config);
     for i in 0..60 {
         fake.push(
             "message",
@@ -105,7 +120,7 @@ async fn telegram_updates_survive_a_kill_9_without_loss_or_duplicates() {
             private_text(100 + i % 7, i + 1, &format!("message {i}")),
         );
     }
-    let mut daemon = start(&config);
+    let mut daemon = start(&setup.config);
     let texts = eventually(|| async { stored().await.filter(|t| t.len() >= 100) }).await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let texts_now = stored().await.unwrap();
@@ -114,4 +129,55 @@ async fn telegram_updates_survive_a_kill_9_without_loss_or_duplicates() {
     assert_eq!(texts_now.len(), 100, "{texts:?}");
     let unique: std::collections::HashSet<&String> = texts_now.iter().collect();
     assert_eq!(unique.len(), 100, "no message is stored twice");
+}
+
+#[tokio::test]
+async fn a_long_reply_cut_by_a_kill_9_goes_on_after_the_parts_already_sent() {
+    let fake = FakeTelegram::start().await;
+    let setup = setup(&fake);
+    let mut daemon = start(&setup.config);
+    fake.push("message", private_text(4242, 1, "help"));
+    let conversation = eventually(|| async {
+        setup.get("/api/v1/conversations").await?["conversations"][0]["id"].as_i64()
+    })
+    .await;
+    // Part 1 goes out, part 2 hangs: the daemon dies with it in flight.
+    fake.stall_sends_after(1);
+    let long = ["a ", "b ", "c "]
+        .map(|w| w.repeat(1500).trim().to_owned())
+        .join("\n\n");
+    let posted = setup
+        .client
+        .post(format!(
+            "{}/api/v1/conversations/{conversation}/messages",
+            setup.base
+        ))
+        .bearer_auth(&setup.token)
+        .json(&serde_json::json!({ "text": long }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 202);
+    eventually(|| async { (fake.calls("sendMessage").len() >= 2).then_some(()) }).await;
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+
+    fake.unstall();
+    let mut daemon = start(&setup.config);
+    let path = format!("/api/v1/conversations/{conversation}/messages");
+    eventually(|| async {
+        let messages = setup.get(&path).await?;
+        let reply = messages["messages"].as_array()?.last()?.clone();
+        (reply["delivery_status"] == "sent").then_some(())
+    })
+    .await;
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    let parts: Vec<String> = fake
+        .calls("sendMessage")
+        .iter()
+        .map(|c| c["text"].as_str().unwrap()[..3].to_owned())
+        .collect();
+    // Part 2 twice: the call that hung and the one after the restart; part 1 only once.
+    assert_eq!(parts, ["a a", "b b", "b b", "c c"]);
 }

@@ -27,6 +27,8 @@ struct State_ {
     next_message_id: i64,
     /// sendMessage to these chats answers only after this long.
     slow_chats: HashMap<i64, Duration>,
+    /// Once this many messages went out, further sendMessage calls never answer.
+    stall_after: Option<i64>,
 }
 
 #[derive(Clone)]
@@ -111,6 +113,16 @@ impl FakeTelegram {
     /// sendMessage to `chat` answers after `delay`, as a struggling Bot API would.
     pub fn slow_chat(&self, chat: i64, delay: Duration) {
         self.state.lock().unwrap().slow_chats.insert(chat, delay);
+    }
+
+    /// After `sent` successful sends in all, sendMessage hangs (until `unstall`, for calls made
+    /// after it): a request in flight when the daemon dies.
+    pub fn stall_sends_after(&self, sent: usize) {
+        self.state.lock().unwrap().stall_after = Some(sent as i64);
+    }
+
+    pub fn unstall(&self) {
+        self.state.lock().unwrap().stall_after = None;
     }
 
     pub fn calls(&self, method: &str) -> Vec<Value> {
@@ -204,6 +216,14 @@ async fn method(
                 .and_then(|chat| state.lock().unwrap().slow_chats.get(&chat).copied());
             if let Some(delay) = delay {
                 tokio::time::sleep(delay).await;
+            }
+            let stalled = {
+                let s = state.lock().unwrap();
+                s.stall_after.is_some_and(|n| s.next_message_id - 5000 >= n)
+            };
+            if stalled {
+                // Never answered: the caller's process dies with the request open.
+                std::future::pending::<()>().await;
             }
             let mut s = state.lock().unwrap();
             // A scripted 200 lets that call through.

@@ -142,8 +142,26 @@ pub struct Outbound {
 /// How far the delivery of one outbound message got, counted in platform messages (the parts
 /// of a long text, then the files), shared by the dispatcher and the adapter. A retry after part
 /// 2 of 3 failed starts at part 2: the customer never gets part 1 twice.
-#[derive(Debug, Clone, Default)]
-pub struct Progress(Arc<Mutex<Delivered>>);
+#[derive(Clone, Default)]
+pub struct Progress(Arc<Shared>);
+
+#[derive(Default)]
+struct Shared {
+    state: Mutex<State>,
+    /// Told of every part delivered while more are to come, so the dispatcher can save the
+    /// position before the attempt ends (a crash mid-message then resends only the rest).
+    observer: Option<Observer>,
+}
+
+/// What `Progress::observed` calls with each intermediate position.
+pub type Observer = Box<dyn Fn(&Delivered) + Send + Sync>;
+
+#[derive(Default)]
+struct State {
+    delivered: Delivered,
+    /// How many parts the adapter will send in all, once it said so.
+    planned: Option<usize>,
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Delivered {
@@ -156,31 +174,63 @@ pub struct Delivered {
 impl Progress {
     /// Continues from what earlier attempts recorded.
     pub fn resume(delivered: Delivered) -> Self {
-        Self(Arc::new(Mutex::new(delivered)))
+        Self::observed(delivered, None)
+    }
+
+    /// `resume`, with `observer` told of each part delivered before the last.
+    pub fn observed(delivered: Delivered, observer: Option<Observer>) -> Self {
+        Self(Arc::new(Shared {
+            state: Mutex::new(State {
+                delivered,
+                planned: None,
+            }),
+            observer,
+        }))
+    }
+
+    /// The adapter says how many parts the whole message takes: a one-part message then costs
+    /// no intermediate save.
+    pub fn plan(&self, parts: usize) {
+        self.lock().planned = Some(parts);
     }
 
     /// How many parts went out already: the adapter starts with the part after them.
     pub fn parts_sent(&self) -> usize {
-        self.lock().parts
+        self.lock().delivered.parts
     }
 
     /// Records that the next part was delivered with the platform's id `external_id`.
     pub fn part_sent(&self, external_id: Option<String>) {
-        let mut delivered = self.lock();
-        delivered.parts += 1;
-        if delivered.first_external_id.is_none() {
-            delivered.first_external_id = external_id;
+        let (delivered, more) = {
+            let mut state = self.lock();
+            state.delivered.parts += 1;
+            if state.delivered.first_external_id.is_none() {
+                state.delivered.first_external_id = external_id;
+            }
+            let more = state
+                .planned
+                .is_none_or(|planned| state.delivered.parts < planned);
+            (state.delivered.clone(), more)
+        };
+        if more && let Some(observer) = &self.0.observer {
+            observer(&delivered);
         }
     }
 
     pub fn delivered(&self) -> Delivered {
-        self.lock().clone()
+        self.lock().delivered.clone()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Delivered> {
-        // A panicking adapter cannot leave the counter half-written: the data is two plain
-        // fields, so a poisoned lock still holds a consistent value.
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panicking adapter cannot leave the counter half-written: the data is plain fields,
+        // so a poisoned lock still holds a consistent value.
+        self.0.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Progress").field(&self.delivered()).finish()
     }
 }
 
@@ -211,9 +261,19 @@ mod tests {
         let shared = first.clone();
         assert_eq!(shared.parts_sent(), 1);
 
-        let retry = Progress::resume(first.delivered());
+        let saved = Arc::new(Mutex::new(Vec::new()));
+        let seen = saved.clone();
+        let retry = Progress::observed(
+            first.delivered(),
+            Some(Box::new(move |d: &Delivered| {
+                seen.lock().unwrap().push(d.parts)
+            })),
+        );
+        retry.plan(3);
         retry.part_sent(Some("b".into()));
         retry.part_sent(None);
+        // Saved while parts were still to come; the last one is the attempt's own outcome.
+        assert_eq!(*saved.lock().unwrap(), [2]);
         assert_eq!(
             retry.delivered(),
             Delivered {

@@ -22,6 +22,7 @@ impl DiscordChannel {
             parts.push(String::new());
         }
         let last = parts.len() - 1;
+        message.progress.plan(parts.len());
         // Parts an earlier attempt delivered are not sent again.
         let done = message.progress.parts_sent();
         for (i, part) in parts.into_iter().enumerate().skip(done) {

@@ -142,6 +142,9 @@ impl Channel for TelegramChannel {
         // The text's parts, then one message per file; those an earlier attempt delivered are
         // not sent again.
         let texts = outbound::split(&message.text, outbound::MAX_CHARS);
+        message
+            .progress
+            .plan(texts.len() + message.attachments.len());
         let done = message.progress.parts_sent();
         for (part, text) in texts.iter().enumerate().skip(done) {
             self.pacer.wait(chat.0).await;
