@@ -211,6 +211,16 @@ impl Dispatcher {
             .references(job.conversation_id, job.message_id)
             .await
             .map_err(|e| SendError::retry(format!("reading the thread: {e}")))?;
+        let mut cc = self
+            .store
+            .participants(job.conversation_id)
+            .await
+            .map_err(|e| SendError::retry(format!("reading the participants: {e}")))?;
+        cc.retain(|p| {
+            job.recipient
+                .as_deref()
+                .is_none_or(|r| !r.eq_ignore_ascii_case(p))
+        });
         Ok(Outbound {
             message_id: job.message_id,
             conversation_id: job.conversation_id,
@@ -221,6 +231,7 @@ impl Dispatcher {
             attachments,
             reply_to: job.reply_to.clone(),
             references,
+            cc,
             agent_name: Some(job.agent_name.clone()),
             auto_generated: job.auto_generated,
             progress: progress.clone(),

@@ -98,14 +98,17 @@ pub async fn list_conversations(
 }
 
 #[utoipa::path(get, path = "/api/v1/conversations/{id}",
-    responses((status = 200, description = "`{\"conversation\": Conversation}`", body = Conversation), (status = 404)))]
+    responses((status = 200, description = "`{\"conversation\": Conversation, \"participants\": [address]}`: participants are the people a reply is also sent to (email Cc)", body = Conversation), (status = 404)))]
 pub async fn get_conversation(
     State(state): State<AppState>,
     _agent: AuthAgent,
     Path(id): Path<i64>,
 ) -> Result<impl IntoResponse, ApiError> {
     let conversation = state.store.conversation(id).await?;
-    Ok(axum::Json(json!({ "conversation": conversation })))
+    let participants = state.store.participants(id).await?;
+    Ok(axum::Json(
+        json!({ "conversation": conversation, "participants": participants }),
+    ))
 }
 
 fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(

@@ -322,6 +322,8 @@ async fn commit_group(
         contact_names: HashMap::new(),
     };
     prefetch(&mut tx, caches, jobs, group.now).await?;
+    // (conversation, address) of the people on new messages.
+    let mut participants: Vec<(i64, &str)> = Vec::new();
     for (j, job) in jobs.iter().enumerate() {
         for item in &job.batch {
             let inbound = &item.inbound;
@@ -338,6 +340,14 @@ async fn commit_group(
                 conversation_id,
                 outcome: Outcome::Duplicate,
             });
+            if inbound.change == Change::New {
+                participants.extend(
+                    inbound
+                        .participants
+                        .iter()
+                        .map(|p| (conversation_id, p.as_str())),
+                );
+            }
             match inbound.change {
                 Change::New => group.pending.push(PendingNew {
                     job: j,
@@ -369,6 +379,17 @@ async fn commit_group(
     }
     flush_new(&mut tx, &mut group).await?;
     touch_conversations(&mut tx, &mut group).await?;
+    if !participants.is_empty() {
+        // A re-delivered message names the same people: nothing changes.
+        sqlx::query(
+            "INSERT OR IGNORE INTO conversation_participants (conversation_id, address, created_at)
+             SELECT j.value ->> 0, j.value ->> 1, ?2 FROM json_each(?1) AS j",
+        )
+        .bind(to_json(&participants)?)
+        .bind(group.now)
+        .execute(&mut *tx)
+        .await?;
+    }
     let mut cursors: Vec<(&str, &str)> = Vec::new();
     for job in jobs {
         if let Some(cursor) = &job.cursor {

@@ -6,12 +6,14 @@ use super::{Event, Result, Store, inbox, now_ms};
 /// How many of a conversation's latest external ids an outbound message references (plus the
 /// first): enough for any client to thread, short enough for a header.
 const REFERENCES_TAIL: i64 = 9;
+/// The most people a reply is copied to.
+const MAX_CC: i64 = 20;
 
 impl Store {
     /// The thread of `channel` holding one of `message_ids` or being one of `conversation_ids`,
-    /// but only a conversation whose contact owns the identity `sender_id` on this channel: a
-    /// stranger citing someone else's Message-ID does not get into their conversation.
-    /// The most recently active match wins.
+    /// but only a conversation `sender_id` belongs to (its contact owns that identity on this
+    /// channel, or it is one of its participants): a stranger citing someone else's Message-ID
+    /// does not get into their conversation. The most recently active match wins.
     pub async fn find_thread(
         &self,
         channel: &str,
@@ -27,8 +29,10 @@ impl Store {
         Ok(sqlx::query_scalar(
             "SELECT c.external_thread_id FROM conversations c
              WHERE c.channel = ?1
-               AND c.contact_id IN (SELECT i.contact_id FROM contact_identities i
-                                    WHERE i.channel = ?1 AND i.external_id = ?2)
+               AND (c.contact_id IN (SELECT i.contact_id FROM contact_identities i
+                                     WHERE i.channel = ?1 AND i.external_id = ?2)
+                    OR c.id IN (SELECT p.conversation_id FROM conversation_participants p
+                                WHERE p.address = ?2))
                AND (c.id IN (SELECT value FROM json_each(?4))
                     OR c.id IN (SELECT m.conversation_id FROM messages m
                                 WHERE m.channel = ?1
@@ -40,6 +44,19 @@ impl Store {
         .bind(ids)
         .bind(conversations)
         .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// The people on a conversation besides its contact (email Cc), in the order they joined;
+    /// at most `MAX_CC`, so a reply never turns into a mass mailing.
+    pub async fn participants(&self, conversation_id: i64) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT address FROM conversation_participants WHERE conversation_id = ?1
+             ORDER BY created_at, rowid LIMIT ?2",
+        )
+        .bind(conversation_id)
+        .bind(MAX_CC)
+        .fetch_all(&self.pool)
         .await?)
     }
 

@@ -66,10 +66,12 @@ async function loadConversations(reset) {
 async function openConversation(id) {
   state.current = id;
   for (const li of $("conversations").children) li.classList.toggle("active", Number(li.dataset.id) === id);
-  const [{ conversation }, { messages }, { notes }] = await Promise.all([
+  const [{ conversation, participants }, { messages }, { notes }] = await Promise.all([
     api(`/api/v1/conversations/${id}`), api(`/api/v1/conversations/${id}/messages`), api(`/api/v1/conversations/${id}/notes`),
   ]);
   $("title").textContent = `${conversation.contact.display_name} · ${conversation.channel}${conversation.subject ? " · " + conversation.subject : ""}`;
+  // Who else gets the reply (email Cc), so nobody is copied by surprise.
+  $("participants").textContent = participants && participants.length ? `On this thread: ${participants.join(", ")}` : "";
   $("set-status").value = conversation.status;
   $("actions").hidden = false;
   $("reply").hidden = false;

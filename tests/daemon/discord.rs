@@ -159,10 +159,7 @@ async fn a_support_channel_post_opens_a_private_thread_where_the_conversation_li
     let messages = app.wait_messages(id_of(&conversation), 2).await;
     assert_eq!(messages[1]["text"], "Tx hash: 0xabc");
 
-    let reply = app
-        .post_reply(id_of(&conversation), "Found it, re-sending now.")
-        .await;
-    app.wait_for_status(id_of(&conversation), id_of(&reply), "sent")
+    app.reply_sent(id_of(&conversation), "Found it, re-sending now.")
         .await;
     let sends = fake.sends_to(thread);
     assert_eq!(sends.len(), 1, "the reply is posted in the thread");
@@ -197,9 +194,7 @@ async fn a_support_channel_post_opens_a_private_thread_where_the_conversation_li
         .iter()
         .find(|c| id_of(c) != id_of(&conversation))
         .unwrap();
-    let reply = app.post_reply(id_of(newest), "Here we are again").await;
-    app.wait_for_status(id_of(newest), id_of(&reply), "sent")
-        .await;
+    app.reply_sent(id_of(newest), "Here we are again").await;
     app.stop().await;
 }
 
@@ -227,9 +222,7 @@ async fn without_thread_permissions_each_customer_still_gets_a_conversation_of_t
         .find(|c| c["contact"]["display_name"] == "Carol")
         .unwrap();
     assert_eq!(app.messages(id_of(carol)).await.len(), 2);
-    let reply = app.post_reply(id_of(carol), "Looking into it").await;
-    app.wait_for_status(id_of(carol), id_of(&reply), "sent")
-        .await;
+    app.reply_sent(id_of(carol), "Looking into it").await;
     assert_eq!(fake.sends_to(SUPPORT_CHANNEL).len(), 1);
     app.stop().await;
 }
@@ -246,9 +239,7 @@ async fn public_threads_start_from_the_customers_message() {
             .any(|c| c.path == format!("/api/v10/channels/{SUPPORT_CHANNEL}/messages/{id}/threads"))
     })
     .await;
-    let reply = app.post_reply(id_of(&conversation), "On it").await;
-    app.wait_for_status(id_of(&conversation), id_of(&reply), "sent")
-        .await;
+    app.reply_sent(id_of(&conversation), "On it").await;
     // A thread started from a message has the message's id.
     assert_eq!(fake.sends_to(id.parse().unwrap()).len(), 1);
     app.stop().await;
@@ -330,9 +321,7 @@ async fn long_replies_split_at_2000_and_50007_fails_with_a_reason() {
     fake.push_message(dm, false, CAROL, "Carol", "Tell me everything");
     let conversation = id_of(&app.wait_conversations(CHANNEL, 1).await[0]);
     let long = "Never share your seed phrase. ".repeat(150);
-    let reply = app.post_reply(conversation, &long).await;
-    app.wait_for_status(conversation, id_of(&reply), "sent")
-        .await;
+    app.reply_sent(conversation, &long).await;
     let sends = fake.sends_to(dm);
     assert_eq!(sends.len(), 3);
     for send in &sends {
@@ -384,10 +373,7 @@ async fn long_replies_split_at_2000_and_50007_fails_with_a_reason() {
     fake.pass_sends(1);
     fake.fail_sends(502, 0, 1);
     let before = fake.sends_to(dm).len();
-    let reply = app.post_reply(conversation, &long).await;
-    let sent = app
-        .wait_for_status(conversation, id_of(&reply), "sent")
-        .await;
+    let sent = app.reply_sent(conversation, &long).await;
     let sends = fake.sends_to(dm);
     let delivered: Vec<&str> = sends[before..]
         .iter()
@@ -408,9 +394,7 @@ async fn long_replies_split_at_2000_and_50007_fails_with_a_reason() {
     // A 5xx and a 429 passed on by the proxy are temporary: the outbox sends again.
     fake.fail_sends(502, 0, 1);
     fake.fail_sends(429, 0, 1);
-    let reply = app.post_reply(conversation, "Retry me").await;
-    app.wait_for_status(conversation, id_of(&reply), "sent")
-        .await;
+    app.reply_sent(conversation, "Retry me").await;
     app.stop().await;
 }
 

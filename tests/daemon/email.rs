@@ -199,11 +199,8 @@ async fn agent_reply_threads_and_customer_answers_rejoin_while_strangers_cannot(
     )
     .await;
     let conversation = id_of(&app.wait_conversations(CHANNEL, 1).await[0]);
-    let reply = app
-        .post_reply(conversation, "Use **Forgot password** on the login screen.")
-        .await;
     let sent = app
-        .wait_for_status(conversation, id_of(&reply), "sent")
+        .reply_sent(conversation, "Use **Forgot password** on the login screen.")
         .await;
     let our_id = sent["external_id"].as_str().unwrap().to_owned();
     assert!(
@@ -274,6 +271,87 @@ async fn agent_reply_threads_and_customer_answers_rejoin_while_strangers_cannot(
         .find(|c| c["contact"]["display_name"] == "Mallory")
         .expect("own conversation");
     assert_ne!(id_of(mallory), conversation);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn people_in_cc_join_the_conversation_and_stay_copied_on_replies() {
+    let MailSetup { app, dovecot, smtp } = spawn_mail().await;
+    dovecot
+        .append(&mail(
+            "Alice <alice@customer.example>",
+            "cc-1@customer.example",
+            "Joint account locked",
+            "Cc: Bob <Bob@Customer.example>, Wallet Support <support@wallet.example>\r\n",
+            "Our joint account is locked. Bob is in copy.",
+        ))
+        .await;
+    let conversation = id_of(&app.wait_conversations(CHANNEL, 1).await[0]);
+    let sent = app.reply_sent(conversation, "We are unlocking it.").await;
+    let our_id = sent["external_id"].as_str().unwrap().to_owned();
+    let first = eventually(|| async { smtp.received().into_iter().next() }).await;
+    let raw = String::from_utf8(first).unwrap();
+    assert_eq!(header(&raw, "To"), Some("alice@customer.example"));
+    assert_eq!(header(&raw, "Cc"), Some("bob@customer.example"), "{raw}");
+    assert_eq!(
+        header(&raw, "X-Envelope-To"),
+        Some("alice@customer.example, bob@customer.example")
+    );
+
+    // Bob answers all: he is on the thread, so his mail joins it.
+    dovecot
+        .append(&mail(
+            "Bob <bob@customer.example>",
+            "cc-2@customer.example",
+            "Re: Joint account locked",
+            &format!(
+                "In-Reply-To: <{our_id}>\r\nCc: alice@customer.example, dan@customer.example\r\n"
+            ),
+            "Thanks, it works for me now.",
+        ))
+        .await;
+    let messages = app.wait_messages(conversation, 3).await;
+    assert_eq!(messages[2]["text"], "Thanks, it works for me now.");
+    assert_eq!(app.wait_conversations(CHANNEL, 1).await.len(), 1);
+    let detail = app
+        .get_json(&format!("/api/v1/conversations/{conversation}"))
+        .await;
+    assert_eq!(
+        detail["participants"],
+        serde_json::json!([
+            "alice@customer.example",
+            "bob@customer.example",
+            "dan@customer.example"
+        ])
+    );
+
+    // The answer goes to the latest writer, copying everyone else on the thread.
+    app.reply_sent(conversation, "Glad to hear it.").await;
+    let second = eventually(|| async { smtp.received().get(1).cloned() }).await;
+    let raw = String::from_utf8(second).unwrap();
+    assert_eq!(header(&raw, "To"), Some("bob@customer.example"));
+    assert_eq!(
+        header(&raw, "Cc"),
+        Some("alice@customer.example, dan@customer.example"),
+        "{raw}"
+    );
+
+    // A copied address the server refuses does not keep the answer from the customer.
+    dovecot
+        .append(&mail(
+            "Bob <bob@customer.example>",
+            "cc-3@customer.example",
+            "Re: Joint account locked",
+            &format!("In-Reply-To: <{our_id}>\r\nCc: reject-eve@customer.example\r\n"),
+            "Adding Eve from our bank.",
+        ))
+        .await;
+    app.wait_messages(conversation, 5).await;
+    app.reply_sent(conversation, "Noted.").await;
+    let third = eventually(|| async { smtp.received().get(2).cloned() }).await;
+    let raw = String::from_utf8(third).unwrap();
+    assert_eq!(header(&raw, "X-Envelope-To"), Some("bob@customer.example"));
+    assert_eq!(header(&raw, "Cc"), None);
     app.stop().await;
 }
 
@@ -537,8 +615,7 @@ async fn smtp_550_fails_with_the_servers_reason_451_retries_and_a_bounce_fails_a
     .await;
     assert_eq!(pending["delivery_status"], "pending");
 
-    let reply = app.post_reply(frank, "Answer").await;
-    let sent = app.wait_for_status(frank, id_of(&reply), "sent").await;
+    let sent = app.reply_sent(frank, "Answer").await;
     let our_id = sent["external_id"].as_str().unwrap();
     eventually(|| async { (!smtp.received().is_empty()).then_some(()) }).await;
     let dsn = format!(
@@ -554,7 +631,7 @@ async fn smtp_550_fails_with_the_servers_reason_451_retries_and_a_bounce_fails_a
          Subject: Re: Hi\r\n--b--\r\n"
     );
     dovecot.append(dsn.as_bytes()).await;
-    let bounced = app.wait_for_status(frank, id_of(&reply), "failed").await;
+    let bounced = app.wait_for_status(frank, id_of(&sent), "failed").await;
     let error = bounced["error"].as_str().unwrap();
     assert!(
         error.contains("bounced") && error.contains("Mailbox full"),
@@ -581,9 +658,7 @@ async fn tls_with_a_private_ca_works_both_ways() {
     )
     .await;
     let conversation = id_of(&app.wait_conversations(CHANNEL, 1).await[0]);
-    let reply = app.post_reply(conversation, "Yes, encrypted.").await;
-    app.wait_for_status(conversation, id_of(&reply), "sent")
-        .await;
+    app.reply_sent(conversation, "Yes, encrypted.").await;
     let raw = String::from_utf8(smtp.received().remove(0)).unwrap();
     assert_eq!(header(&raw, "X-TLS"), Some("yes"));
     app.stop().await;

@@ -264,6 +264,13 @@ impl TestApp {
         response.json::<Value>().await.unwrap()["message"].clone()
     }
 
+    /// Posts an agent reply and waits until the channel delivered it; returns the message.
+    pub async fn reply_sent(&self, conversation_id: i64, text: &str) -> Value {
+        let reply = self.post_reply(conversation_id, text).await;
+        self.wait_for_status(conversation_id, id_of(&reply), "sent")
+            .await
+    }
+
     pub async fn messages(&self, conversation_id: i64) -> Vec<Value> {
         let body = self
             .get_json(&format!("/api/v1/conversations/{conversation_id}/messages"))

@@ -78,6 +78,9 @@ pub struct Inbound {
     pub change: Change,
     /// Written by a machine (auto-reply, bulk): stored, but automation never answers it.
     pub auto_generated: bool,
+    /// Other people the message was addressed to (email To/Cc besides the support address),
+    /// lower-cased: they join the conversation, may write into it, and get the replies.
+    pub participants: Vec<String>,
 }
 
 impl Inbound {
@@ -100,6 +103,7 @@ impl Inbound {
             reply_to: None,
             change: Change::New,
             auto_generated: false,
+            participants: Vec::new(),
         }
     }
 }
@@ -129,6 +133,8 @@ pub struct Outbound {
     /// External ids of the conversation's earlier messages on this channel, oldest first (the
     /// thread's first one and the latest few): email's References and In-Reply-To come from it.
     pub references: Vec<String>,
+    /// The conversation's other participants besides `recipient` (email Cc).
+    pub cc: Vec<String>,
     /// Name of the agent who wrote it, for channels that show one.
     pub agent_name: Option<String>,
     /// Sent by automation (a greeting, an acknowledgement), not by an agent: email marks it

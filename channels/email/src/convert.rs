@@ -15,6 +15,8 @@ pub struct ParsedMail {
     pub references: Vec<String>,
     /// Lower-cased address and display name.
     pub from: Option<(String, String)>,
+    /// Lower-cased To and Cc addresses, in header order, without repeats.
+    pub recipients: Vec<String>,
     pub subject: Option<String>,
     /// What the sender just wrote, quoted history and signature removed.
     pub text: String,
@@ -50,6 +52,7 @@ pub fn parse(raw: &[u8]) -> ParsedMail {
             in_reply_to: Vec::new(),
             references: Vec::new(),
             from: None,
+            recipients: Vec::new(),
             subject: None,
             text: text.trim().to_owned(),
             full_text: text,
@@ -76,6 +79,17 @@ pub fn parse(raw: &[u8]) -> ParsedMail {
             .to_owned();
         Some((address, name))
     });
+    let mut recipients: Vec<String> = Vec::new();
+    for address in [mail.to(), mail.cc()].into_iter().flatten() {
+        for a in address.iter() {
+            if let Some(a) = a.address().map(|a| a.trim().to_ascii_lowercase())
+                && a.contains('@')
+                && !recipients.contains(&a)
+            {
+                recipients.push(a);
+            }
+        }
+    }
     let mut full_text = mail
         .body_text(0)
         .map(|t| t.into_owned())
@@ -139,6 +153,7 @@ pub fn parse(raw: &[u8]) -> ParsedMail {
         in_reply_to: ids(mail.in_reply_to()),
         references: ids(mail.references()),
         from,
+        recipients,
         subject: mail.subject().map(|s| s.trim().to_owned()),
         text: crate::quote::new_text(&full_text).to_owned(),
         full_text,

@@ -8,7 +8,7 @@ use crate::convert::{self, ParsedMail};
 use crate::imap::{self, Session, timed};
 use crate::thread;
 use futures_util::TryStreamExt;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use switchboard_core::{
     AttachmentData, ChannelError, Inbound, InboundAttachment, InboundSink, Sender,
@@ -253,6 +253,38 @@ fn chunks(sizes: &[(u32, u64)]) -> Vec<&[(u32, u64)]> {
     out
 }
 
+/// The threads of the mails earlier in a batch (not committed yet, so the store cannot tell).
+#[derive(Default)]
+struct BatchThreads {
+    /// Message-ID → thread.
+    by_message: HashMap<String, String>,
+    /// Thread → the people on it.
+    people: HashMap<String, HashSet<String>>,
+}
+
+impl BatchThreads {
+    fn add(&mut self, inbound: &Inbound) {
+        self.by_message
+            .insert(inbound.message_id.clone(), inbound.thread_id.clone());
+        let people = self.people.entry(inbound.thread_id.clone()).or_default();
+        people.insert(inbound.sender.id.clone());
+        people.extend(inbound.participants.iter().cloned());
+    }
+
+    /// The thread of a cited mail, if `sender` is one of its people.
+    fn thread_for(&self, cited: &str, sender: &str) -> Option<&String> {
+        let thread = self.by_message.get(cited)?;
+        self.people
+            .get(thread)
+            .is_some_and(|p| p.contains(sender))
+            .then_some(thread)
+    }
+}
+
+/// A mail Cc-ing more people than this adds only the first ones to its conversation: replies
+/// must not become a way to mail crowds.
+const MAX_PARTICIPANTS: usize = 10;
+
 /// What became of one fetched mail.
 enum Outcome {
     Store(Box<Inbound>),
@@ -268,16 +300,12 @@ impl EmailChannel {
         raw: &[(u32, Vec<u8>, Option<u64>)],
         sink: &dyn InboundSink,
     ) -> Result<Vec<Inbound>, ChannelError> {
-        // Message-ID → (thread, sender) of the mails earlier in this batch.
-        let mut seen: HashMap<String, (String, String)> = HashMap::new();
+        let mut seen = BatchThreads::default();
         let mut batch = Vec::with_capacity(raw.len());
         for (uid, bytes, oversize) in raw {
             match self.convert(bytes, *oversize, &seen, sink).await? {
                 Outcome::Store(inbound) => {
-                    seen.insert(
-                        inbound.message_id.clone(),
-                        (inbound.thread_id.clone(), inbound.sender.id.clone()),
-                    );
+                    seen.add(&inbound);
                     batch.push(*inbound);
                 }
                 Outcome::Skip(why) => {
@@ -312,7 +340,7 @@ impl EmailChannel {
         &self,
         raw: &[u8],
         oversize: Option<u64>,
-        seen: &HashMap<String, (String, String)>,
+        seen: &BatchThreads,
         sink: &dyn InboundSink,
     ) -> Result<Outcome, ChannelError> {
         let mail = convert::parse(raw);
@@ -356,6 +384,16 @@ impl EmailChannel {
                 data: AttachmentData::Bytes(bytes::Bytes::copy_from_slice(raw)),
             }),
         }
+        // The people on the mail join its conversation; robots add nobody.
+        let mut participants: Vec<String> = Vec::new();
+        if !mail.auto_generated && address != UNKNOWN_SENDER {
+            for person in std::iter::once(&address).chain(&mail.recipients) {
+                if *person != self.own_address && !participants.contains(person) {
+                    participants.push(person.clone());
+                }
+            }
+            participants.truncate(MAX_PARTICIPANTS);
+        }
         Ok(Outcome::Store(Box::new(Inbound {
             thread_id,
             message_id: mail.message_id.clone(),
@@ -368,16 +406,18 @@ impl EmailChannel {
             reply_to: mail.in_reply_to.first().cloned(),
             change: switchboard_core::Change::New,
             auto_generated: mail.auto_generated,
+            participants,
         })))
     }
 
-    /// The conversation a mail continues, if its sender is that conversation's contact;
-    /// otherwise it starts its own thread, named by its Message-ID.
+    /// The conversation a mail continues, if its sender is one of that conversation's people
+    /// (its contact, or someone a mail of it was addressed to); otherwise it starts its own
+    /// thread, named by its Message-ID.
     async fn thread_of(
         &self,
         mail: &ParsedMail,
         sender: &str,
-        seen: &HashMap<String, (String, String)>,
+        seen: &BatchThreads,
         sink: &dyn InboundSink,
     ) -> Result<String, ChannelError> {
         // The most recent reference first: In-Reply-To, then References from the end.
@@ -389,9 +429,7 @@ impl EmailChannel {
         }
         cited.retain(|id| !id.is_empty() && *id != mail.message_id);
         for id in &cited {
-            if let Some((thread, from)) = seen.get(id)
-                && from == sender
-            {
+            if let Some(thread) = seen.thread_for(id, sender) {
                 return Ok(thread.clone());
             }
         }

@@ -95,7 +95,20 @@ impl Channel for EmailChannel {
             secret: self.thread_secret(),
         };
         let (mail, id) = composer.compose(message)?;
-        smtp::send(&self.smtp, &mail).await?;
+        match smtp::send(&self.smtp, &mail).await {
+            // A copied address the server refuses (RCPT 550) must not keep the answer from the
+            // customer: the same mail goes to the recipient alone.
+            Err(SendError::Permanent { reason }) if !message.cc.is_empty() => {
+                tracing::warn!(channel = %self.config.name, reason,
+                    "refused with its Cc: sending to the recipient alone");
+                let alone = Outbound {
+                    cc: Vec::new(),
+                    ..message.clone()
+                };
+                smtp::send(&self.smtp, &composer.compose(&alone)?.0).await?;
+            }
+            sent => sent?,
+        }
         Ok(SendReceipt {
             external_id: Some(id),
         })

@@ -119,11 +119,22 @@ impl Composer<'_> {
             self.secret,
         );
         let mut builder = Message::builder()
-            .from(from)
             .to(to)
             .subject(reply_subject(message.subject.as_deref()))
             .message_id(Some(id.clone()))
             .date_now();
+        // The others on the thread stay on it (reply-all); an acknowledgement goes to the
+        // sender alone. An address that does not parse is left out, not fatal.
+        if !message.auto_generated {
+            for person in &message.cc {
+                match person.parse::<Mailbox>() {
+                    Ok(cc) if cc.email != from.email => builder = builder.cc(cc),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(address = %person, error = %e, "Cc left out"),
+                }
+            }
+        }
+        let mut builder = builder.from(from);
         let answered = message
             .reply_to
             .clone()
@@ -232,6 +243,7 @@ mod tests {
                 "first@customer.example".into(),
                 "second@customer.example".into(),
             ],
+            cc: Vec::new(),
             agent_name: Some("Bob".into()),
             auto_generated: false,
             progress: Default::default(),
@@ -275,6 +287,23 @@ mod tests {
         assert!(raw.contains("Auto-Submitted: auto-replied"), "{raw}");
         // Retries send the very same id, so the customer's client threads one mail.
         assert_eq!(composer().compose(&outbound("Hello Alice")).unwrap().1, id);
+    }
+
+    #[test]
+    fn the_others_on_the_thread_are_copied_but_never_ourselves_or_on_an_acknowledgement() {
+        let mut message = outbound("We found your deposit");
+        message.cc = vec![
+            "bob@customer.example".into(),
+            "support@example.com".into(),
+            "not an address".into(),
+        ];
+        let raw = String::from_utf8(composer().compose(&message).unwrap().0.formatted()).unwrap();
+        assert!(raw.contains("Cc: bob@customer.example\r\n"), "{raw}");
+        assert!(!raw.contains("Cc: support@"), "{raw}");
+        assert!(!raw.contains("not an address"), "{raw}");
+        message.auto_generated = true;
+        let raw = String::from_utf8(composer().compose(&message).unwrap().0.formatted()).unwrap();
+        assert!(!raw.contains("Cc:"), "{raw}");
     }
 
     #[test]
