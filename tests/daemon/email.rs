@@ -24,6 +24,7 @@ pub fn email_config(imap_port: u16, smtp_port: u16, tls: Option<&TestCa>) -> Ema
         r#"
         name = "{CHANNEL}"
         address = "Wallet Support <{SUPPORT}>"
+        aliases = ["help@wallet.example"]
         thread_secret = "a-test-thread-secret-0123456789"
         [imap]
         host = "{host}"
@@ -282,7 +283,8 @@ async fn people_in_cc_join_the_conversation_and_stay_copied_on_replies() {
             "Alice <alice@customer.example>",
             "cc-1@customer.example",
             "Joint account locked",
-            "Cc: Bob <Bob@Customer.example>, Wallet Support <support@wallet.example>\r\n",
+            "Cc: Bob <Bob@Customer.example>, Wallet Support <support@wallet.example>, \
+             Help <help@wallet.example>\r\n",
             "Our joint account is locked. Bob is in copy.",
         ))
         .await;
@@ -518,6 +520,14 @@ async fn auto_replies_are_flagged_and_our_own_mail_is_never_ingested() {
         "loop@wallet.example",
         "Re: something",
         "Our own reply, copied to the support mailbox.",
+    )
+    .await;
+    customer_writes(
+        &dovecot,
+        "Help Desk <Help@wallet.example>",
+        "alias@wallet.example",
+        "Forwarded",
+        "Sent from an alias of ours.",
     )
     .await;
     customer_writes(

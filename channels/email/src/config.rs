@@ -75,6 +75,10 @@ pub struct EmailConfig {
     pub name: String,
     /// `Display Name <address>` or a bare address: the From of every reply.
     pub address: String,
+    /// Other addresses that deliver into this mailbox (`help@`, an old address): mail from them
+    /// is our own, and they are never copied on a reply.
+    #[serde(default)]
+    pub aliases: Vec<String>,
     pub imap: ImapConfig,
     pub smtp: SmtpConfig,
     /// Key that signs our Message-IDs. The daemon supplies its instance secret when unset;
@@ -173,6 +177,14 @@ impl EmailConfig {
             .unwrap_or_default()
     }
 
+    /// The channel address and its aliases, lower-cased.
+    pub fn own_addresses(&self) -> Vec<String> {
+        std::iter::once(&self.address)
+            .chain(&self.aliases)
+            .filter_map(|a| split_address(a).map(|(_, a)| a))
+            .collect()
+    }
+
     /// Pure checks; each error names its key below `key` (e.g. `channel[2]`).
     pub fn validate(&self, key: &str) -> Vec<String> {
         let mut errors = Vec::new();
@@ -180,6 +192,13 @@ impl EmailConfig {
             errors.push(format!(
                 "{key}.address: expected \"Name <user@domain>\" or \"user@domain\""
             ));
+        }
+        for (i, alias) in self.aliases.iter().enumerate() {
+            if split_address(alias).is_none() {
+                errors.push(format!(
+                    "{key}.aliases[{i}]: {alias:?} is not an email address"
+                ));
+            }
         }
         for (section, host, tls) in [
             ("imap", &self.imap.host, self.imap.tls),
@@ -256,6 +275,25 @@ mod tests {
         assert_eq!(split_address("no address"), None);
         assert_eq!(split_address("a b@x.io"), None);
         assert_eq!(split_address("<@x.io>"), None);
+    }
+
+    #[test]
+    fn aliases_are_ours_and_must_be_addresses() {
+        let text = r#"
+            name = "mail"
+            address = "Support <Support@Example.com>"
+            aliases = ["help@example.com", "Old <old@example.org>", "nonsense"]
+            imap = { host = "127.0.0.1", tls = "none", username = "u", password = "p" }
+            smtp = { host = "127.0.0.1", tls = "none" }
+        "#;
+        let config: EmailConfig = toml::from_str(text).unwrap();
+        assert_eq!(
+            config.own_addresses(),
+            ["support@example.com", "help@example.com", "old@example.org"]
+        );
+        let errors = config.validate("channel[0]");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].starts_with("channel[0].aliases[2]"), "{errors:?}");
     }
 
     #[test]

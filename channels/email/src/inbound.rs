@@ -348,7 +348,7 @@ impl EmailChannel {
             .from
             .clone()
             .unwrap_or_else(|| (UNKNOWN_SENDER.into(), "Unknown sender".into()));
-        if address == self.own_address
+        if self.is_ours(&address)
             || thread::conversation_of(&mail.message_id, self.thread_secret()).is_some()
         {
             return Ok(Outcome::Skip("our own outgoing mail"));
@@ -388,7 +388,7 @@ impl EmailChannel {
         let mut participants: Vec<String> = Vec::new();
         if !mail.auto_generated && address != UNKNOWN_SENDER {
             for person in std::iter::once(&address).chain(&mail.recipients) {
-                if *person != self.own_address && !participants.contains(person) {
+                if !self.is_ours(person) && !participants.contains(person) {
                     participants.push(person.clone());
                 }
             }

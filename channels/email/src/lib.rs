@@ -23,7 +23,8 @@ use tokio_util::sync::CancellationToken;
 
 pub struct EmailChannel {
     config: EmailConfig,
-    own_address: String,
+    /// The channel address and its aliases: never a customer, never copied.
+    own_addresses: Vec<String>,
     domain: String,
     thread_secret: SecretString,
     imap_tls: tokio_rustls::TlsConnector,
@@ -54,7 +55,7 @@ impl EmailChannel {
         Ok(Self {
             imap_tls: tls::connector(config.imap.ca_file.as_deref())?,
             smtp: smtp::transport(&config.smtp)?,
-            own_address,
+            own_addresses: config.own_addresses(),
             domain,
             thread_secret,
             config,
@@ -63,6 +64,10 @@ impl EmailChannel {
 
     pub fn config(&self) -> &EmailConfig {
         &self.config
+    }
+
+    fn is_ours(&self, address: &str) -> bool {
+        self.own_addresses.iter().any(|a| a == address)
     }
 
     fn thread_secret(&self) -> &[u8] {
