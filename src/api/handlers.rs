@@ -111,6 +111,58 @@ pub async fn get_conversation(
     ))
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Participants {
+    /// Email addresses; the list replaces the current one.
+    participants: Vec<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/participants",
+    responses((status = 200, description = "`{\"participants\": [address]}`: who a reply also goes to (email Cc)"), (status = 404)))]
+pub async fn get_participants(
+    State(state): State<AppState>,
+    _agent: AuthAgent,
+    Path(id): Path<i64>,
+) -> Result<impl IntoResponse, ApiError> {
+    state.store.conversation(id).await?;
+    let participants = state.store.participants(id).await?;
+    Ok(axum::Json(json!({ "participants": participants })))
+}
+
+/// Sets who else is copied on the conversation's replies (email Cc): an agent removes someone
+/// copied by mistake, or adds a colleague of the customer.
+#[utoipa::path(put, path = "/api/v1/conversations/{id}/participants", request_body = Participants,
+    responses((status = 200, description = "`{\"participants\": [address]}`"), (status = 400), (status = 404)))]
+pub async fn put_participants(
+    State(state): State<AppState>,
+    _agent: AuthAgent,
+    Path(id): Path<i64>,
+    Json(body): Json<Participants>,
+) -> Result<impl IntoResponse, ApiError> {
+    let mut addresses: Vec<String> = Vec::with_capacity(body.participants.len());
+    for (i, raw) in body.participants.iter().enumerate() {
+        let address = raw.trim().to_ascii_lowercase();
+        let valid = address.len() <= 254
+            && address
+                .split_once('@')
+                .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+            && !address
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || "<>,;\"".contains(c));
+        if !valid {
+            return Err(ApiError::BadRequest(format!(
+                "participants[{i}]: {raw:?} is not an email address"
+            )));
+        }
+        if !addresses.contains(&address) {
+            addresses.push(address);
+        }
+    }
+    let participants = state.store.set_participants(id, &addresses).await?;
+    Ok(axum::Json(json!({ "participants": participants })))
+}
+
 fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
 ) -> Result<Option<Option<T>>, D::Error> {

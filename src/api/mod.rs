@@ -45,6 +45,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             get(handlers::list_messages).post(handlers::post_message),
         )
         .route(
+            "/conversations/{id}/participants",
+            get(handlers::get_participants).put(handlers::put_participants),
+        )
+        .route(
             "/conversations/{id}/notes",
             get(handlers::list_notes).post(handlers::post_note),
         )
@@ -87,6 +91,8 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         handlers::list_conversations,
         handlers::get_conversation,
         handlers::patch_conversation,
+        handlers::get_participants,
+        handlers::put_participants,
         handlers::list_messages,
         handlers::post_message,
         handlers::retry_message,

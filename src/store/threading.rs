@@ -1,7 +1,7 @@
 //! What threaded channels (email) need from the store: which conversation a reply belongs to,
 //! the ids an outbound message must reference, and bounces arriving after a delivery.
 
-use super::{Event, Result, Store, inbox, now_ms};
+use super::{Event, Result, Store, StoreError, inbox, now_ms};
 
 /// How many of a conversation's latest external ids an outbound message references (plus the
 /// first): enough for any client to thread, short enough for a header.
@@ -58,6 +58,38 @@ impl Store {
         .bind(MAX_CC)
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    /// An agent's edit of who is copied on a conversation: `addresses` (already validated and
+    /// lower-cased) replace the list, in this order. A later mail naming someone removed adds
+    /// them again, as their mail client would.
+    pub async fn set_participants(
+        &self,
+        conversation_id: i64,
+        addresses: &[String],
+    ) -> Result<Vec<String>> {
+        if addresses.len() > MAX_CC as usize {
+            return Err(StoreError::Invalid(format!(
+                "participants: at most {MAX_CC}"
+            )));
+        }
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        inbox::conversation(&mut tx, conversation_id).await?;
+        sqlx::query("DELETE FROM conversation_participants WHERE conversation_id = ?1")
+            .bind(conversation_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT OR IGNORE INTO conversation_participants (conversation_id, address, created_at)
+             SELECT ?1, j.value, ?3 FROM json_each(?2) AS j ORDER BY j.key",
+        )
+        .bind(conversation_id)
+        .bind(serde_json::to_string(addresses).expect("strings serialize"))
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.participants(conversation_id).await
     }
 
     /// The thread and sender identity of the inbound message `external_id` of `channel`.

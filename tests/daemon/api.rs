@@ -12,6 +12,7 @@ async fn every_api_route_needs_a_valid_token_but_health_does_not() {
         "/api/v1/conversations/1/messages",
         "/api/v1/events",
         "/api/v1/contacts/1",
+        "/api/v1/conversations/1/participants",
     ] {
         let none = app.client.get(app.url(path)).send().await.unwrap();
         assert_eq!(none.status(), 401, "{path}");
@@ -141,6 +142,62 @@ async fn conversation_status_assignment_and_reopening() {
     assert_eq!(ghost.status(), 400);
     let bad_filter = app.get("/api/v1/conversations?status=closed").await;
     assert_eq!(bad_filter.status(), 400);
+}
+
+#[tokio::test]
+async fn participants_are_set_as_a_list_of_checked_addresses() {
+    let app = spawn_app().await;
+    let c = app.customer_says("chat-1", "m-1", "help").await["conversation_id"]
+        .as_i64()
+        .unwrap();
+    let path = format!("/api/v1/conversations/{c}/participants");
+    let put = |body: Value| app.send_json(reqwest::Method::PUT, &path, body);
+    let ok = put(
+        json!({ "participants": [" Bob@Example.com ", "carol@example.org", "bob@example.com"] }),
+    )
+    .await;
+    assert_eq!(ok.status(), 200);
+    let expected = json!(["bob@example.com", "carol@example.org"]);
+    assert_eq!(ok.json::<Value>().await.unwrap()["participants"], expected);
+    let detail = app.get_json(&format!("/api/v1/conversations/{c}")).await;
+    assert_eq!(detail["participants"], expected);
+    assert_eq!(app.get_json(&path).await["participants"], expected);
+
+    for bad in [
+        "no-at-sign",
+        "a b@example.com",
+        "x@localhost",
+        "<x@example.com>",
+        "@example.com",
+    ] {
+        let refused = put(json!({ "participants": [bad] })).await;
+        assert_eq!(refused.status(), 400, "{bad}");
+        let body: Value = refused.json().await.unwrap();
+        assert!(
+            body["error"].as_str().unwrap().contains("participants[0]"),
+            "{body}"
+        );
+    }
+    let crowd: Vec<String> = (0..21).map(|i| format!("p{i}@example.com")).collect();
+    assert_eq!(put(json!({ "participants": crowd })).await.status(), 400);
+    // Nothing half-applied by the refusals; an empty list clears it.
+    assert_eq!(
+        app.get_json(&format!("/api/v1/conversations/{c}")).await["participants"],
+        expected
+    );
+    assert_eq!(put(json!({ "participants": [] })).await.status(), 200);
+    assert_eq!(
+        app.get_json(&format!("/api/v1/conversations/{c}")).await["participants"],
+        json!([])
+    );
+    let missing = app
+        .send_json(
+            reqwest::Method::PUT,
+            "/api/v1/conversations/999/participants",
+            json!({ "participants": [] }),
+        )
+        .await;
+    assert_eq!(missing.status(), 404);
 }
 
 #[tokio::test]

@@ -354,6 +354,22 @@ async fn people_in_cc_join_the_conversation_and_stay_copied_on_replies() {
     let raw = String::from_utf8(third).unwrap();
     assert_eq!(header(&raw, "X-Envelope-To"), Some("bob@customer.example"));
     assert_eq!(header(&raw, "Cc"), None);
+
+    // The agent takes Eve and Dan off the thread.
+    let path = format!("/api/v1/conversations/{conversation}/participants");
+    let set = app
+        .send_json(
+            reqwest::Method::PUT,
+            &path,
+            serde_json::json!({ "participants": ["Alice@Customer.example", "bob@customer.example"] }),
+        )
+        .await;
+    assert_eq!(set.status(), 200);
+    app.reply_sent(conversation, "All set.").await;
+    let fourth = eventually(|| async { smtp.received().get(3).cloned() }).await;
+    let raw = String::from_utf8(fourth).unwrap();
+    assert_eq!(header(&raw, "To"), Some("bob@customer.example"));
+    assert_eq!(header(&raw, "Cc"), Some("alice@customer.example"), "{raw}");
     app.stop().await;
 }
 
