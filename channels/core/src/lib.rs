@@ -48,8 +48,9 @@ pub trait InboundSink: Send + Sync {
 
     /// The thread of this channel that holds one of `message_ids` (external ids of stored inbound
     /// or outbound messages) or is one of `conversation_ids` (taken from ids we signed), provided
-    /// `sender_id` is that conversation's contact. Email threads replies with this; someone citing
-    /// another person's ticket gets `None` and so a conversation of their own.
+    /// `sender_id` is that conversation's contact or one of its participants. Email threads
+    /// replies with this; someone citing another person's ticket gets `None` and so a
+    /// conversation of their own.
     async fn find_thread(
         &self,
         sender_id: &str,

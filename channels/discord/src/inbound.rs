@@ -43,6 +43,7 @@ impl Routes {
     }
 }
 
+#[derive(Clone)]
 enum Work {
     Create(Box<Message>),
     Update(Box<MessageUpdateEvent>),
@@ -206,7 +207,9 @@ pub async fn run(
         .unwrap_or_default();
     let consume = async {
         while let Some(item) = work.recv().await {
-            channel.handle(item, &mut cursor, sink.as_ref()).await?;
+            channel
+                .handle_retrying(item, &mut cursor, sink.as_ref())
+                .await?;
         }
         Ok::<(), ChannelError>(())
     };
@@ -233,7 +236,35 @@ pub async fn run(
     result
 }
 
+/// Tries of one gateway event against a failing store before the channel restarts.
+const SINK_ATTEMPTS: u32 = 4;
+
 impl DiscordChannel {
+    /// A store hiccup (a busy or briefly unwritable database) must not cost a message: Discord
+    /// will not send the event again, and the backfill after a restart only knows channels in the
+    /// cursor, so a new customer's first DM would be gone. The event is tried a few times first.
+    async fn handle_retrying(
+        &self,
+        work: Work,
+        cursor: &mut Cursor,
+        sink: &dyn InboundSink,
+    ) -> Result<(), ChannelError> {
+        let mut wait = std::time::Duration::from_millis(200);
+        let mut attempt = 1;
+        loop {
+            match self.handle(work.clone(), cursor, sink).await {
+                Err(ChannelError::Sink(e)) if attempt < SINK_ATTEMPTS => {
+                    tracing::warn!(channel = %self.config.name, attempt, error = %e,
+                        "storing a Discord event failed; trying again");
+                    tokio::time::sleep(wait).await;
+                    wait *= 4;
+                    attempt += 1;
+                }
+                done => return done,
+            }
+        }
+    }
+
     async fn handle(
         &self,
         work: Work,
@@ -549,6 +580,96 @@ impl DiscordChannel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use switchboard_core::SinkError;
+
+    /// A store that refuses the first `fail` commits, then keeps what it is given.
+    #[derive(Default)]
+    struct FlakySink {
+        fail: Mutex<u32>,
+        stored: Mutex<Vec<(Vec<Inbound>, Option<String>)>>,
+    }
+
+    #[async_trait::async_trait]
+    impl InboundSink for FlakySink {
+        async fn commit(
+            &self,
+            batch: Vec<Inbound>,
+            cursor: Option<String>,
+        ) -> Result<(), SinkError> {
+            let mut fail = self.fail.lock().unwrap();
+            if *fail > 0 {
+                *fail -= 1;
+                return Err(SinkError("database is locked".into()));
+            }
+            self.stored.lock().unwrap().push((batch, cursor));
+            Ok(())
+        }
+
+        async fn cursor(&self) -> Result<Option<String>, SinkError> {
+            Ok(None)
+        }
+
+        async fn auto_reply(&self, _: &str, _: &str) -> Result<(), SinkError> {
+            Ok(())
+        }
+    }
+
+    fn channel() -> DiscordChannel {
+        let config: crate::DiscordConfig = serde_json::from_value(serde_json::json!({
+            "name": "discord", "token": "MTIz.NDU2.Nzg5", "api_url": "http://127.0.0.1:9"
+        }))
+        .unwrap();
+        DiscordChannel::new(config).unwrap()
+    }
+
+    fn first_dm() -> Box<Message> {
+        Box::new(
+            serde_json::from_value(serde_json::json!({
+                "id": "1310000000000000100", "channel_id": "1310000000000000001", "type": 0,
+                "content": "Hi, first time here", "timestamp": "2026-11-24T10:00:00.000000+00:00",
+                "edited_timestamp": null, "tts": false, "mention_everyone": false, "mentions": [],
+                "mention_roles": [], "attachments": [], "embeds": [], "pinned": false, "flags": 0,
+                "author": {"id": "80351110224678912", "username": "carol", "discriminator": "0",
+                           "avatar": null}
+            }))
+            .unwrap(),
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_store_hiccup_is_retried_and_a_lasting_failure_restarts_the_channel() {
+        let channel = channel();
+        let sink = FlakySink {
+            fail: Mutex::new(2),
+            ..Default::default()
+        };
+        let mut cursor = Cursor::default();
+        channel
+            .handle_retrying(Work::Create(first_dm()), &mut cursor, &sink)
+            .await
+            .unwrap();
+        let stored = sink.stored.lock().unwrap().clone();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].0[0].text, "Hi, first time here");
+        // The DM channel is in the committed cursor: a later backfill reads it.
+        assert!(
+            stored[0]
+                .1
+                .as_deref()
+                .unwrap()
+                .contains("1310000000000000001")
+        );
+
+        let broken = FlakySink {
+            fail: Mutex::new(u32::MAX),
+            ..Default::default()
+        };
+        let result = channel
+            .handle_retrying(Work::Create(first_dm()), &mut Cursor::default(), &broken)
+            .await;
+        assert!(matches!(result, Err(ChannelError::Sink(_))));
+        assert_eq!(*broken.fail.lock().unwrap(), u32::MAX - SINK_ATTEMPTS);
+    }
 
     #[test]
     fn cursor_keeps_the_latest_per_channel_and_forgets_the_quietest() {
