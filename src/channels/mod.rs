@@ -128,6 +128,14 @@ impl InboundSink for ChannelSink {
             .map_err(|e| SinkError(e.to_string()))
     }
 
+    async fn thread_exists(&self, thread_id: &str) -> Result<bool, SinkError> {
+        self.ingestor
+            .store()
+            .thread_exists(&self.channel, thread_id)
+            .await
+            .map_err(|e| SinkError(e.to_string()))
+    }
+
     async fn message_origin(
         &self,
         external_id: &str,

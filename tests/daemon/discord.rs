@@ -228,6 +228,54 @@ async fn without_thread_permissions_each_customer_still_gets_a_conversation_of_t
 }
 
 #[tokio::test]
+async fn a_new_conversation_is_acknowledged_once_in_the_dm_or_the_new_thread() {
+    const ACK: &str = "Thanks! An agent will answer here. We never ask for your seed phrase.";
+    let fake = FakeDiscord::start().await;
+    let mut config = config(&fake, ThreadMode::Private);
+    config.acknowledgement = Some(ACK.into());
+    let app = spawn_app_with(move |c| c.channels.push(ChannelConfig::Discord(config))).await;
+    fake.until("the bot identifies", |f| f.connected()).await;
+
+    let dm = fake.dm_channel(CAROL);
+    fake.push_message(dm, false, CAROL, "Carol", "Hello");
+    let conversation = id_of(&app.wait_conversations(CHANNEL, 1).await[0]);
+    app.wait_messages(conversation, 2).await;
+    fake.push_message(dm, false, CAROL, "Carol", "Anyone there?");
+    let messages = app.wait_messages(conversation, 3).await;
+    let automatic: Vec<&Value> = messages
+        .iter()
+        .filter(|m| m["auto_generated"] == true)
+        .collect();
+    assert_eq!(automatic.len(), 1, "{messages:?}");
+    assert_eq!(automatic[0]["text"], ACK);
+    fake.until("the acknowledgement", |f| f.sends_to(dm).len() == 1)
+        .await;
+    assert_eq!(fake.sends_to(dm)[0].json["content"], ACK);
+    assert_no_pings(&fake.sends_to(dm)[0]);
+
+    // A support-channel post opens a thread: the acknowledgement is posted in it.
+    fake.push_message(SUPPORT_CHANNEL, true, CAROL + 1, "Dave", "Deposit missing");
+    app.wait_conversations(CHANNEL, 2).await;
+    let thread: u64 = eventually(|| async {
+        let call = fake
+            .calls()
+            .into_iter()
+            .find(|c| c.path.contains("/thread-members/"))?;
+        call.path.split('/').nth(4)?.parse().ok()
+    })
+    .await;
+    fake.until("the thread's acknowledgement", |f| {
+        f.sends_to(thread).len() == 1
+    })
+    .await;
+    assert_eq!(fake.sends_to(thread)[0].json["content"], ACK);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(fake.sends_to(dm).len(), 1, "acknowledged once");
+    assert!(fake.sends_to(SUPPORT_CHANNEL).is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn public_threads_start_from_the_customers_message() {
     let (app, fake) = spawn_with(ThreadMode::Public).await;
     let first = fake.push_message(SUPPORT_CHANNEL, true, CAROL, "Carol", "Help please");

@@ -61,6 +61,14 @@ pub trait InboundSink: Send + Sync {
         Ok(None)
     }
 
+    /// Whether a conversation exists for this thread, i.e. whether a message to it continues a
+    /// conversation rather than opening one (acknowledgements go to new ones only). Sinks that
+    /// cannot tell say it exists, so nothing is acknowledged twice.
+    async fn thread_exists(&self, thread_id: &str) -> Result<bool, SinkError> {
+        let _ = thread_id;
+        Ok(true)
+    }
+
     /// Where a stored inbound message of this channel lives: its thread and its sender.
     /// Platforms that announce deletes without the author (Discord) fill in the rest from here.
     async fn message_origin(

@@ -322,6 +322,10 @@ impl DiscordChannel {
             },
             Place::Other => return Ok(()),
         };
+        let acknowledge = match &self.config.acknowledgement {
+            Some(text) if !sink.thread_exists(&thread_id).await? => Some((thread_id.clone(), text)),
+            _ => None,
+        };
         let attachments = self.download(&message.attachments).await;
         let inbound = convert::inbound(message, thread_id, attachments);
         cursor.advance(channel, message.id.get());
@@ -330,6 +334,12 @@ impl DiscordChannel {
             Some(serde_json::to_string(cursor).expect("serializes")),
         )
         .await?;
+        if let Some((thread_id, text)) = acknowledge
+            // After the commit, so the conversation exists; a failure costs only the courtesy.
+            && let Err(e) = sink.auto_reply(&thread_id, text).await
+        {
+            tracing::warn!(channel = %self.config.name, error = %e, "acknowledgement not queued");
+        }
         Ok(())
     }
 
