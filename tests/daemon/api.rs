@@ -507,6 +507,13 @@ async fn web_inbox_is_served_with_a_strict_content_security_policy() {
             && !js.contains("insertAdjacentHTML")
             && !js.contains("document.write")
     );
+    // Every asset the page links is served (no 404 in the browser's console).
+    for linked in ["/inbox/app.css", "/inbox/favicon.svg"] {
+        assert!(html.contains(linked), "{linked}");
+        let asset = app.client.get(app.url(linked)).send().await.unwrap();
+        assert_eq!(asset.status(), 200, "{linked}");
+        assert_eq!(asset.headers()["x-content-type-options"], "nosniff");
+    }
     let root = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
