@@ -322,8 +322,8 @@ async fn commit_group(
         contact_names: HashMap::new(),
     };
     prefetch(&mut tx, caches, jobs, group.now).await?;
-    // (conversation, address) of the people on new messages.
-    let mut participants: Vec<(i64, &str)> = Vec::new();
+    // The people on new messages: (job, slot, conversation, addresses).
+    let mut people: Vec<(usize, usize, i64, &[String])> = Vec::new();
     for (j, job) in jobs.iter().enumerate() {
         for item in &job.batch {
             let inbound = &item.inbound;
@@ -340,13 +340,8 @@ async fn commit_group(
                 conversation_id,
                 outcome: Outcome::Duplicate,
             });
-            if inbound.change == Change::New {
-                participants.extend(
-                    inbound
-                        .participants
-                        .iter()
-                        .map(|p| (conversation_id, p.as_str())),
-                );
+            if inbound.change == Change::New && !inbound.participants.is_empty() {
+                people.push((j, slot, conversation_id, &inbound.participants));
             }
             match inbound.change {
                 Change::New => group.pending.push(PendingNew {
@@ -379,8 +374,16 @@ async fn commit_group(
     }
     flush_new(&mut tx, &mut group).await?;
     touch_conversations(&mut tx, &mut group).await?;
+    // Only messages stored now add people: a re-read old mail must not bring back someone an
+    // agent took off the thread.
+    let participants: Vec<(i64, &str)> = people
+        .into_iter()
+        .filter(|(j, slot, ..)| group.reports[*j].items[*slot].outcome == Outcome::Created)
+        .flat_map(|(_, _, conversation, addresses)| {
+            addresses.iter().map(move |a| (conversation, a.as_str()))
+        })
+        .collect();
     if !participants.is_empty() {
-        // A re-delivered message names the same people: nothing changes.
         sqlx::query(
             "INSERT OR IGNORE INTO conversation_participants (conversation_id, address, created_at)
              SELECT j.value ->> 0, j.value ->> 1, ?2 FROM json_each(?1) AS j",

@@ -263,3 +263,41 @@ async fn a_message_and_its_edit_in_one_batch_are_applied_in_order() {
         2
     );
 }
+
+#[tokio::test]
+async fn only_newly_stored_mail_adds_people_to_a_thread() {
+    let (store, ingestor, _dir) = store().await;
+    let with_people = |id: &str, people: &[&str]| Inbound {
+        participants: people.iter().map(|p| p.to_string()).collect(),
+        ..msg("t1", id, "hello")
+    };
+    let first = with_people("1", &["u1", "bob@example.com", "eve@example.com"]);
+    let report = ingestor
+        .ingest("mail", vec![first.clone()], None)
+        .await
+        .unwrap();
+    let conversation = report.items[0].conversation_id;
+    assert_eq!(
+        store.participants(conversation).await.unwrap(),
+        ["u1", "bob@example.com", "eve@example.com"]
+    );
+    // An agent takes Eve off the thread; the same mail read again (a mailbox resync) does not
+    // bring her back, a new mail naming someone else adds them.
+    store
+        .set_participants(conversation, &["u1".into(), "bob@example.com".into()])
+        .await
+        .unwrap();
+    ingestor.ingest("mail", vec![first], None).await.unwrap();
+    ingestor
+        .ingest(
+            "mail",
+            vec![with_people("2", &["u1", "carol@example.com"])],
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.participants(conversation).await.unwrap(),
+        ["u1", "bob@example.com", "carol@example.com"]
+    );
+}
