@@ -114,14 +114,14 @@ impl Dispatcher {
                 parts: job.parts_sent.max(0) as usize,
                 first_external_id: job.first_external_id.clone(),
             },
-            Some(Box::new(move |delivered: &Delivered| {
+            Box::new(move |delivered: &Delivered| {
                 let (store, delivered) = (store.clone(), delivered.clone());
                 runtime.spawn(async move {
                     if let Err(e) = store.save_progress(outbox_id, &delivered).await {
                         tracing::warn!(error = %e, outbox_id, "cannot save delivery progress");
                     }
                 });
-            })),
+            }),
         );
         let result = match self.channels.get(&job.channel) {
             None => Err(SendError::permanent(format!(

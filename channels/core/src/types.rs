@@ -178,19 +178,15 @@ pub struct Delivered {
 }
 
 impl Progress {
-    /// Continues from what earlier attempts recorded.
-    pub fn resume(delivered: Delivered) -> Self {
-        Self::observed(delivered, None)
-    }
-
-    /// `resume`, with `observer` told of each part delivered before the last.
-    pub fn observed(delivered: Delivered, observer: Option<Observer>) -> Self {
+    /// Continues from what earlier attempts recorded; `observer` is told of each part delivered
+    /// before the last. (`Progress::default()` is a fresh, unobserved one.)
+    pub fn observed(delivered: Delivered, observer: Observer) -> Self {
         Self(Arc::new(Shared {
             state: Mutex::new(State {
                 delivered,
                 planned: None,
             }),
-            observer,
+            observer: Some(observer),
         }))
     }
 
@@ -271,9 +267,7 @@ mod tests {
         let seen = saved.clone();
         let retry = Progress::observed(
             first.delivered(),
-            Some(Box::new(move |d: &Delivered| {
-                seen.lock().unwrap().push(d.parts)
-            })),
+            Box::new(move |d: &Delivered| seen.lock().unwrap().push(d.parts)),
         );
         retry.plan(3);
         retry.part_sent(Some("b".into()));
