@@ -63,6 +63,10 @@ pub struct OutboxConfig {
     pub expiry: Duration,
     /// Deliveries in flight at once (across conversations; one conversation is always in order).
     pub concurrency: usize,
+    /// How long a claimed delivery may take before it is claimed again (its daemon died, or
+    /// recording the outcome failed). One send is cut off at two thirds of it.
+    #[serde(with = "humantime_serde")]
+    pub lease: Duration,
 }
 
 impl Default for OutboxConfig {
@@ -72,6 +76,7 @@ impl Default for OutboxConfig {
             retry_schedule: vec![s(5), s(30), s(120), s(600), s(1800)],
             expiry: s(24 * 3600),
             concurrency: 16,
+            lease: s(180),
         }
     }
 }
@@ -252,6 +257,9 @@ impl Config {
         }
         if self.outbox.concurrency == 0 {
             errors.push("outbox.concurrency: must be at least 1".to_owned());
+        }
+        if self.outbox.lease < std::time::Duration::from_secs(1) {
+            errors.push("outbox.lease: must be at least 1s".to_owned());
         }
         if self.outbox.expiry.is_zero() {
             errors.push("outbox.expiry: must be longer than zero".to_owned());

@@ -13,8 +13,6 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-/// Longest a single `send` may take before it counts as a temporary failure.
-const SEND_TIMEOUT: Duration = Duration::from_secs(120);
 /// Upper bound on sleeping with nothing due, so a clock jump cannot stall delivery for long.
 const IDLE_POLL: Duration = Duration::from_secs(30);
 
@@ -48,7 +46,10 @@ impl Dispatcher {
     /// Claims and delivers everything due now, waiting for each attempt; returns how many were
     /// attempted. The run loop and tests both drive delivery through this.
     pub async fn dispatch_due(&self) -> crate::store::Result<usize> {
-        let jobs = self.store.claim_due(self.config.concurrency).await?;
+        let jobs = self
+            .store
+            .claim_due(self.config.concurrency, self.config.lease)
+            .await?;
         let count = jobs.len();
         let mut set = JoinSet::new();
         for job in jobs {
@@ -70,7 +71,7 @@ impl Dispatcher {
         loop {
             let free = self.config.concurrency.saturating_sub(in_flight.len());
             if free > 0 {
-                match self.store.claim_due(free).await {
+                match self.store.claim_due(free, self.config.lease).await {
                     Ok(jobs) => {
                         for job in jobs {
                             let this = self.clone();
@@ -81,7 +82,7 @@ impl Dispatcher {
                 }
             }
             let wait = match self.store.next_due_at().await {
-                Ok(Some(due)) => Duration::from_millis((due - now_ms()).max(0) as u64),
+                Ok(Some(due)) => Duration::from_millis(due.saturating_sub(now_ms()).max(0) as u64),
                 Ok(None) => IDLE_POLL,
                 Err(e) => {
                     tracing::error!(error = %e, "outbox query failed");
@@ -132,9 +133,12 @@ impl Dispatcher {
                 Err(e) => Err(e),
                 Ok(outbound) => {
                     let channel = channel.clone();
+                    // Well inside the lease, so a slow send ends before its row may be claimed
+                    // again by another attempt.
+                    let send_timeout = self.config.lease.mul_f64(2.0 / 3.0);
                     // A panicking adapter must not leave the row stuck in `sending`.
                     let send = tokio::spawn(async move {
-                        tokio::time::timeout(SEND_TIMEOUT, channel.send(&outbound)).await
+                        tokio::time::timeout(send_timeout, channel.send(&outbound)).await
                     });
                     match send.await {
                         Ok(Ok(result)) => result,
@@ -223,6 +227,10 @@ impl Dispatcher {
         });
         Ok(Outbound {
             message_id: job.message_id,
+            delivery_id: job
+                .delivery_id
+                .clone()
+                .unwrap_or_else(|| format!("message-{}", job.message_id)),
             conversation_id: job.conversation_id,
             thread_id: job.thread_id.clone(),
             recipient: job.recipient.clone(),
@@ -240,7 +248,8 @@ impl Dispatcher {
 }
 
 /// Next due = now + max(retry-after, schedule[attempt]) + up to 10 % jitter; past the expiry a
-/// temporary failure becomes permanent.
+/// temporary failure becomes permanent. All arithmetic saturates: a peer's Retry-After can be
+/// any number.
 pub fn decide(
     job: &OutboxJob,
     result: Result<SendReceipt, SendError>,
@@ -253,21 +262,26 @@ pub fn decide(
         },
         Err(SendError::Permanent { reason }) => RetryDecision::Failed { error: reason },
         Err(SendError::Retry { reason, after }) => {
-            let attempts = (job.attempts + 1) as usize;
+            let attempts = job.attempts.saturating_add(1);
             let schedule = &config.retry_schedule;
-            let step = schedule[(attempts - 1).min(schedule.len() - 1)];
+            let index = usize::try_from(attempts - 1).unwrap_or(usize::MAX);
+            let step = schedule[index.min(schedule.len() - 1)];
             let wait = step.max(after.unwrap_or_default());
-            let jitter = wait.mul_f64(fastrand::f64() * 0.1);
-            let due_at = now + (wait + jitter).as_millis() as i64;
-            if due_at > job.expires_at {
-                RetryDecision::Failed {
+            let left = Duration::from_millis(
+                u64::try_from(job.expires_at.saturating_sub(now)).unwrap_or(0),
+            );
+            if wait > left {
+                return RetryDecision::Failed {
                     error: format!("gave up after {attempts} attempts: {reason}"),
-                }
-            } else {
-                RetryDecision::Retry {
-                    due_at,
-                    error: reason,
-                }
+                };
+            }
+            // `wait` is at most the time left, so the jitter cannot overflow; it never pushes the
+            // retry past the expiry either.
+            let jitter = wait.mul_f64(fastrand::f64() * 0.1);
+            let due_at = crate::store::after_ms(now, wait + jitter).min(job.expires_at);
+            RetryDecision::Retry {
+                due_at,
+                error: reason,
             }
         }
     }
@@ -294,6 +308,8 @@ mod tests {
             expires_at,
             parts_sent: 0,
             first_external_id: None,
+            delivery_id: None,
+            reclaimed: false,
         }
     }
 
@@ -302,6 +318,7 @@ mod tests {
             retry_schedule: vec![Duration::from_secs(5), Duration::from_secs(30)],
             expiry: Duration::from_secs(3600),
             concurrency: 1,
+            lease: Duration::from_secs(180),
         }
     }
 
@@ -346,6 +363,30 @@ mod tests {
                 error: "gave up after 4 attempts: timeout".into()
             }
         );
+    }
+
+    #[test]
+    fn huge_retry_after_fails_at_once_instead_of_overflowing() {
+        for seconds in [u64::MAX, 10_000_000_000_000_000, 86_400 * 365] {
+            let result = Err(SendError::retry_after("429", Duration::from_secs(seconds)));
+            let decision = decide(&job(0, 3_600_000), result, &config(), 1_000);
+            assert!(
+                matches!(decision, RetryDecision::Failed { .. }),
+                "{seconds}: {decision:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn retry_never_lands_past_the_expiry() {
+        // 30 s step plus up to 3 s jitter, 31 s left: the jitter is cut at the expiry.
+        for _ in 0..200 {
+            let decision = decide(&job(1, 31_000), Err(SendError::retry("503")), &config(), 0);
+            let RetryDecision::Retry { due_at, .. } = decision else {
+                panic!("expected a retry: {decision:?}")
+            };
+            assert!((30_000..=31_000).contains(&due_at), "{due_at}");
+        }
     }
 
     #[test]

@@ -45,6 +45,13 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let mut response = (status, axum::Json(json!({ "error": message }))).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            // The store or the process will be back: a widget or webhook sender retries.
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                RETRY_AFTER_SECONDS.parse().expect("static header"),
+            );
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -55,8 +62,16 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// What a 503 asks the client to wait before trying again.
+const RETRY_AFTER_SECONDS: &str = "5";
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        if e.is_unavailable() {
+            // Logged here with its cause; the client only learns that it may retry.
+            tracing::warn!(error = %e, "request refused: the store is unavailable");
+            return Self::Unavailable("the store is unavailable, try again shortly".into());
+        }
         match e {
             StoreError::NotFound => Self::NotFound,
             StoreError::Conflict(m) => Self::Conflict(m),

@@ -298,7 +298,7 @@ async fn store_files(
             .files()
             .put(&data)
             .await
-            .map_err(|e| ApiError::Unexpected(e.into()))?;
+            .map_err(|e| ApiError::from(crate::store::StoreError::Io(e)))?;
         stored.push(crate::store::PreparedAttachment {
             filename: a.filename,
             content_type: a.content_type,
@@ -371,6 +371,20 @@ pub async fn retry_message(
         StatusCode::ACCEPTED,
         axum::Json(MessageEnvelope { message }),
     ))
+}
+
+/// Withdraws a reply that waits for delivery (for example behind a retrying one) or failed: it
+/// is never sent, and the conversation's later replies go on.
+#[utoipa::path(post, path = "/api/v1/messages/{id}/cancel",
+    responses((status = 200, body = MessageEnvelope), (status = 404), (status = 409, description = "delivered, or being delivered right now")))]
+pub async fn cancel_message(
+    State(state): State<AppState>,
+    AuthAgent(agent): AuthAgent,
+    Path(id): Path<i64>,
+) -> Result<impl IntoResponse, ApiError> {
+    let message = state.store.cancel_message(id, &agent).await?;
+    state.dispatcher.wake();
+    Ok(axum::Json(MessageEnvelope { message }))
 }
 
 /// Downloads an attachment. Always served as a download (never rendered inline) so a hostile

@@ -61,6 +61,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             axum::routing::patch(handlers::patch_canned).delete(handlers::delete_canned),
         )
         .route("/messages/{id}/retry", post(handlers::retry_message))
+        .route("/messages/{id}/cancel", post(handlers::cancel_message))
         .route("/attachments/{id}", get(handlers::download_attachment))
         .route("/contacts/{id}", get(handlers::get_contact))
         .route("/contacts/{id}/merge", post(handlers::merge_contact))
@@ -96,6 +97,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         handlers::list_messages,
         handlers::post_message,
         handlers::retry_message,
+        handlers::cancel_message,
         handlers::list_notes,
         handlers::post_note,
         handlers::list_canned,

@@ -15,6 +15,13 @@ use switchboard_core::{Channel, ChannelError, InboundSink, Outbound, SendError, 
 use tokio_util::sync::CancellationToken;
 
 pub const SIGNATURE_HEADER: &str = "X-Switchboard-Signature";
+/// Unix seconds when the webhook was signed; the receiver rejects old ones (replay protection).
+pub const TIMESTAMP_HEADER: &str = "X-Switchboard-Timestamp";
+/// `sha256=<hex HMAC-SHA256("<timestamp>.<body>")>`: binds the signature to its timestamp.
+pub const TIMESTAMP_SIGNATURE_HEADER: &str = "X-Switchboard-Timestamp-Signature";
+pub const DELIVERY_HEADER: &str = "X-Switchboard-Delivery";
+/// Most of a webhook's answer that is read: only its id (or an error excerpt) is used.
+const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
 pub struct ApiChannel {
     name: String,
@@ -49,6 +56,9 @@ impl ApiChannel {
     pub fn new(config: &ApiChannelConfig) -> Result<Self, ChannelError> {
         let client = reqwest::Client::builder()
             .timeout(config.timeout)
+            .connect_timeout(config.timeout)
+            // A redirect would re-send the signed body to an address nobody configured.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ChannelError::Config(e.to_string()))?;
@@ -137,13 +147,17 @@ impl Channel for ApiChannel {
                 .collect(),
         })
         .map_err(|e| SendError::permanent(format!("cannot encode webhook body: {e}")))?;
-        let response = self
+        let timestamp = chrono::Utc::now().timestamp().to_string();
+        let timestamped = [timestamp.as_bytes(), b".", &body].concat();
+        let mut response = self
             .client
             .post(url.clone())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(SIGNATURE_HEADER, self.sign(&body))
+            .header(TIMESTAMP_HEADER, &timestamp)
+            .header(TIMESTAMP_SIGNATURE_HEADER, self.sign(&timestamped))
             // Stable across retries, so the receiver can drop a repeated delivery.
-            .header("X-Switchboard-Delivery", message.message_id.to_string())
+            .header(DELIVERY_HEADER, &message.delivery_id)
             .body(body)
             .send()
             .await
@@ -153,17 +167,53 @@ impl Channel for ApiChannel {
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let text = response.text().await.unwrap_or_default();
+            .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
+        // Read at most MAX_RESPONSE_BYTES: a receiver answering gigabytes costs us nothing.
+        let mut text = Vec::new();
+        let mut truncated = false;
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    let room = MAX_RESPONSE_BYTES - text.len();
+                    if chunk.len() > room {
+                        text.extend_from_slice(&chunk[..room]);
+                        truncated = true;
+                        break;
+                    }
+                    text.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                // The answer was cut off: judge by the status alone.
+                Err(_) => break,
+            }
+        }
+        let text = String::from_utf8_lossy(&text);
         if status.is_success() {
+            if truncated {
+                tracing::warn!(channel = %self.name, "webhook answer over {MAX_RESPONSE_BYTES} bytes: its id is not read");
+            }
             return Ok(SendReceipt {
-                external_id: external_id(&text),
+                external_id: if truncated { None } else { external_id(&text) },
             });
+        }
+        if status.is_redirection() {
+            return Err(SendError::permanent(format!(
+                "webhook answered {status}: redirects are not followed (configure the final address)"
+            )));
         }
         let reason = format!("webhook answered {status}: {}", excerpt(&text));
         Err(classify_status(status, reason, retry_after))
     }
+}
+
+/// Retry-After as delay-seconds or an HTTP-date (RFC 9110 §10.2.3); a date in the past means now.
+fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 /// 408, 429 and 5xx may pass; any other non-2xx answer will not change by retrying.
@@ -256,6 +306,30 @@ mod tests {
         assert_eq!(external_id(r#"{"id":"abc"}"#).as_deref(), Some("abc"));
         assert_eq!(external_id(r#"{"message_id":42}"#).as_deref(), Some("42"));
         assert_eq!(external_id("ok"), None);
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_or_an_http_date() {
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after("18446744073709551615", now),
+            Some(Duration::from_secs(u64::MAX))
+        );
+        // 2015-10-21 07:28:00 GMT is `now`; 07:30:00 is 120 s later.
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:30:00 GMT", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-5", now), None);
     }
 
     #[test]

@@ -128,7 +128,7 @@ impl Ingestor {
             cursor,
             reply,
         };
-        let closed = || StoreError::Invalid("the store is shutting down".into());
+        let closed = || StoreError::Unavailable("the store is shutting down".into());
         self.jobs.send(job).await.map_err(|_| closed())?;
         answer.await.map_err(|_| closed())?
     }
@@ -222,8 +222,8 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Job>) {
                 Err(e) => {
                     tracing::error!(error = %e, "ingest cannot get a database connection");
                     for job in jobs.drain(..) {
-                        let _ = job.reply.send(Err(StoreError::Invalid(format!(
-                            "database unavailable: {e}"
+                        let _ = job.reply.send(Err(StoreError::Unavailable(format!(
+                            "no database connection: {e}"
                         ))));
                     }
                     continue;
@@ -231,7 +231,9 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Job>) {
             }
         }
         let c = conn.as_mut().expect("connection acquired above");
-        match commit_group(&store, c, &mut caches, &jobs).await {
+        let result = commit_group(&store, c, &mut caches, &jobs).await;
+        store.writes.record(&result);
+        match result {
             Ok((reports, events)) => {
                 store.emit(|| events);
                 for (job, report) in jobs.drain(..).zip(reports) {
@@ -244,9 +246,25 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Job>) {
                 if jobs.len() > 1 {
                     tracing::warn!(error = %e, jobs = jobs.len(), "group commit failed, committing batches one by one");
                 }
+                // The connection itself may be what failed (a COMMIT that failed can leave it
+                // inside the transaction): retry on a fresh one, and the pool closes the old.
+                conn = None;
                 for job in jobs.drain(..) {
+                    if conn.is_none() {
+                        conn = store.pool.acquire().await.ok();
+                    }
+                    let Some(c) = conn.as_mut() else {
+                        let _ = job.reply.send(Err(StoreError::Unavailable(
+                            "no database connection".into(),
+                        )));
+                        continue;
+                    };
                     let result =
                         commit_group(&store, c, &mut caches, std::slice::from_ref(&job)).await;
+                    store.writes.record(&result);
+                    if result.is_err() {
+                        conn = None;
+                    }
                     let reply = match result {
                         Ok((mut reports, events)) => {
                             store.emit(|| events);
@@ -261,8 +279,6 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Job>) {
                     };
                     let _ = job.reply.send(reply);
                 }
-                // The connection itself may be what failed: the next group takes a fresh one.
-                conn = None;
             }
         }
     }
@@ -616,7 +632,7 @@ async fn flush_new(conn: &mut sqlx::SqliteConnection, group: &mut Group<'_>) -> 
          SELECT j.value ->> 0, j.value ->> 1, 'inbound', j.value ->> 2, j.value ->> 3, j.value ->> 4,
              j.value ->> 5, j.value ->> 6, j.value ->> 7, j.value ->> 8, j.value ->> 9, ?2
          FROM json_each(?1) AS j WHERE true
-         ON CONFLICT (channel, external_id) DO NOTHING RETURNING id, channel, external_id",
+         ON CONFLICT (channel, direction, external_id) DO NOTHING RETURNING id, channel, external_id",
     )
     .bind(rows)
     .bind(group.now)
@@ -743,10 +759,15 @@ async fn apply_change(
         outcome,
     };
     let found: Option<(i64, String, Option<String>, Option<i64>)> = sqlx::query_as(
-        "SELECT id, text, html, deleted_at FROM messages WHERE channel = ?1 AND external_id = ?2",
+        // A customer edits or deletes their own messages: look among the inbound ones first
+        // (an outbound message may carry the same platform id); a moderator's delete of one of
+        // our replies still finds it.
+        "SELECT id, text, html, deleted_at FROM messages WHERE channel = ?1 AND external_id = ?2
+         AND (direction = 'inbound' OR ?3) ORDER BY direction = 'inbound' DESC LIMIT 1",
     )
     .bind(channel)
     .bind(&inbound.message_id)
+    .bind(deleted)
     .fetch_optional(&mut *conn)
     .await?;
     let id = match found {

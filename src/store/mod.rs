@@ -15,6 +15,7 @@ pub use files::FileStore;
 pub use ingest::{IngestReport, Ingestor, PreparedAttachment, PreparedInbound};
 pub use model::*;
 pub use notes::{CannedAnswer, Note};
+pub(crate) use outbox::after_ms;
 pub use outbox::{OutboxFile, OutboxJob, RetryDecision};
 
 use sqlx::SqlitePool;
@@ -40,6 +41,77 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("file store: {0}")]
     Io(#[from] std::io::Error),
+    /// The database cannot take the request now (disk full, I/O error, locked, shutting down);
+    /// the caller may retry later.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl StoreError {
+    /// True when retrying later may succeed: the database or disk failed, not the request.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Unavailable(_) => true,
+            Self::Io(_) => true,
+            Self::Db(e) => db_unavailable(e),
+            Self::Migrate(_) | Self::NotFound | Self::Conflict(_) | Self::Invalid(_) => false,
+        }
+    }
+}
+
+/// SQLite result codes (primary, the low byte of extended codes) that describe the database or
+/// its disk rather than the statement: BUSY, LOCKED, NOMEM, READONLY, IOERR, CORRUPT, FULL,
+/// CANTOPEN, PROTOCOL.
+const UNAVAILABLE_CODES: [i64; 9] = [5, 6, 7, 8, 10, 11, 13, 14, 15];
+
+fn db_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => d
+            .code()
+            .and_then(|c| c.parse::<i64>().ok())
+            .is_some_and(|c| UNAVAILABLE_CODES.contains(&(c & 0xff))),
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        // A connection left inside a failed transaction; the pool replaces it.
+        | sqlx::Error::InvalidSavePointStatement
+        | sqlx::Error::BeginFailed => true,
+        _ => false,
+    }
+}
+
+/// Whether the last writes succeeded: `/healthz` reports a store that cannot write, and a
+/// successful write (or probe) clears it again.
+#[derive(Default)]
+pub struct WriteHealth {
+    failing: std::sync::Mutex<Option<String>>,
+}
+
+impl WriteHealth {
+    /// Records the outcome of a write; only failures of the store itself count.
+    pub fn record<T>(&self, result: &Result<T>) {
+        match result {
+            Ok(_) => {
+                let mut failing = self.failing.lock().unwrap();
+                if failing.take().is_some() {
+                    tracing::info!("database writes succeed again");
+                }
+            }
+            Err(e) if e.is_unavailable() => {
+                let mut failing = self.failing.lock().unwrap();
+                if failing.is_none() {
+                    tracing::error!(error = %e, "database writes fail");
+                }
+                *failing = Some(e.to_string());
+            }
+            Err(_) => {}
+        }
+    }
+
+    pub fn failing(&self) -> Option<String> {
+        self.failing.lock().unwrap().clone()
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -68,6 +140,7 @@ pub struct Store {
     /// Bumped by every contact merge, so the ingest writer drops its cached identities.
     merge_generation: Arc<AtomicU64>,
     metrics: Arc<crate::metrics::Metrics>,
+    writes: Arc<WriteHealth>,
 }
 
 impl Store {
@@ -94,6 +167,16 @@ impl Store {
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            // A connection whose COMMIT failed (disk full) may still count itself inside the
+            // transaction, and every later `begin` on it would fail: flush the queued rollback
+            // and close the connection if it is still in one, so the pool heals by itself.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    use sqlx::Connection;
+                    conn.ping().await?;
+                    Ok(!conn.is_in_transaction())
+                })
+            })
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
@@ -104,6 +187,7 @@ impl Store {
             events,
             merge_generation: Arc::default(),
             metrics: Arc::default(),
+            writes: Arc::default(),
         })
     }
 
@@ -150,8 +234,35 @@ impl Store {
         self.pool.close().await;
     }
 
+    pub fn writes(&self) -> &WriteHealth {
+        &self.writes
+    }
+
+    /// Ok while the database answers and takes writes. After a failed write it probes with a
+    /// small write of its own, so a store that healed (space freed) is seen as healthy again
+    /// even before the next real write.
     pub async fn health(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
+        if let Some(error) = self.writes.failing() {
+            let probe = self.probe_write().await;
+            self.writes.record(&probe);
+            if probe.is_err() {
+                return Err(StoreError::Unavailable(error));
+            }
+        }
+        Ok(())
+    }
+
+    async fn probe_write(&self) -> Result<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(
+            "INSERT INTO store_probe (id, at) VALUES (1, ?1)
+             ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+        )
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -8,6 +8,36 @@ pub(crate) fn from_millis(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
 }
 
+/// Every API timestamp in one fixed form, RFC 3339 UTC with exactly three fraction digits
+/// (`2026-12-01T10:00:42.000Z`), so clients may even compare them as text.
+pub mod timestamp {
+    use chrono::{DateTime, SecondsFormat, Utc};
+    use serde::Serializer;
+
+    pub fn format(at: &DateTime<Utc>) -> String {
+        at.to_rfc3339_opts(SecondsFormat::Millis, true)
+    }
+
+    pub fn serialize<S: Serializer>(at: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format(at))
+    }
+
+    pub mod option {
+        use chrono::{DateTime, Utc};
+        use serde::Serializer;
+
+        pub fn serialize<S: Serializer>(
+            at: &Option<DateTime<Utc>>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match at {
+                Some(at) => s.serialize_str(&super::format(at)),
+                None => s.serialize_none(),
+            }
+        }
+    }
+}
+
 macro_rules! text_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
@@ -35,7 +65,7 @@ text_enum!(Priority { Low = "low", Normal = "normal", High = "high", Urgent = "u
 text_enum!(Direction { Inbound = "inbound", Outbound = "outbound" });
 text_enum!(
     /// Delivery of an outbound message; inbound messages have none.
-    DeliveryStatus { Pending = "pending", Sent = "sent", Failed = "failed" }
+    DeliveryStatus { Pending = "pending", Sent = "sent", Failed = "failed", Cancelled = "cancelled" }
 );
 text_enum!(Role { Admin = "admin", Agent = "agent" });
 
@@ -54,7 +84,9 @@ pub struct Conversation {
     pub subject: Option<String>,
     pub contact: ContactRef,
     pub assignee_id: Option<i64>,
+    #[serde(serialize_with = "timestamp::serialize")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "timestamp::serialize")]
     pub last_message_at: DateTime<Utc>,
 }
 
@@ -88,10 +120,14 @@ pub struct Message {
     /// Sanitized by the channel adapter before it was stored.
     pub html: Option<String>,
     pub sender: MessageSender,
+    #[serde(serialize_with = "timestamp::serialize")]
     pub created_at: DateTime<Utc>,
     /// When the platform says it was sent (inbound) or when it was delivered (outbound).
+    #[serde(serialize_with = "timestamp::option::serialize")]
     pub sent_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "timestamp::option::serialize")]
     pub edited_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "timestamp::option::serialize")]
     pub deleted_at: Option<DateTime<Utc>>,
     pub delivery_status: Option<DeliveryStatus>,
     /// Why delivery failed or is being retried.
@@ -110,6 +146,7 @@ pub struct Message {
 pub struct Revision {
     pub kind: String,
     pub text: String,
+    #[serde(serialize_with = "timestamp::serialize")]
     pub replaced_at: DateTime<Utc>,
 }
 
@@ -126,6 +163,7 @@ pub struct Identity {
 pub struct Contact {
     pub id: i64,
     pub display_name: String,
+    #[serde(serialize_with = "timestamp::serialize")]
     pub created_at: DateTime<Utc>,
     pub identities: Vec<Identity>,
     pub conversations: Vec<Conversation>,
@@ -137,6 +175,7 @@ pub struct Agent {
     pub name: String,
     pub email: String,
     pub role: Role,
+    #[serde(serialize_with = "timestamp::serialize")]
     pub created_at: DateTime<Utc>,
     pub disabled: bool,
 }

@@ -12,6 +12,7 @@ pub struct Note {
     pub agent_id: i64,
     pub agent_name: String,
     pub text: String,
+    #[serde(serialize_with = "super::model::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -21,6 +22,7 @@ pub struct CannedAnswer {
     pub shortcut: String,
     pub title: String,
     pub text: String,
+    #[serde(serialize_with = "super::model::timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
 }
 

@@ -28,6 +28,10 @@ pub struct OutboxJob {
     /// Platform messages (text parts, files) earlier attempts delivered, and the first one's id.
     pub parts_sent: i64,
     pub first_external_id: Option<String>,
+    /// Random and stable across the retries of this delivery (the webhook's delivery id).
+    pub delivery_id: Option<String>,
+    /// The claim took over a row whose earlier attempt never recorded its outcome.
+    pub reclaimed: bool,
 }
 
 /// A file attached to an outbound message.
@@ -46,12 +50,29 @@ pub enum RetryDecision {
     Failed { error: String },
 }
 
-/// Rows that may go now: scheduled, due, and first in their conversation with nothing in flight.
-const HEADS: &str = "o.status = 'scheduled'
+/// Rows that may go now (`?1` is now): scheduled, or `sending` under a lease that ran out (its
+/// attempt died or could not record its outcome), and first in their conversation with nothing
+/// else in flight.
+const HEADS: &str = "(o.status = 'scheduled' OR (o.status = 'sending' AND o.lease_until < ?1))
     AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.conversation_id = o.conversation_id
                     AND p.id < o.id AND p.status IN ('scheduled', 'sending'))
     AND NOT EXISTS (SELECT 1 FROM outbox s WHERE s.conversation_id = o.conversation_id
-                    AND s.status = 'sending')";
+                    AND s.id <> o.id AND s.status = 'sending' AND s.lease_until >= ?1)";
+
+/// When a row becomes claimable: its due time, or the end of the lease of a stale claim.
+const READY_AT: &str = "CASE WHEN o.status = 'sending' THEN o.lease_until ELSE o.due_at END";
+
+/// A random id for a delivery: stable across its retries, unique across restores and installs.
+fn delivery_id() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the OS random source is available");
+    hex::encode(bytes)
+}
+
+/// `now + d` in Unix ms, saturating instead of overflowing.
+pub(crate) fn after_ms(now: i64, d: Duration) -> i64 {
+    now.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
 
 impl Store {
     /// Commits an agent's reply and its outbox row in one transaction; delivery happens later.
@@ -106,6 +127,32 @@ impl Store {
         files: &[PreparedAttachment],
         expiry: Duration,
     ) -> Result<Message> {
+        let result = self
+            .insert_reply(
+                conversation_id,
+                agent,
+                text,
+                reply_to_message_id,
+                files,
+                expiry,
+            )
+            .await;
+        self.writes.record(&result);
+        let message = result?;
+        let event = message.clone();
+        self.emit(|| vec![Event::MessageCreated(event)]);
+        Ok(message)
+    }
+
+    async fn insert_reply(
+        &self,
+        conversation_id: i64,
+        agent: Option<&Agent>,
+        text: &str,
+        reply_to_message_id: Option<i64>,
+        files: &[PreparedAttachment],
+        expiry: Duration,
+    ) -> Result<Message> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let conversation = inbox::conversation(&mut tx, conversation_id).await?;
         let reply_to: Option<String> = match reply_to_message_id {
@@ -147,14 +194,15 @@ impl Store {
         ingest::insert_attachments(&mut tx, message_id, files, now).await?;
         sqlx::query(
             "INSERT INTO outbox (message_id, conversation_id, channel, status, due_at, expires_at,
-                 created_at, updated_at)
-             VALUES (?1, ?2, ?3, 'scheduled', ?4, ?5, ?4, ?4)",
+                 created_at, updated_at, delivery_id)
+             VALUES (?1, ?2, ?3, 'scheduled', ?4, ?5, ?4, ?4, ?6)",
         )
         .bind(message_id)
         .bind(conversation_id)
         .bind(&conversation.channel)
         .bind(now)
-        .bind(now + expiry.as_millis() as i64)
+        .bind(after_ms(now, expiry))
+        .bind(delivery_id())
         .execute(&mut *tx)
         .await?;
         sqlx::query(
@@ -167,13 +215,12 @@ impl Store {
         .await?;
         let message = inbox::message(&mut tx, message_id).await?;
         tx.commit().await?;
-        let event = message.clone();
-        self.emit(|| vec![Event::MessageCreated(event)]);
         Ok(message)
     }
 
-    /// Claims up to `limit` deliveries that are due, marking them `sending`.
-    pub async fn claim_due(&self, limit: usize) -> Result<Vec<OutboxJob>> {
+    /// Claims up to `limit` deliveries that are due, marking them `sending` for `lease`: a
+    /// claim not finished by then is taken again.
+    pub async fn claim_due(&self, limit: usize, lease: Duration) -> Result<Vec<OutboxJob>> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let sql = sqlx::AssertSqlSafe(format!(
             "SELECT o.id AS outbox_id, o.message_id, o.conversation_id, o.channel,
@@ -187,24 +234,29 @@ impl Store {
                       WHERE i.contact_id = c.contact_id AND i.channel = c.channel
                       ORDER BY i.id LIMIT 1)) AS recipient,
                  c.subject, m.text, m.reply_to_external_id AS reply_to, m.sender_name AS agent_name,
-                 m.auto_generated, o.attempts, o.expires_at, o.parts_sent, o.first_external_id
+                 m.auto_generated, o.attempts, o.expires_at, o.parts_sent, o.first_external_id,
+                 o.delivery_id, o.status = 'sending' AS reclaimed
              FROM outbox o
              JOIN messages m ON m.id = o.message_id
              JOIN conversations c ON c.id = o.conversation_id
-             WHERE {HEADS} AND o.due_at <= ?1
+             WHERE {HEADS} AND {READY_AT} <= ?1
              ORDER BY o.due_at, o.id LIMIT ?2"
         ));
+        let now = now_ms();
         let jobs: Vec<OutboxJob> = sqlx::query_as(sql)
-            .bind(now_ms())
-            .bind(limit as i64)
+            .bind(now)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .fetch_all(&mut *tx)
             .await?;
         for job in &jobs {
-            sqlx::query("UPDATE outbox SET status = 'sending', updated_at = ?2 WHERE id = ?1")
-                .bind(job.outbox_id)
-                .bind(now_ms())
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE outbox SET status = 'sending', lease_until = ?2, updated_at = ?3 WHERE id = ?1",
+            )
+            .bind(job.outbox_id)
+            .bind(after_ms(now, lease))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(jobs)
@@ -223,13 +275,41 @@ impl Store {
 
     /// When the next delivery becomes due (Unix ms), if any is waiting.
     pub async fn next_due_at(&self) -> Result<Option<i64>> {
-        let sql = sqlx::AssertSqlSafe(format!("SELECT MIN(o.due_at) FROM outbox o WHERE {HEADS}"));
-        Ok(sqlx::query_scalar(sql).fetch_one(&self.pool).await?)
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT MIN({READY_AT}) FROM outbox o WHERE {HEADS}"
+        ));
+        // Rows whose lease has not run out yet are not heads now, but become ones at its end.
+        let stale_at: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(lease_until) FROM outbox WHERE status = 'sending'")
+                .fetch_one(&self.pool)
+                .await?;
+        let head: Option<i64> = sqlx::query_scalar(sql)
+            .bind(now_ms())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(match (head, stale_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
     }
 
     /// Records an attempt's outcome, and how many parts have been delivered so far, on the
     /// outbox row and the message the agent sees.
     pub async fn finish_attempt(
+        &self,
+        job: &OutboxJob,
+        decision: &RetryDecision,
+        delivered: &Delivered,
+    ) -> Result<Message> {
+        let result = self.record_attempt(job, decision, delivered).await;
+        self.writes.record(&result);
+        let message = result?;
+        let event = message.clone();
+        self.emit(|| vec![Event::MessageUpdated(event)]);
+        Ok(message)
+    }
+
+    async fn record_attempt(
         &self,
         job: &OutboxJob,
         decision: &RetryDecision,
@@ -248,9 +328,10 @@ impl Store {
                 ("failed", now, Some(error.as_str()), "failed", None)
             }
         };
-        sqlx::query(
+        let claimed = sqlx::query(
             "UPDATE outbox SET status = ?2, attempts = attempts + 1, due_at = ?3, last_error = ?4,
-                 updated_at = ?5, parts_sent = ?6, first_external_id = ?7 WHERE id = ?1",
+                 updated_at = ?5, parts_sent = ?6, first_external_id = ?7, lease_until = NULL
+             WHERE id = ?1 AND status = 'sending'",
         )
         .bind(job.outbox_id)
         .bind(status)
@@ -261,6 +342,17 @@ impl Store {
         .bind(delivered.first_external_id.as_deref())
         .execute(&mut *tx)
         .await?;
+        if claimed.rows_affected() == 0 {
+            // Another attempt took the row over after this one's lease ran out: its outcome
+            // stands, this one's is only logged.
+            tracing::warn!(
+                message_id = job.message_id,
+                "attempt outlived its lease; outcome not recorded"
+            );
+            let message = inbox::message(&mut tx, job.message_id).await?;
+            tx.commit().await?;
+            return Ok(message);
+        }
         let sent_at = (delivery == "sent").then_some(now);
         let result = sqlx::query(
             "UPDATE messages SET delivery_status = ?2, error = ?3,
@@ -299,8 +391,6 @@ impl Store {
         }
         let message = inbox::message(&mut tx, job.message_id).await?;
         tx.commit().await?;
-        let event = message.clone();
-        self.emit(|| vec![Event::MessageUpdated(event)]);
         Ok(message)
     }
 
@@ -324,39 +414,49 @@ impl Store {
     /// After a crash a row may be left `sending`: deliver it again (at-least-once), from the
     /// part after the last one saved.
     pub async fn recover_in_flight(&self) -> Result<u64> {
-        let done = sqlx::query("UPDATE outbox SET status = 'scheduled' WHERE status = 'sending'")
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query(
+            "UPDATE outbox SET status = 'scheduled', lease_until = NULL WHERE status = 'sending'",
+        )
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected())
     }
 
-    /// An agent's manual retry of a failed message: scheduled now, with a fresh expiry.
+    /// An agent's manual retry: a failed message is scheduled now with a fresh expiry; one
+    /// waiting for its next automatic retry goes now instead.
     pub async fn retry_message(&self, message_id: i64, expiry: Duration) -> Result<Message> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let status: Option<Option<String>> =
-            sqlx::query_scalar("SELECT delivery_status FROM messages WHERE id = ?1")
+        let now = now_ms();
+        match outbox_status(&mut tx, message_id).await?.as_str() {
+            "failed" => {
+                sqlx::query(
+                    "UPDATE outbox SET status = 'scheduled', attempts = 0, due_at = ?2,
+                         expires_at = ?3, updated_at = ?2 WHERE message_id = ?1",
+                )
                 .bind(message_id)
-                .fetch_optional(&mut *tx)
+                .bind(now)
+                .bind(after_ms(now, expiry))
+                .execute(&mut *tx)
                 .await?;
-        match status {
-            None => return Err(StoreError::NotFound),
-            Some(Some(s)) if s == "failed" => {}
-            Some(_) => {
+            }
+            "scheduled" => {
+                sqlx::query("UPDATE outbox SET due_at = ?2, updated_at = ?2 WHERE message_id = ?1")
+                    .bind(message_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            "sending" => {
                 return Err(StoreError::Conflict(
-                    "only a failed outbound message can be retried".into(),
+                    "the message is being delivered right now".into(),
+                ));
+            }
+            _ => {
+                return Err(StoreError::Conflict(
+                    "only a failed or waiting outbound message can be retried".into(),
                 ));
             }
         }
-        let now = now_ms();
-        sqlx::query(
-            "UPDATE outbox SET status = 'scheduled', attempts = 0, due_at = ?2, expires_at = ?3,
-                 updated_at = ?2 WHERE message_id = ?1",
-        )
-        .bind(message_id)
-        .bind(now)
-        .bind(now + expiry.as_millis() as i64)
-        .execute(&mut *tx)
-        .await?;
         sqlx::query("UPDATE messages SET delivery_status = 'pending', error = NULL WHERE id = ?1")
             .bind(message_id)
             .execute(&mut *tx)
@@ -367,4 +467,51 @@ impl Store {
         self.emit(|| vec![Event::MessageUpdated(event)]);
         Ok(message)
     }
+
+    /// An agent withdraws a reply that is waiting or failed: it is never sent, and the replies
+    /// queued behind it in the conversation go on. One being delivered right now cannot be.
+    pub async fn cancel_message(&self, message_id: i64, by: &Agent) -> Result<Message> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        match outbox_status(&mut tx, message_id).await?.as_str() {
+            "scheduled" | "failed" => {}
+            "sending" => {
+                return Err(StoreError::Conflict(
+                    "the message is being delivered right now and cannot be cancelled".into(),
+                ));
+            }
+            other => {
+                return Err(StoreError::Conflict(format!(
+                    "a {other} message cannot be cancelled"
+                )));
+            }
+        }
+        let now = now_ms();
+        sqlx::query(
+            "UPDATE outbox SET status = 'cancelled', lease_until = NULL, updated_at = ?2
+             WHERE message_id = ?1",
+        )
+        .bind(message_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE messages SET delivery_status = 'cancelled', error = ?2 WHERE id = ?1")
+            .bind(message_id)
+            .bind(format!("cancelled by {}", by.name))
+            .execute(&mut *tx)
+            .await?;
+        let message = inbox::message(&mut tx, message_id).await?;
+        tx.commit().await?;
+        let event = message.clone();
+        self.emit(|| vec![Event::MessageUpdated(event)]);
+        Ok(message)
+    }
+}
+
+/// The outbox state of an outbound message; NotFound for an unknown or inbound message.
+async fn outbox_status(conn: &mut sqlx::SqliteConnection, message_id: i64) -> Result<String> {
+    sqlx::query_scalar("SELECT status FROM outbox WHERE message_id = ?1")
+        .bind(message_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(StoreError::NotFound)
 }

@@ -127,11 +127,21 @@ async fn webhook_500_then_200_is_delivered_once_after_a_retry() {
         received[0].body, received[1].body,
         "the retry sends the same body"
     );
-    assert_eq!(
-        received[1].headers["x-switchboard-delivery"]
+    let delivery = |i: usize| {
+        received[i].headers["x-switchboard-delivery"]
             .to_str()
-            .unwrap(),
-        id.to_string()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        delivery(0),
+        delivery(1),
+        "the delivery id is stable across retries"
+    );
+    assert!(
+        delivery(1).len() == 32 && delivery(1).bytes().all(|b| b.is_ascii_hexdigit()),
+        "a random id, not the message id {id} that repeats after a restore: {}",
+        delivery(1)
     );
     // Nothing more is sent once delivered.
     tokio::time::sleep(Duration::from_millis(700)).await;

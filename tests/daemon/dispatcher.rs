@@ -46,6 +46,7 @@ async fn rig(schedule: Vec<Duration>) -> Rig {
         retry_schedule: schedule,
         expiry: Duration::from_secs(3600),
         concurrency: 4,
+        lease: Duration::from_secs(180),
     };
     let dispatcher = Dispatcher::new(store.clone(), Arc::new(channels), config);
     let ingestor = Ingestor::start(store.clone());
@@ -163,4 +164,55 @@ async fn reply_to_names_the_external_id_of_the_answered_message() {
     assert_eq!(rig.fake.sent()[0].reply_to.as_deref(), Some("1"));
     let wrong = rig.reply_to("re", Some(9999)).await;
     assert!(wrong.is_err());
+}
+
+#[tokio::test]
+async fn a_claim_whose_attempt_died_is_taken_again_after_its_lease() {
+    let rig = rig(vec![Duration::ZERO]).await;
+    let first = rig.reply_to("one", None).await.unwrap();
+    rig.reply_to("two", None).await.unwrap();
+    // An attempt claims `one` and never records an outcome (its status write failed, or its
+    // task died): the row stays `sending`.
+    let claimed = rig
+        .store
+        .claim_due(1, Duration::from_millis(300))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    drop(claimed);
+    assert_eq!(
+        rig.dispatcher.dispatch_due().await.unwrap(),
+        0,
+        "while the lease runs, neither `one` nor `two` behind it goes"
+    );
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(rig.dispatcher.dispatch_due().await.unwrap(), 1);
+    assert_eq!(rig.dispatcher.dispatch_due().await.unwrap(), 1);
+    let texts: Vec<String> = rig.fake.sent().into_iter().map(|o| o.text).collect();
+    assert_eq!(texts, ["one", "two"], "without a restart, in order");
+    assert_eq!(
+        rig.store.message(first.id).await.unwrap().delivery_status,
+        Some(DeliveryStatus::Sent)
+    );
+}
+
+#[tokio::test]
+async fn next_due_counts_the_end_of_a_stale_lease() {
+    let rig = rig(vec![Duration::ZERO]).await;
+    rig.reply_to("one", None).await.unwrap();
+    let before = switchboard::store::now_ms();
+    rig.store
+        .claim_due(1, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let due = rig
+        .store
+        .next_due_at()
+        .await
+        .unwrap()
+        .expect("the lease ends");
+    assert!(
+        (before + 59_000..=before + 61_000).contains(&due),
+        "the dispatcher wakes when the lease runs out: {due} vs {before}"
+    );
 }

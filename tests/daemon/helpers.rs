@@ -46,6 +46,8 @@ struct HookState {
     /// Status codes to answer, in order; 200 once exhausted (or `always` when set).
     script: VecDeque<u16>,
     always: Option<u16>,
+    /// Sent as Retry-After with every non-2xx answer.
+    retry_after: Option<String>,
     received: Vec<HookRequest>,
 }
 
@@ -79,6 +81,10 @@ impl Webhook {
         self.state.lock().unwrap().always = Some(status);
     }
 
+    pub fn retry_after(&self, value: &str) {
+        self.state.lock().unwrap().retry_after = Some(value.to_owned());
+    }
+
     pub fn received(&self) -> Vec<HookRequest> {
         self.state.lock().unwrap().received.clone()
     }
@@ -100,7 +106,13 @@ async fn receive(
     if status.is_success() {
         (status, axum::Json(json!({ "id": format!("hook-{n}") }))).into_response()
     } else {
-        (status, format!("scripted {status}")).into_response()
+        let mut response = (status, format!("scripted {status}")).into_response();
+        if let Some(value) = &state.retry_after {
+            response
+                .headers_mut()
+                .insert("retry-after", value.parse().unwrap());
+        }
+        response
     }
 }
 

@@ -4,11 +4,14 @@
 mod api;
 mod api_channel;
 mod cli;
+mod config_check;
+mod config_first_steps;
 mod crash;
 mod discord;
 mod discord_fake;
 mod dispatcher;
 mod email;
+mod hardening;
 mod helpers;
 mod mail_servers;
 mod store;

@@ -167,7 +167,7 @@ async fn edited_message_updates_the_text_and_keeps_the_original() {
     })
     .await;
     assert_eq!(message["revisions"][0]["text"], "send to 0xAAA");
-    assert_eq!(message["edited_at"], "2026-09-21T14:15:00Z");
+    assert_eq!(message["edited_at"], "2026-09-21T14:15:00.000Z");
 }
 
 #[tokio::test]

@@ -120,6 +120,9 @@ pub struct OutboundAttachment {
 pub struct Outbound {
     /// Switchboard's own message id: stable across retries, usable as an idempotency key.
     pub message_id: i64,
+    /// A random id of this delivery, stable across its retries and unique across installations
+    /// and database restores: the key a receiver deduplicates on.
+    pub delivery_id: String,
     pub conversation_id: i64,
     /// The external thread the conversation came from.
     pub thread_id: String,

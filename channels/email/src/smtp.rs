@@ -231,6 +231,7 @@ mod tests {
 
     fn outbound(text: &str) -> Outbound {
         Outbound {
+            delivery_id: "d1".into(),
             message_id: 7,
             conversation_id: 42,
             thread_id: "first@customer.example".into(),
