@@ -40,7 +40,7 @@ fn main() {
             let started = Instant::now();
             fake.push_message(dm, false, user, "Customer", &marker);
             let conversation = loop {
-                match events.recv().await {
+                match events.recv().await.map(|p| p.event.clone()) {
                     Ok(Event::MessageCreated(m)) if m.text == marker => break m.conversation_id,
                     Ok(_) => {}
                     Err(e) => panic!("event stream: {e}"),

@@ -114,7 +114,7 @@ fn main() {
         let server = tokio::spawn(app.run_until_stopped());
         let mut stored = 0;
         while stored < mails {
-            match events.recv().await {
+            match events.recv().await.map(|p| p.event.clone()) {
                 Ok(Event::MessageCreated(_)) => stored += 1,
                 Ok(_) => {}
                 Err(e) => panic!("event stream: {e}"),
@@ -142,7 +142,7 @@ fn main() {
                 println!("email: first APPEND round trip took {:.2?}", started.elapsed());
             }
             loop {
-                match events.recv().await {
+                match events.recv().await.map(|p| p.event.clone()) {
                     Ok(Event::MessageCreated(m)) if m.text == marker => break,
                     Ok(_) => {}
                     Err(e) => panic!("event stream: {e}"),

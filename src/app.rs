@@ -1,7 +1,7 @@
 //! Wires the daemon together: store, ingestor, channels, dispatcher and HTTP server, with a
 //! graceful stop (stop intake, finish in-flight sends, checkpoint the database).
 
-use crate::api::{self, AppState, AuthCache};
+use crate::api::{self, AppState, AuthLimiter};
 use crate::channels::{self, Channels};
 use crate::config::Config;
 use crate::outbox::Dispatcher;
@@ -16,8 +16,9 @@ use tokio_util::task::TaskTracker;
 pub struct Application {
     listener: TcpListener,
     state: AppState,
-    max_body_bytes: usize,
+    server: crate::config::ServerConfig,
     shutdown: CancellationToken,
+    revocation_tx: tokio::sync::watch::Sender<(i64, i64, i64)>,
 }
 
 impl Application {
@@ -34,6 +35,8 @@ impl Application {
             .await
             .with_context(|| format!("binding server.listen = {}", config.server.listen))?;
         let shutdown = CancellationToken::new();
+        let (revocation_tx, revocations) =
+            tokio::sync::watch::channel(store.revocation_mark().await.unwrap_or_default());
         let dispatcher =
             Dispatcher::new(store.clone(), channels.all.clone(), config.outbox.clone());
         let state = AppState {
@@ -42,15 +45,21 @@ impl Application {
             channels,
             dispatcher,
             expiry: config.outbox.expiry,
-            auth: Arc::new(AuthCache::default()),
+            auth: Arc::new(AuthLimiter::default()),
+            streams: Arc::new(api::StreamSlots::new(
+                config.server.max_event_streams,
+                config.server.max_event_streams_per_agent,
+            )),
+            revocations,
             health: Arc::default(),
             shutdown: shutdown.clone(),
         };
         Ok(Self {
             listener,
             state,
-            max_body_bytes: config.server.max_body_bytes,
+            server: config.server.clone(),
             shutdown,
+            revocation_tx,
         })
     }
 
@@ -77,8 +86,9 @@ impl Application {
         let Self {
             listener,
             mut state,
-            max_body_bytes,
+            server,
             shutdown,
+            revocation_tx,
         } = self;
         let tasks = TaskTracker::new();
         state.health = channels::supervise(
@@ -90,17 +100,28 @@ impl Application {
             &tasks,
         );
         tasks.spawn(state.dispatcher.clone().run(shutdown.clone()));
+        tasks.spawn(watch_revocations(
+            state.store.clone(),
+            revocation_tx,
+            shutdown.clone(),
+        ));
         let store = state.store.clone();
         tracing::info!(
             listen = %listener.local_addr()?,
             channels = state.channels.all.len(),
             "switchboard is running"
         );
-        let router = api::router(state, max_body_bytes);
-        axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .await
-            .context("HTTP server")?;
+        let router = api::router(state, server.max_body_bytes, server.request_timeout);
+        crate::server::serve(
+            listener,
+            router,
+            crate::server::Limits {
+                max_connections: server.max_connections,
+                header_timeout: server.header_timeout,
+            },
+            shutdown.clone(),
+        )
+        .await;
         tracing::info!("stopping: finishing in-flight deliveries");
         tasks.close();
         tasks.wait().await;
@@ -110,6 +131,29 @@ impl Application {
         store.close().await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Revocations come from the CLI, another process: poll for them each second so open event
+/// streams of a revoked token end within that.
+async fn watch_revocations(
+    store: Store,
+    marks: tokio::sync::watch::Sender<(i64, i64, i64)>,
+    shutdown: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if let Ok(mark) = store.revocation_mark().await {
+            marks.send_if_modified(|current| {
+                let changed = *current != mark;
+                *current = mark;
+                changed
+            });
+        }
     }
 }
 

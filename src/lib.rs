@@ -6,5 +6,6 @@ pub mod channels;
 pub mod config;
 pub mod metrics;
 pub mod outbox;
+pub mod server;
 pub mod store;
 pub mod web;

@@ -123,10 +123,13 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::CheckConfig => {
+            let channels: Vec<&str> = config.channels.iter().map(|c| c.name()).collect();
             eprintln!(
-                "configuration is valid: {} channel(s), listening on {}",
-                config.channels.len(),
-                config.server.listen
+                "configuration is valid: {} channel(s) [{}], listening on {}, database {}",
+                channels.len(),
+                channels.join(", "),
+                config.server.listen,
+                config.storage.database_display()
             );
             Ok(())
         }
@@ -139,6 +142,12 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
                     eprintln!(
                         "created agent {} <{}> (id {})",
                         agent.name, agent.email, agent.id
+                    );
+                    // Without the daemon's --config this is another database than the daemon's,
+                    // and the token gets 401: say which one it is.
+                    eprintln!(
+                        "database: {}; the token works with a daemon using this database",
+                        config.storage.database_display()
                     );
                     println!("{token}");
                 }

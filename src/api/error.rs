@@ -13,6 +13,10 @@ pub enum ApiError {
     BadRequest(String),
     #[error("missing or invalid credentials")]
     Unauthorized,
+    #[error("this needs the admin role")]
+    Forbidden,
+    #[error("{0}")]
+    TooManyRequests(String),
     #[error("not found")]
     NotFound,
     #[error("{0}")]
@@ -30,6 +34,8 @@ impl IntoResponse for ApiError {
         let status = match &self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Rejected(status, _) => *status,
@@ -45,7 +51,7 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let mut response = (status, axum::Json(json!({ "error": message }))).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
             // The store or the process will be back: a widget or webhook sender retries.
             response.headers_mut().insert(
                 header::RETRY_AFTER,

@@ -1,7 +1,7 @@
 //! Route handlers: parse and check the request, call the store, shape the answer. No SQL here.
 
 use super::AppState;
-use super::auth::{AuthAgent, bearer};
+use super::auth::{AdminAgent, AuthAgent, bearer};
 use super::error::{ApiError, Json, Path, Query};
 use crate::store::{
     AssigneeFilter, Contact, Conversation, ConversationFilter, ConversationPatch, Message,
@@ -488,7 +488,7 @@ pub struct MergeRequest {
     responses((status = 200, body = Contact), (status = 400), (status = 404), (status = 409)))]
 pub async fn merge_contact(
     State(state): State<AppState>,
-    _agent: AuthAgent,
+    _admin: AdminAgent,
     Path(id): Path<i64>,
     Json(body): Json<MergeRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -496,28 +496,53 @@ pub async fn merge_contact(
     Ok(axum::Json(json!({ "contact": contact })))
 }
 
-/// Server-Sent Events: `message.created`, `message.updated`, `conversation.updated`; each
-/// event's data is `{"type": ..., "data": ...}`. A `resync` event means events were missed.
+/// Server-Sent Events: `message.created`, `message.updated`, `conversation.updated`,
+/// `note.created`; each event's data is `{"type": ..., "data": ...}`. A `resync` event means
+/// events were missed. The stream ends when its token is revoked; streams are limited per agent
+/// and in all (429 past the limit).
 #[utoipa::path(get, path = "/api/v1/events",
-    responses((status = 200, content_type = "text/event-stream")))]
+    responses((status = 200, content_type = "text/event-stream"), (status = 401), (status = 429)))]
 pub async fn events(
     State(state): State<AppState>,
-    _agent: AuthAgent,
-) -> Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>>> {
+    AuthAgent(agent): AuthAgent,
+    headers: axum::http::HeaderMap,
+) -> Result<Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let guard = state.streams.open(agent.id)?;
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .map(|(_, t)| t.trim().to_owned())
+        .unwrap_or_default();
+    let (store, mut marks) = (state.store.clone(), state.revocations.clone());
+    // Ends the stream once the token no longer authenticates (revoked, agent disabled).
+    let revoked = async move {
+        loop {
+            if marks.changed().await.is_err() {
+                return std::future::pending().await;
+            }
+            if let Ok(None) = store.authenticate(&token).await {
+                tracing::info!(agent = agent.id, "token revoked: closing its event stream");
+                return;
+            }
+        }
+    };
     let stream = BroadcastStream::new(state.store.subscribe())
-        .map(|item| {
+        .map(move |item| {
+            // The guard lives as long as the stream: dropping it frees the slot.
+            let _slot = &guard;
             Ok(match item {
-                Ok(event) => SseEvent::default()
-                    .event(event.name())
-                    .json_data(&event)
-                    .unwrap_or_else(|_| SseEvent::default().event("error")),
+                Ok(published) => SseEvent::default()
+                    .event(published.event.name())
+                    .data(&published.json),
                 Err(BroadcastStreamRecvError::Lagged(missed)) => SseEvent::default()
                     .event("resync")
                     .data(json!({ "missed": missed }).to_string()),
             })
         })
-        .take_until(state.shutdown.clone().cancelled_owned());
-    Sse::new(stream).keep_alive(KeepAlive::default())
+        .take_until(state.shutdown.clone().cancelled_owned())
+        .take_until(Box::pin(revoked));
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
 #[utoipa::path(get, path = "/api/v1/me", responses((status = 200, body = crate::store::Agent)))]
@@ -719,7 +744,7 @@ fn check_shortcut(shortcut: &str) -> Result<(), ApiError> {
     responses((status = 201, body = crate::store::CannedAnswer), (status = 400), (status = 409)))]
 pub async fn post_canned(
     State(state): State<AppState>,
-    AuthAgent(agent): AuthAgent,
+    AdminAgent(agent): AdminAgent,
     Json(body): Json<CannedBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     let (Some(shortcut), Some(title), Some(text)) = (body.shortcut, body.title, body.text) else {
@@ -743,7 +768,7 @@ pub async fn post_canned(
     responses((status = 200, body = crate::store::CannedAnswer), (status = 400), (status = 404), (status = 409)))]
 pub async fn patch_canned(
     State(state): State<AppState>,
-    _agent: AuthAgent,
+    _admin: AdminAgent,
     Path(id): Path<i64>,
     Json(body): Json<CannedBody>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -769,7 +794,7 @@ pub async fn patch_canned(
     responses((status = 204), (status = 404)))]
 pub async fn delete_canned(
     State(state): State<AppState>,
-    _agent: AuthAgent,
+    _admin: AdminAgent,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
     state.store.delete_canned_answer(id).await?;
@@ -841,7 +866,7 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
 /// scrape config).
 pub async fn metrics(
     State(state): State<AppState>,
-    _agent: AuthAgent,
+    _admin: AdminAgent,
 ) -> Result<Response, ApiError> {
     use crate::metrics::escape;
     let mut gauges = Vec::new();

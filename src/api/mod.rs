@@ -5,7 +5,7 @@ mod auth;
 mod error;
 mod handlers;
 
-pub use auth::AuthCache;
+pub use auth::AuthLimiter;
 pub use error::ApiError;
 
 use crate::channels::{Channels, HealthMap};
@@ -27,13 +27,71 @@ pub struct AppState {
     pub dispatcher: Dispatcher,
     /// Outbox expiry given to new and manually retried replies.
     pub expiry: Duration,
-    pub auth: Arc<AuthCache>,
+    pub auth: Arc<AuthLimiter>,
+    /// Moves when a token is revoked or an agent disabled: open streams re-check their token.
+    pub revocations: tokio::sync::watch::Receiver<(i64, i64, i64)>,
     pub health: HealthMap,
     /// Ends live streams (SSE) so a graceful shutdown is not held open by them.
     pub shutdown: CancellationToken,
+    pub streams: Arc<StreamSlots>,
 }
 
-pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+/// Counts open event streams, in all and per agent.
+pub struct StreamSlots {
+    total: usize,
+    per_agent: usize,
+    open: std::sync::Mutex<(usize, std::collections::HashMap<i64, usize>)>,
+}
+
+impl StreamSlots {
+    pub fn new(total: usize, per_agent: usize) -> Self {
+        Self {
+            total,
+            per_agent,
+            open: Default::default(),
+        }
+    }
+
+    /// A slot for one more stream of `agent`, or 429.
+    pub fn open(self: &Arc<Self>, agent: i64) -> Result<StreamSlot, ApiError> {
+        let mut open = self.open.lock().unwrap();
+        let (all, by_agent) = &mut *open;
+        let mine = by_agent.entry(agent).or_insert(0);
+        if *all >= self.total || *mine >= self.per_agent {
+            return Err(ApiError::TooManyRequests(format!(
+                "too many open event streams (at most {} per agent, {} in all)",
+                self.per_agent, self.total
+            )));
+        }
+        *all += 1;
+        *mine += 1;
+        Ok(StreamSlot {
+            slots: self.clone(),
+            agent,
+        })
+    }
+}
+
+pub struct StreamSlot {
+    slots: Arc<StreamSlots>,
+    agent: i64,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut open = self.slots.open.lock().unwrap();
+        let (all, by_agent) = &mut *open;
+        *all = all.saturating_sub(1);
+        if let Some(mine) = by_agent.get_mut(&self.agent) {
+            *mine = mine.saturating_sub(1);
+            if *mine == 0 {
+                by_agent.remove(&self.agent);
+            }
+        }
+    }
+}
+
+pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration) -> Router {
     let v1 = Router::new()
         .route("/conversations", get(handlers::list_conversations))
         .route(
@@ -81,6 +139,12 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        // Bounds the whole handler, body reading included; an event stream's response is
+        // ready at once, so its long body is not cut.
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            request_timeout,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

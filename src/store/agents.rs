@@ -1,9 +1,12 @@
-//! Agents and their API tokens. A token is `sb_<prefix>_<secret>`: the prefix finds the row, the
-//! secret is verified against its argon2 hash, so a database leak reveals no usable token.
+//! Agents and their API tokens. A token is `sb_<prefix>_<secret>` with 192 random bits in the
+//! secret: its SHA-256 is stored and looked up by index, so a database leak reveals no usable
+//! token and checking one costs a hash, not an argon2 run (argon2 is for human passwords, whose
+//! guessable entropy needs it). Tokens made before that carry an argon2 hash, verified once
+//! (a few at a time) and then given their SHA-256.
 
 use super::{Agent, Result, Role, Store, StoreError, from_millis, now_ms};
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordVerifier};
 
 #[derive(sqlx::FromRow)]
 struct AgentRow {
@@ -72,22 +75,18 @@ impl Store {
     async fn add_token(&self, tx: &mut sqlx::SqliteConnection, agent_id: i64) -> Result<String> {
         let prefix = random_hex(6);
         let secret = random_hex(24);
-        let salt = SaltString::encode_b64(random_hex(16).as_bytes())
-            .map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let hash = Argon2::default()
-            .hash_password(secret.as_bytes(), &salt)
-            .map_err(|e| StoreError::Invalid(e.to_string()))?
-            .to_string();
+        let token = format!("sb_{prefix}_{secret}");
         sqlx::query(
-            "INSERT INTO api_tokens (agent_id, prefix, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO api_tokens (agent_id, prefix, token_hash, token_sha256, created_at)
+             VALUES (?1, ?2, 'sha256', ?3, ?4)",
         )
         .bind(agent_id)
         .bind(&prefix)
-        .bind(hash)
+        .bind(token_digest(&token))
         .bind(now_ms())
         .execute(&mut *tx)
         .await?;
-        Ok(format!("sb_{prefix}_{secret}"))
+        Ok(token)
     }
 
     pub async fn list_agents(&self) -> Result<Vec<Agent>> {
@@ -143,18 +142,55 @@ impl Store {
         else {
             return Ok(None);
         };
+        // Bounded before any work: a token is 59 characters.
+        if prefix.len() != 12 || secret.len() > 128 {
+            return Ok(None);
+        }
+        let digest = token_digest(token);
         let row: Option<(String, i64)> = sqlx::query_as(
-            "SELECT t.token_hash, t.agent_id FROM api_tokens t JOIN agents a ON a.id = t.agent_id
-             WHERE t.prefix = ?1 AND t.revoked_at IS NULL AND a.disabled_at IS NULL",
+            "SELECT t.token_sha256, t.agent_id FROM api_tokens t JOIN agents a ON a.id = t.agent_id
+             WHERE t.token_sha256 = ?1 AND t.revoked_at IS NULL AND a.disabled_at IS NULL",
+        )
+        .bind(&digest)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some((stored, agent_id)) = row {
+            // The index found it by equality already; compare again in constant time anyway,
+            // so no timing of the lookup path tells how close a guess was.
+            if switchboard_core::secrets_match(stored.as_bytes(), digest.as_bytes()) {
+                return self.agent(agent_id).await.map(Some);
+            }
+            return Ok(None);
+        }
+        self.authenticate_legacy(prefix, secret, &digest).await
+    }
+
+    /// A token from before SHA-256 hashing: argon2, a few at a time (each run takes 19 MiB),
+    /// then the token gets its SHA-256 so this happens once per token.
+    async fn authenticate_legacy(
+        &self,
+        prefix: &str,
+        secret: &str,
+        digest: &str,
+    ) -> Result<Option<Agent>> {
+        static ARGON2_RUNS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+        let row: Option<(i64, String, i64)> = sqlx::query_as(
+            "SELECT t.id, t.token_hash, t.agent_id FROM api_tokens t
+             JOIN agents a ON a.id = t.agent_id
+             WHERE t.prefix = ?1 AND t.token_sha256 IS NULL AND t.revoked_at IS NULL
+                 AND a.disabled_at IS NULL",
         )
         .bind(prefix)
         .fetch_optional(&self.pool)
         .await?;
-        let Some((hash, agent_id)) = row else {
+        let Some((token_id, hash, agent_id)) = row else {
             return Ok(None);
         };
+        let _permit = ARGON2_RUNS
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Unavailable("shutting down".into()))?;
         let secret = secret.to_owned();
-        // argon2 is deliberately slow: keep it off the async workers.
         let valid = tokio::task::spawn_blocking(move || {
             PasswordHash::new(&hash)
                 .map(|parsed| {
@@ -169,6 +205,29 @@ impl Store {
         if !valid {
             return Ok(None);
         }
+        sqlx::query("UPDATE api_tokens SET token_sha256 = ?2 WHERE id = ?1")
+            .bind(token_id)
+            .bind(digest)
+            .execute(&self.pool)
+            .await?;
         self.agent(agent_id).await.map(Some)
     }
+
+    /// Changes whenever a token is revoked or an agent disabled: live streams re-check their
+    /// token when it moves.
+    pub async fn revocation_mark(&self) -> Result<(i64, i64, i64)> {
+        Ok(sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM api_tokens WHERE revoked_at IS NOT NULL),
+                    (SELECT COALESCE(MAX(revoked_at), 0) FROM api_tokens),
+                    (SELECT COALESCE(SUM(disabled_at), 0) FROM agents WHERE disabled_at IS NOT NULL)",
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+}
+
+/// Hex SHA-256 of a whole token: what the database keeps of it.
+fn token_digest(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(token.as_bytes()))
 }

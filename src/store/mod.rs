@@ -125,6 +125,13 @@ pub(crate) fn contains_pattern(text: &str) -> String {
     format!("%{escaped}%")
 }
 
+/// An event as live streams send it: the value, and its JSON made once for all of them.
+#[derive(Debug)]
+pub struct Published {
+    pub event: Event,
+    pub json: String,
+}
+
 /// Unix milliseconds: the store's one time representation.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -136,7 +143,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 pub struct Store {
     pool: SqlitePool,
     files: FileStore,
-    events: broadcast::Sender<Event>,
+    events: broadcast::Sender<Arc<Published>>,
     /// Bumped by every contact merge, so the ingest writer drops its cached identities.
     merge_generation: Arc<AtomicU64>,
     metrics: Arc<crate::metrics::Metrics>,
@@ -209,15 +216,23 @@ impl Store {
         .await?)
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Published>> {
         self.events.subscribe()
     }
 
     /// Publishes events built only when somebody listens: ingest stays cheap with no inbox open.
+    /// Each is serialized here, once, however many live streams then send it.
     pub(crate) fn emit(&self, build: impl FnOnce() -> Vec<Event>) {
         if self.events.receiver_count() > 0 {
             for event in build() {
-                let _ = self.events.send(event);
+                let json = match serde_json::to_string(&event) {
+                    Ok(json) => json,
+                    Err(e) => {
+                        tracing::error!(error = %e, event = event.name(), "event not serializable");
+                        continue;
+                    }
+                };
+                let _ = self.events.send(Arc::new(Published { event, json }));
             }
         }
     }

@@ -1,16 +1,52 @@
 // Switchboard's web inbox: plain DOM, every customer-provided string set with textContent
 // (never parsed as HTML), so message content can never become markup or script.
+//
+// Every answer is tied to what it was asked for: a list page to the filter it was asked with, a
+// timeline to the conversation it was opened for, everything to the login session. An answer
+// that arrives after the agent moved on is dropped, so the screen (and the composer, which always
+// writes to the conversation on screen) never shows one conversation while another is selected.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { token: sessionStorage.getItem("sb-token"), me: null, current: null, cursor: null, stream: null };
+/** Messages asked for per page of the timeline (the server answers at most 500). */
+const PAGE = 100;
 
-async function api(path, options = {}) {
+const state = {
+  token: sessionStorage.getItem("sb-token"),
+  me: null,
+  // Bumped on logout: answers to requests of an earlier session are dropped.
+  session: 0,
+  // The conversation list: one row per id, the next page's cursor, the one request in flight.
+  // `generation` changes with the filter, so a page asked for an earlier filter is dropped.
+  list: { rows: new Map(), cursor: null, request: null, generation: 0 },
+  // The selected conversation; `view` is the one on screen (null while it loads).
+  selected: null,
+  view: null,
+  opening: null,
+  // Live events for the selected conversation that arrive while it loads.
+  early: [],
+  // Unsent text per conversation id, so a draft never follows the agent into another one.
+  drafts: new Map(),
+  sending: new Set(),
+  confirm: null,
+  stream: null,
+  reconnect: null,
+  searchTimer: null,
+};
+
+/** Errors nobody needs to see: the answer is stale, the request was cancelled, or the agent is logged out. */
+class Quiet extends Error {}
+const quiet = (e) => e instanceof Quiet || (e && e.name === "AbortError");
+
+async function api(path, { method, body, signal } = {}) {
+  const session = state.session;
   const headers = { Authorization: `Bearer ${state.token}` };
-  if (options.body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(path, { ...options, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
-  if (response.status === 401) { logout("Your token was not accepted."); throw new Error("unauthorized"); }
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, { method, headers, signal, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (session !== state.session) throw new Quiet("stale session");
+  if (response.status === 401) { logout("Your token was not accepted."); throw new Quiet("unauthorized"); }
   const data = response.status === 204 ? null : await response.json().catch(() => null);
+  if (session !== state.session) throw new Quiet("stale session");
   if (!response.ok) throw new Error((data && data.error) || `HTTP ${response.status}`);
   return data;
 }
@@ -23,69 +59,368 @@ function el(tag, className, text) {
 }
 
 const when = (iso) => (iso ? new Date(iso).toLocaleString() : "");
-
-function logout(message) {
-  sessionStorage.removeItem("sb-token");
-  state.token = null;
-  if (state.stream) state.stream.abort();
-  $("app").hidden = true;
-  $("login").hidden = false;
-  $("login-error").textContent = message || "";
+/** Milliseconds since the epoch: timestamps are compared as numbers, never as strings. */
+function time(iso) {
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? 0 : t;
 }
+/** Inbox order: newest activity first, then the higher id (as the server pages). */
+function newer(a, b) {
+  const ta = time(a.last_message_at);
+  const tb = time(b.last_message_at);
+  return ta !== tb ? ta > tb : a.id > b.id;
+}
+
+// ---- session ----
 
 async function start() {
   $("login").hidden = true;
   $("app").hidden = false;
   state.me = (await api("/api/v1/me")).agent;
-  await Promise.all([loadConversations(true), loadCanned()]);
-  listen();
+  loadCanned().catch(() => {});
+  await loadConversations(true);
+  listen(false);
 }
 
+function logout(message) {
+  state.session += 1;
+  sessionStorage.removeItem("sb-token");
+  state.token = null;
+  state.me = null;
+  if (state.stream) state.stream.abort();
+  if (state.list.request) state.list.request.abort();
+  if (state.opening) state.opening.abort();
+  clearTimeout(state.reconnect);
+  clearTimeout(state.searchTimer);
+  state.stream = null;
+  state.list = { rows: new Map(), cursor: null, request: null, generation: state.list.generation + 1 };
+  state.selected = null;
+  state.view = null;
+  state.opening = null;
+  state.early = [];
+  state.drafts.clear();
+  state.sending.clear();
+  closeConfirm();
+  // Nothing of the customers' (nor the token) stays in the page once the agent has left.
+  $("conversations").replaceChildren();
+  $("more").hidden = true;
+  $("list-error").textContent = "";
+  $("search").value = "";
+  clearConversation("Select a conversation");
+  const canned = $("canned");
+  canned.replaceChildren(el("option", "", "Canned answers…"));
+  canned.firstChild.value = "";
+  $("app").classList.remove("reading");
+  $("app").hidden = true;
+  $("token").value = "";
+  $("login").hidden = false;
+  $("login-error").textContent = message || "";
+}
+
+/** Empties the conversation pane, so nothing on it can be taken for another conversation's. */
+function clearConversation(title, placeholder) {
+  $("title").textContent = title;
+  $("title").title = "";
+  $("participants").textContent = "";
+  $("assignee").textContent = "";
+  $("conversation-error").textContent = "";
+  $("actions").hidden = true;
+  $("reply").hidden = true;
+  $("reply-text").value = "";
+  $("reply-error").textContent = "";
+  $("jump").hidden = true;
+  $("messages").replaceChildren(...(placeholder ? [placeholder] : []));
+}
+
+// ---- the conversation list ----
+
 async function loadConversations(reset) {
-  if (reset) { state.cursor = null; $("conversations").replaceChildren(); }
+  const list = state.list;
+  if (reset) {
+    if (list.request) list.request.abort();
+    list.generation += 1;
+  } else if (list.request || !list.cursor) {
+    return; // one page at a time: a double click on More asks once
+  }
+  const generation = list.generation;
+  const request = new AbortController();
+  list.request = request;
+  $("more").disabled = true;
+  const params = filterParams();
+  if (!reset) params.set("cursor", list.cursor);
+  try {
+    const page = await api(`/api/v1/conversations?${params}`, { signal: request.signal });
+    if (generation !== list.generation) return;
+    if (reset) {
+      list.rows.clear();
+      $("conversations").replaceChildren();
+      $("list").scrollTop = 0;
+    }
+    const fresh = document.createDocumentFragment();
+    for (const c of page.conversations) {
+      const known = list.rows.get(c.id);
+      if (known) {
+        // Already listed (a live event moved it up): keep one row, with the newer data.
+        if (!newer(known.c, c)) fillRow(known, c);
+        continue;
+      }
+      const entry = newRow(c);
+      list.rows.set(c.id, entry);
+      fresh.append(entry.li);
+    }
+    $("conversations").append(fresh);
+    list.cursor = page.next_cursor || null;
+    $("list-error").textContent = "";
+  } catch (e) {
+    if (generation === list.generation && !quiet(e)) $("list-error").textContent = `Could not load conversations: ${e.message}`;
+  } finally {
+    if (list.request === request) {
+      list.request = null;
+      $("more").disabled = false;
+      $("more").hidden = !list.cursor;
+    }
+  }
+}
+
+function filterParams() {
   const params = new URLSearchParams();
   if ($("status").value) params.set("status", $("status").value);
   if ($("search").value.trim()) params.set("q", $("search").value.trim());
-  if (state.cursor) params.set("cursor", state.cursor);
-  const page = await api(`/api/v1/conversations?${params}`);
-  for (const c of page.conversations) {
-    const li = el("li", c.id === state.current ? "active" : "");
-    li.dataset.id = c.id;
-    li.append(el("div", "name", c.contact.display_name));
-    const meta = el("div", "meta");
-    meta.append(el("span", "", `${c.channel} · ${c.status}${c.assignee_id ? "" : " · unassigned"}`), el("span", "", when(c.last_message_at)));
-    li.append(meta);
-    if (c.subject) li.append(el("div", "meta", c.subject));
-    li.addEventListener("click", () => openConversation(c.id));
-    $("conversations").append(li);
-  }
-  state.cursor = page.next_cursor;
-  $("more").hidden = !state.cursor;
+  return params;
 }
 
+function newRow(c) {
+  const li = el("li");
+  li.dataset.id = c.id;
+  li.tabIndex = 0;
+  li.addEventListener("click", () => openConversation(c.id));
+  li.addEventListener("keydown", (e) => { if (e.key === "Enter") openConversation(c.id); });
+  const entry = { c, li };
+  fillRow(entry, c);
+  return entry;
+}
+
+function fillRow(entry, c) {
+  entry.c = c;
+  const assigned = !c.assignee_id ? " · unassigned" : state.me && c.assignee_id === state.me.id ? " · mine" : "";
+  const meta = el("div", "meta");
+  meta.append(el("span", "", `${c.channel} · ${c.status}${assigned}`), el("span", "when", when(c.last_message_at)));
+  entry.li.replaceChildren(el("div", "name", c.contact.display_name), meta);
+  if (c.subject) {
+    const subject = el("div", "meta subject", c.subject);
+    subject.title = c.subject;
+    entry.li.append(subject);
+  }
+  entry.li.classList.toggle("active", c.id === state.selected);
+}
+
+/**
+ * A live change to one conversation: its row is updated where it is, and moves up when its
+ * activity is newer; nothing is reloaded, so the agent keeps their place in a long list.
+ * `listed` says the server returned it for the current filter.
+ */
+function patchRow(c, listed) {
+  const list = state.list;
+  const entry = list.rows.get(c.id);
+  const status = $("status").value;
+  const fitsStatus = !status || c.status === status;
+  if (!entry) {
+    const q = $("search").value.trim().toLowerCase();
+    const fitsSearch = !q || `${c.contact.display_name}\n${c.subject || ""}`.toLowerCase().includes(q);
+    if (!fitsStatus || !(listed || fitsSearch) || !withinLoaded(c)) return;
+    const fresh = newRow(c);
+    list.rows.set(c.id, fresh);
+    keepingListScroll(fresh.li, () => place(fresh));
+    return;
+  }
+  if (!fitsStatus && c.id !== state.selected) {
+    // It left the filter (resolved elsewhere); the open one stays until the list is reloaded.
+    keepingListScroll(entry.li, () => entry.li.remove());
+    list.rows.delete(c.id);
+    return;
+  }
+  const moved = time(c.last_message_at) > time(entry.c.last_message_at);
+  fillRow(entry, c);
+  if (moved) keepingListScroll(entry.li, () => place(entry));
+}
+
+/** A message in a listed conversation: its row shows the new activity. */
+function touchRow(conversationId, at) {
+  const entry = state.list.rows.get(conversationId);
+  if (entry && time(at) > time(entry.c.last_message_at)) patchRow({ ...entry.c, last_message_at: at }, true);
+}
+
+/** Whether a conversation belongs among the rows loaded so far (else a later page brings it). */
+function withinLoaded(c) {
+  if (!state.list.cursor) return true;
+  const last = $("conversations").lastElementChild;
+  const entry = last && state.list.rows.get(Number(last.dataset.id));
+  return !entry || newer(c, entry.c);
+}
+
+function place(entry) {
+  const ul = $("conversations");
+  for (const li of ul.children) {
+    if (li === entry.li) continue;
+    const other = state.list.rows.get(Number(li.dataset.id));
+    if (other && newer(entry.c, other.c)) { ul.insertBefore(entry.li, li); return; }
+  }
+  ul.append(entry.li);
+}
+
+/** Runs a change to the list so the first row in view stays where the reader sees it. */
+function keepingListScroll(moving, change) {
+  const nav = $("list");
+  let anchor = null;
+  let before = 0;
+  if (nav.scrollTop > 0) {
+    const edge = nav.querySelector(".filters").getBoundingClientRect().bottom;
+    for (const li of $("conversations").children) {
+      if (li === moving) continue;
+      const box = li.getBoundingClientRect();
+      if (box.bottom > edge) { anchor = li; before = box.top; break; }
+    }
+  }
+  change();
+  if (anchor && anchor.isConnected) nav.scrollTop += anchor.getBoundingClientRect().top - before;
+}
+
+// ---- one conversation ----
+
 async function openConversation(id) {
-  state.current = id;
-  for (const li of $("conversations").children) li.classList.toggle("active", Number(li.dataset.id) === id);
-  const [{ conversation, participants }, { messages }, { notes }] = await Promise.all([
-    api(`/api/v1/conversations/${id}`), api(`/api/v1/conversations/${id}/messages`), api(`/api/v1/conversations/${id}/notes`),
-  ]);
-  $("title").textContent = `${conversation.contact.display_name} · ${conversation.channel}${conversation.subject ? " · " + conversation.subject : ""}`;
+  saveDraft();
+  closeConfirm();
+  if (state.opening) state.opening.abort();
+  const opening = new AbortController();
+  state.opening = opening;
+  state.selected = id;
+  state.view = null;
+  state.early = [];
+  for (const entry of state.list.rows.values()) entry.li.classList.toggle("active", entry.c.id === id);
+  $("app").classList.add("reading");
+  clearConversation("Loading…", el("li", "loading", "Loading…"));
+  try {
+    const options = { signal: opening.signal };
+    const [{ conversation, participants }, page, { notes }] = await Promise.all([
+      api(`/api/v1/conversations/${id}`, options),
+      api(`/api/v1/conversations/${id}/messages?limit=${PAGE}`, options),
+      api(`/api/v1/conversations/${id}/notes`, options),
+    ]);
+    if (state.opening !== opening) return; // the agent opened another conversation meanwhile
+    state.opening = null;
+    const view = {
+      id, conversation, participants: participants || [],
+      messages: new Map(page.messages.map((m) => [m.id, m])),
+      notes: new Map(notes.map((n) => [n.id, n])),
+      // Before the server pages messages it sends them all and no next_before.
+      nextBefore: page.next_before ?? null,
+      loadingOlder: false, saving: 0,
+    };
+    state.view = view;
+    for (const event of state.early) applyToView(view, event);
+    state.early = [];
+    renderHeader();
+    $("reply-text").value = state.drafts.get(id) || "";
+    $("reply").hidden = false;
+    updateComposer();
+    renderTimeline("bottom");
+  } catch (e) {
+    if (state.opening !== opening || quiet(e)) return;
+    state.opening = null;
+    clearConversation("Conversation not available", el("li", "failed-load", `Could not open the conversation: ${e.message}`));
+  }
+}
+
+function renderHeader() {
+  const view = state.view;
+  const c = view.conversation;
+  const title = `${c.contact.display_name} · ${c.channel}${c.subject ? " · " + c.subject : ""}`;
+  $("title").textContent = title;
+  $("title").title = title;
   // Who else gets the reply (email Cc), so nobody is copied by surprise.
-  $("participants").textContent = participants && participants.length ? `On this thread: ${participants.join(", ")}` : "";
-  $("set-status").value = conversation.status;
+  $("participants").textContent = view.participants.length ? `On this thread: ${view.participants.join(", ")}` : "";
+  const mine = c.assignee_id === state.me.id;
+  $("assignee").textContent = !c.assignee_id ? "Unassigned" : mine ? "Assigned to you" : `Assigned to another agent (#${c.assignee_id})`;
+  $("set-status").value = c.status;
+  $("set-status").disabled = view.saving > 0;
+  $("assign").textContent = mine ? "Assigned to you" : "Assign to me";
+  $("assign").disabled = mine || view.saving > 0;
   $("actions").hidden = false;
-  $("reply").hidden = false;
-  const items = [...messages.map((m) => ({ at: m.created_at, m })), ...notes.map((n) => ({ at: n.created_at, n }))];
-  items.sort((a, b) => a.at.localeCompare(b.at));
+}
+
+/** The timeline of the view: messages and notes in time order (numerically; id breaks ties). */
+function timelineItems(view) {
+  const items = [...view.messages.values()].map((m) => ({ at: time(m.created_at), kind: 0, id: m.id, m }));
+  const oldest = items.reduce((least, i) => Math.min(least, i.at), Infinity);
+  for (const n of view.notes.values()) {
+    const at = time(n.created_at);
+    // Notes older than the loaded messages come with "Load older", so the timeline only grows at the top.
+    if (view.nextBefore !== null && at < oldest) continue;
+    items.push({ at, kind: 1, id: n.id, n });
+  }
+  items.sort((a, b) => a.at - b.at || a.kind - b.kind || a.id - b.id);
+  return items;
+}
+
+/**
+ * Redraws the timeline. `bottom`: scroll to the newest; `follow`: only if the reader was already
+ * at the bottom (someone reading further up stays there); `older`: rows were added at the top.
+ */
+function renderTimeline(mode) {
+  const view = state.view;
   const list = $("messages");
-  list.replaceChildren(...items.map((i) => (i.m ? renderMessage(i.m) : renderNote(i.n))));
-  list.scrollTop = list.scrollHeight;
+  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  const height = list.scrollHeight;
+  const top = list.scrollTop;
+  const nodes = [];
+  if (view.nextBefore !== null) {
+    const item = el("li", "older");
+    const button = el("button", "", view.loadingOlder ? "Loading…" : "Load older messages");
+    button.type = "button";
+    button.id = "older";
+    button.disabled = view.loadingOlder;
+    button.addEventListener("click", loadOlder);
+    item.append(button);
+    nodes.push(item);
+  }
+  for (const i of timelineItems(view)) nodes.push(i.m ? renderMessage(i.m) : renderNote(i.n));
+  list.replaceChildren(...nodes);
+  if (mode === "bottom" || (mode === "follow" && atBottom)) {
+    list.scrollTop = list.scrollHeight;
+    $("jump").hidden = true;
+  } else if (mode === "older") {
+    list.scrollTop = top + (list.scrollHeight - height);
+  } else {
+    list.scrollTop = top;
+    if (mode === "follow" && list.scrollHeight > height) $("jump").hidden = false;
+  }
+}
+
+async function loadOlder() {
+  const view = state.view;
+  if (!view || view.loadingOlder || view.nextBefore === null) return;
+  view.loadingOlder = true;
+  renderTimeline("older");
+  try {
+    const page = await api(`/api/v1/conversations/${view.id}/messages?limit=${PAGE}&before=${encodeURIComponent(view.nextBefore)}`);
+    if (state.view !== view) return;
+    for (const m of page.messages) if (!view.messages.has(m.id)) view.messages.set(m.id, m);
+    view.nextBefore = page.next_before ?? null;
+  } catch (e) {
+    if (state.view === view && !quiet(e)) $("conversation-error").textContent = `Could not load older messages: ${e.message}`;
+  } finally {
+    if (state.view === view) {
+      view.loadingOlder = false;
+      renderTimeline("older");
+    }
+  }
 }
 
 function renderMessage(m) {
   const li = el("li", m.direction);
+  li.dataset.id = m.id;
   li.append(el("div", "who", `${m.sender.display_name} · ${when(m.sent_at || m.created_at)}${m.edited_at ? " · edited" : ""}${m.auto_generated ? " · automatic" : ""}`));
-  li.append(el("div", m.deleted_at ? "deleted" : "", m.text));
+  li.append(el("div", m.deleted_at ? "text deleted" : "text", m.text));
   for (const a of m.attachments || []) {
     if (!a.url) { li.append(el("div", "status", `${a.filename}: ${a.note || "not available"}`)); continue; }
     const link = el("a", "", `📎 ${a.filename}`);
@@ -100,7 +435,7 @@ function renderMessage(m) {
     if (m.delivery_status === "failed") {
       const retry = el("button", "", "Retry");
       retry.type = "button";
-      retry.addEventListener("click", () => api(`/api/v1/messages/${m.id}/retry`, { method: "POST" }).then(() => openConversation(state.current)));
+      retry.addEventListener("click", () => retryMessage(m, retry));
       status.append(" ", retry);
     }
     li.append(status);
@@ -110,18 +445,120 @@ function renderMessage(m) {
 
 function renderNote(n) {
   const li = el("li", "note");
-  li.append(el("div", "who", `Note by ${n.agent_name} · ${when(n.created_at)}`), el("div", "", n.text));
+  li.append(el("div", "who", `Note by ${n.agent_name} · ${when(n.created_at)}`), el("div", "text", n.text));
   return li;
+}
+
+async function retryMessage(m, button) {
+  button.disabled = true;
+  try {
+    const { message } = await api(`/api/v1/messages/${m.id}/retry`, { method: "POST" });
+    // Unless a live event already told what became of the retry.
+    const view = state.view;
+    const shown = view && view.id === message.conversation_id && view.messages.get(message.id);
+    if (shown && shown.delivery_status === "failed") applyEvent({ type: "message.updated", data: message });
+  } catch (e) {
+    button.disabled = false;
+    if (!quiet(e) && state.view && state.view.id === m.conversation_id) $("conversation-error").textContent = `Retry failed: ${e.message}`;
+  }
 }
 
 async function download(attachment) {
   // The token travels in a header, so files are fetched and handed over as a blob.
-  const response = await fetch(attachment.url, { headers: { Authorization: `Bearer ${state.token}` } });
-  const link = el("a");
-  link.href = URL.createObjectURL(await response.blob());
-  link.download = attachment.filename;
-  link.click();
-  setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+  try {
+    const response = await fetch(attachment.url, { headers: { Authorization: `Bearer ${state.token}` } });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const link = el("a");
+    link.href = URL.createObjectURL(await response.blob());
+    link.download = attachment.filename;
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+  } catch (e) {
+    if (state.view) $("conversation-error").textContent = `Could not download ${attachment.filename}: ${e.message}`;
+  }
+}
+
+// ---- status and assignment ----
+
+/** Saves a change; on failure the controls show the saved state again, and why it failed. */
+async function patchConversation(body, what) {
+  const view = state.view;
+  if (!view) return;
+  $("conversation-error").textContent = "";
+  view.saving += 1;
+  renderHeader();
+  try {
+    const { conversation } = await api(`/api/v1/conversations/${view.id}`, { method: "PATCH", body });
+    view.conversation = conversation;
+    patchRow(conversation, true);
+  } catch (e) {
+    if (!quiet(e) && state.view === view) $("conversation-error").textContent = `${what} not saved: ${e.message}`;
+  } finally {
+    view.saving -= 1;
+    if (state.view === view) renderHeader();
+  }
+}
+
+function assignToMe() {
+  const view = state.view;
+  if (!view || view.conversation.assignee_id === state.me.id) return;
+  const other = view.conversation.assignee_id;
+  const take = () => patchConversation({ assignee_id: state.me.id }, "Assignment");
+  if (!other) { take(); return; }
+  // Taking a conversation from a colleague is never silent.
+  state.confirm = { id: view.id, action: take };
+  $("confirm-text").textContent = `This conversation is assigned to another agent (#${other}). Take it over?`;
+  $("confirm").showModal();
+}
+
+function closeConfirm() {
+  state.confirm = null;
+  if ($("confirm").open) $("confirm").close();
+}
+
+// ---- composing ----
+
+function saveDraft() {
+  if (!state.view) return;
+  const text = $("reply-text").value;
+  if (text) state.drafts.set(state.view.id, text); else state.drafts.delete(state.view.id);
+}
+
+function updateComposer() {
+  const busy = Boolean(state.view && state.sending.has(state.view.id));
+  $("send").disabled = busy;
+  $("note").disabled = busy;
+}
+
+async function send(kind) {
+  // The composer belongs to the conversation on screen; while one loads there is none.
+  const view = state.view;
+  if (!view) return;
+  const id = view.id;
+  const text = $("reply-text").value;
+  $("reply-error").textContent = "";
+  if (!text.trim() || state.sending.has(id)) return;
+  state.sending.add(id);
+  updateComposer();
+  try {
+    const data = await api(`/api/v1/conversations/${id}/${kind === "note" ? "notes" : "messages"}`, { method: "POST", body: { text } });
+    if (state.drafts.get(id) === text) state.drafts.delete(id);
+    const current = state.view && state.view.id === id ? state.view : null;
+    if (current && $("reply-text").value === text) $("reply-text").value = "";
+    // The live events about this message (created, then delivered) may have come before this
+    // answer; theirs is the newer state, so the answer only fills in what is still missing.
+    if (data && data.message) {
+      touchRow(id, data.message.created_at);
+      if (current && !current.messages.has(data.message.id)) current.messages.set(data.message.id, data.message);
+    }
+    if (data && data.note && current && !current.notes.has(data.note.id)) current.notes.set(data.note.id, data.note);
+    if (current) renderTimeline("bottom");
+  } catch (e) {
+    if (!quiet(e) && state.view && state.view.id === id) $("reply-error").textContent = e.message;
+  } finally {
+    state.sending.delete(id);
+    updateComposer();
+  }
 }
 
 async function loadCanned() {
@@ -136,65 +573,135 @@ async function loadCanned() {
   }
 }
 
-async function send(kind) {
-  const text = $("reply-text").value;
-  $("reply-error").textContent = "";
-  if (!text.trim() || !state.current) return;
-  const path = `/api/v1/conversations/${state.current}/${kind === "note" ? "notes" : "messages"}`;
-  try {
-    await api(path, { method: "POST", body: { text } });
-    $("reply-text").value = "";
-    await openConversation(state.current);
-  } catch (e) {
-    $("reply-error").textContent = e.message;
+// ---- live updates ----
+
+/** Applies an event to an open timeline (or to its header); returns whether the timeline changed. */
+function applyToView(view, event) {
+  const data = event.data;
+  if (event.type === "conversation.updated") {
+    view.conversation = data;
+    return false;
   }
+  if (event.type === "note.created") {
+    view.notes.set(data.id, data);
+    return true;
+  }
+  // A message older than the loaded page appears when the agent loads older messages.
+  const oldestLoaded = [...view.messages.keys()].reduce((least, k) => Math.min(least, k), Infinity);
+  if (!view.messages.has(data.id) && view.nextBefore !== null && data.id < oldestLoaded) return false;
+  view.messages.set(data.id, data);
+  return true;
 }
 
-// Live updates over SSE, read with fetch because EventSource cannot send the token header.
-async function listen() {
-  state.stream = new AbortController();
-  let refresh = null;
+function applyEvent(event) {
+  const data = event.data || {};
+  if (event.type === "conversation.updated") patchRow(data, false);
+  else if (event.type === "message.created") touchRow(data.conversation_id, data.created_at);
+  else if (event.type !== "message.updated" && event.type !== "note.created") return;
+  const id = event.type === "conversation.updated" ? data.id : data.conversation_id;
+  if (id !== state.selected) return;
+  const view = state.view;
+  if (!view) { state.early.push(event); return; }
+  if (applyToView(view, event)) renderTimeline("follow");
+  else renderHeader();
+}
+
+/** After missed events: merge the newest list page and the open timeline, resetting neither. */
+async function resync() {
+  const list = state.list;
+  const generation = list.generation;
   try {
-    const response = await fetch("/api/v1/events", { headers: { Authorization: `Bearer ${state.token}` }, signal: state.stream.signal });
+    const page = await api(`/api/v1/conversations?${filterParams()}`);
+    if (generation === list.generation) for (const c of page.conversations) patchRow(c, true);
+  } catch (e) { /* the next event or reload catches up */ }
+  const view = state.view;
+  if (!view) return;
+  try {
+    const [page, { notes }] = await Promise.all([
+      api(`/api/v1/conversations/${view.id}/messages?limit=${PAGE}`), api(`/api/v1/conversations/${view.id}/notes`),
+    ]);
+    if (state.view !== view) return;
+    for (const m of page.messages) view.messages.set(m.id, m);
+    for (const n of notes) view.notes.set(n.id, n);
+    renderTimeline("follow");
+  } catch (e) { /* as above */ }
+}
+
+// Server-Sent Events, read with fetch because EventSource cannot send the token header.
+async function listen(reconnected) {
+  const session = state.session;
+  const stream = new AbortController();
+  state.stream = stream;
+  try {
+    const response = await fetch("/api/v1/events", { headers: { Authorization: `Bearer ${state.token}` }, signal: stream.signal });
+    if (session !== state.session) return;
+    if (response.status === 401) { logout("Your token was not accepted."); return; }
+    if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
+    if (reconnected) resync();
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = "";
     for (;;) {
       const { value, done } = await reader.read();
-      if (done) break;
-      buffer += value;
+      if (done || session !== state.session) break;
+      buffer += value.replace(/\r/g, "");
       let end;
       while ((end = buffer.indexOf("\n\n")) >= 0) {
-        const frame = buffer.slice(0, end);
+        const frame = buffer.slice(0, end).split("\n");
         buffer = buffer.slice(end + 2);
-        const data = frame.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
+        const name = (frame.find((l) => l.startsWith("event:")) || "").slice(6).trim();
+        const data = frame.filter((l) => l.startsWith("data:")).map((l) => l.slice(5).replace(/^ /, "")).join("\n");
+        if (name === "resync") { resync(); continue; }
         if (!data) continue;
-        const event = JSON.parse(data);
-        const conversation = event.data && (event.data.conversation_id || event.data.id);
-        if (state.current && conversation === state.current && event.type !== "conversation.updated") openConversation(state.current);
-        clearTimeout(refresh);
-        refresh = setTimeout(() => loadConversations(true), 300);
+        let event;
+        try { event = JSON.parse(data); } catch (e) { continue; }
+        applyEvent(event);
       }
     }
   } catch (e) {
-    if (state.stream.signal.aborted) return;
+    if (stream.signal.aborted) return;
   }
-  setTimeout(listen, 2000);
+  if (session !== state.session || stream.signal.aborted) return;
+  state.reconnect = setTimeout(() => listen(true), 2000);
 }
+
+// ---- wiring ----
 
 $("login").addEventListener("submit", async (e) => {
   e.preventDefault();
-  state.token = $("token").value.trim();
-  sessionStorage.setItem("sb-token", state.token);
-  try { await start(); } catch (err) { if (err.message !== "unauthorized") $("login-error").textContent = err.message; }
+  const token = $("token").value.trim();
+  if (!token) return;
+  state.token = token;
+  sessionStorage.setItem("sb-token", token);
+  $("token").value = "";
+  $("login-error").textContent = "";
+  try { await start(); } catch (err) { if (!quiet(err)) logout(`Could not open the inbox: ${err.message}`); }
 });
 $("logout").addEventListener("click", () => logout());
 $("status").addEventListener("change", () => loadConversations(true));
 $("search").addEventListener("input", () => { clearTimeout(state.searchTimer); state.searchTimer = setTimeout(() => loadConversations(true), 250); });
 $("more").addEventListener("click", () => loadConversations(false));
+$("back").addEventListener("click", () => $("app").classList.remove("reading"));
 $("reply").addEventListener("submit", (e) => { e.preventDefault(); send("reply"); });
 $("note").addEventListener("click", () => send("note"));
-$("canned").addEventListener("change", () => { const t = $("canned").value; if (t) { $("reply-text").value += t; $("canned").value = ""; } });
-$("set-status").addEventListener("change", () => api(`/api/v1/conversations/${state.current}`, { method: "PATCH", body: { status: $("set-status").value } }).then(() => loadConversations(true)));
-$("assign").addEventListener("click", () => api(`/api/v1/conversations/${state.current}`, { method: "PATCH", body: { assignee_id: state.me.id } }).then(() => loadConversations(true)));
+$("reply-text").addEventListener("input", saveDraft);
+$("canned").addEventListener("change", () => {
+  const t = $("canned").value;
+  if (t) { $("reply-text").value += t; $("canned").value = ""; saveDraft(); }
+});
+$("set-status").addEventListener("change", () => patchConversation({ status: $("set-status").value }, "Status"));
+$("assign").addEventListener("click", assignToMe);
+$("confirm-yes").addEventListener("click", () => {
+  const pending = state.confirm;
+  closeConfirm();
+  if (pending && state.view && state.view.id === pending.id) pending.action();
+});
+$("confirm-no").addEventListener("click", closeConfirm);
+$("confirm").addEventListener("close", () => { state.confirm = null; });
+$("messages").addEventListener("scroll", () => {
+  const list = $("messages");
+  if (list.scrollHeight - list.scrollTop - list.clientHeight < 40) $("jump").hidden = true;
+});
+$("jump").addEventListener("click", () => { const list = $("messages"); list.scrollTop = list.scrollHeight; $("jump").hidden = true; });
 
-if (state.token) start().catch(() => {}); else $("login").hidden = false;
+if (state.token) start().catch((err) => { if (!quiet(err)) logout(`Could not open the inbox: ${err.message}`); });
+else $("login").hidden = false;

@@ -84,8 +84,8 @@ fn invalid_config_fails_naming_every_wrong_key_without_echoing_secrets() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8(out.stderr).unwrap();
     for key in [
-        "channel[0].secret",
-        "channel[0].webhook_url",
+        "channel \"web\".secret",
+        "channel \"web\".webhook_url",
         "outbox.concurrency",
     ] {
         assert!(stderr.contains(key), "{key} not named in: {stderr}");
@@ -101,4 +101,23 @@ fn invalid_config_fails_naming_every_wrong_key_without_echoing_secrets() {
     assert!(ok.status.success());
     let migrate = switchboard(dir.path(), &config(dir.path()), &["migrate"]);
     assert!(migrate.status.success());
+}
+
+#[test]
+fn agent_add_names_the_database_it_wrote_to() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let out = switchboard(
+        dir.path(),
+        &config(dir.path()),
+        &["agent", "add", "--name", "Bo", "--email", "bo@example.com"],
+    );
+    assert!(out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let url = format!("sqlite://{}", dir.path().join("cli.db").display());
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with("database: ") && l.contains(&url)),
+        "{stderr}"
+    );
 }

@@ -14,6 +14,7 @@ mod email;
 mod hardening;
 mod helpers;
 mod mail_servers;
+mod security;
 mod store;
 mod telegram;
 mod telegram_fake;

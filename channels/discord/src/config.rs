@@ -18,7 +18,8 @@ pub enum ThreadMode {
 #[serde(deny_unknown_fields)]
 pub struct DiscordConfig {
     pub name: String,
-    /// The bot token from the developer portal. Env override: `SWITCHBOARD_CHANNEL_<NAME>_TOKEN`.
+    /// The bot token from the developer portal. Env override: `SWITCHBOARD_CHANNEL_<NAME>_TOKEN`
+    /// (the daemon puts it here before deserializing, so the key may be left out of the file).
     #[serde(default = "no_secret")]
     pub token: SecretString,
     /// Guild text channels where customers post; each customer gets a thread there.
@@ -59,7 +60,7 @@ impl DiscordConfig {
             .collect()
     }
 
-    /// Pure checks; each error names its key below `key` (e.g. `channel[2]`).
+    /// Pure checks; each error names its key below `key` (e.g. `channel "support"`).
     pub fn validate(&self, key: &str) -> Vec<String> {
         let mut errors = Vec::new();
         let token = self.token.expose_secret();

@@ -26,7 +26,8 @@ pub struct ImapConfig {
     #[serde(default = "implicit")]
     pub tls: TlsMode,
     pub username: String,
-    /// Env override: `SWITCHBOARD_CHANNEL_<NAME>_IMAP_PASSWORD`.
+    /// Env override: `SWITCHBOARD_CHANNEL_<NAME>_IMAP_PASSWORD` (the daemon puts it here before
+    /// deserializing, so the key may be left out of the file).
     #[serde(default = "no_secret")]
     pub password: SecretString,
     #[serde(default = "default_mailbox")]
@@ -185,7 +186,7 @@ impl EmailConfig {
             .collect()
     }
 
-    /// Pure checks; each error names its key below `key` (e.g. `channel[2]`).
+    /// Pure checks; each error names its key below `key` (e.g. `channel "support"`).
     pub fn validate(&self, key: &str) -> Vec<String> {
         let mut errors = Vec::new();
         if split_address(&self.address).is_none() {

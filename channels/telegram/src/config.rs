@@ -17,7 +17,8 @@ pub enum Mode {
 #[serde(deny_unknown_fields)]
 pub struct TelegramConfig {
     pub name: String,
-    /// The BotFather token. Env override: `SWITCHBOARD_CHANNEL_<NAME>_TOKEN`.
+    /// The BotFather token. Env override: `SWITCHBOARD_CHANNEL_<NAME>_TOKEN` (the daemon puts it
+    /// here before deserializing, so the key may be left out of the file).
     pub token: SecretString,
     /// The Bot API base URL; tests point it at a local fake.
     #[serde(default = "default_api_url")]
@@ -62,7 +63,7 @@ impl TelegramConfig {
         }
     }
 
-    /// Pure checks; each error names its key below `key` (e.g. `channel[2]`).
+    /// Pure checks; each error names its key below `key` (e.g. `channel "support"`).
     pub fn validate(&self, key: &str) -> Vec<String> {
         let mut errors = Vec::new();
         let token = self.token.expose_secret();

@@ -1,0 +1,502 @@
+"""The web inbox in a real browser against the real daemon: each test is one defect an agent
+could hit, asserted through what the page shows and, where it matters, through the API."""
+
+import re
+import time
+import uuid
+
+from playwright.sync_api import expect
+
+
+def tag():
+    return uuid.uuid4().hex[:10]
+
+
+def wait_until(page, condition, timeout=10.0):
+    """Polls a Python-side condition while letting the page's events run."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        page.wait_for_timeout(25)
+
+
+def holder(held):
+    """A route handler that keeps requests unanswered until the test releases them (a slow network)."""
+    def hold(route):
+        held.append(route)
+    return hold
+
+
+def release(routes):
+    for route in routes:
+        try:
+            route.continue_()
+        except Exception:  # the page cancelled that request: nothing to answer
+            pass
+
+
+def outbound_texts(daemon, cid):
+    return [m["text"] for m in daemon.messages(cid) if m["direction"] == "outbound"]
+
+
+def at_bottom(state):
+    return state["height"] - state["top"] - state["client"] < 5
+
+
+# ---- 16: a reply always goes to the conversation on screen ----
+
+def test_slow_answer_for_an_earlier_click_never_replaces_the_open_conversation(daemon, inbox):
+    t = tag()
+    bob = daemon.conversation("Bob", ["Bob: my card was charged twice"], subject=f"Refund {t}")
+    ivan = daemon.conversation("Иван", ["Иван: не могу войти", "Иван: пароль не подходит"], subject=f"Вход {t}")
+    inbox.login()
+    inbox.filter(t, bob, ivan)
+    page = inbox.page
+    held = []
+    slow = re.compile(rf"/api/v1/conversations/{bob}(/|\?|$)")
+    hold = holder(held)
+    page.route(slow, hold)
+    started = time.monotonic()
+    inbox.row(bob).click()
+    wait_until(page, lambda: len(held) == 3)  # conversation, messages, notes: all slow
+    inbox.open(ivan)
+    assert inbox.timeline() == ["Иван: не могу войти", "Иван: пароль не подходит"]
+    # Bob's answers arrive ~1.5 s after his click, long after Иван's.
+    page.wait_for_timeout(max(0, 1500 - (time.monotonic() - started) * 1000))
+    release(held)
+    page.unroute(slow, hold)
+    page.wait_for_timeout(600)
+    assert inbox.timeline() == ["Иван: не могу войти", "Иван: пароль не подходит"]
+    expect(page.locator("#title")).to_contain_text("Иван")
+    expect(inbox.row(ivan)).to_have_class(re.compile(r"\bactive\b"))
+    expect(inbox.row(bob)).not_to_have_class(re.compile(r"\bactive\b"))
+
+    page.fill("#reply-text", "Иван, we sent you a reset link.")
+    page.click("#send")
+    expect(page.locator("#messages li.outbound")).to_contain_text("Иван, we sent you a reset link.")
+    assert outbound_texts(daemon, ivan) == ["Иван, we sent you a reset link."]
+    assert outbound_texts(daemon, bob) == []
+
+
+def test_a_draft_stays_with_its_conversation(daemon, inbox):
+    t = tag()
+    alice = daemon.conversation("Alice", ["Alice: where is my order?"], subject=f"Order {t}")
+    wang = daemon.conversation("王伟", ["我的充值没有到账"], subject=f"充值 {t}")
+    inbox.login()
+    inbox.filter(t, alice, wang)
+    page = inbox.page
+    inbox.open(alice)
+    page.fill("#reply-text", "Alice, your order ships today.")
+    inbox.open(wang)
+    expect(page.locator("#reply-text")).to_have_value("")
+    page.click("#send")  # an empty composer sends nothing, least of all Alice's draft
+    page.fill("#reply-text", "王先生，我们正在查询。")
+    inbox.open(alice)
+    expect(page.locator("#reply-text")).to_have_value("Alice, your order ships today.")
+    page.click("#send")
+    expect(page.locator("#messages li.outbound")).to_contain_text("Alice, your order ships today.")
+    expect(page.locator("#reply-text")).to_have_value("")
+    inbox.open(wang)
+    expect(page.locator("#reply-text")).to_have_value("王先生，我们正在查询。")
+    assert outbound_texts(daemon, alice) == ["Alice, your order ships today."]
+    assert outbound_texts(daemon, wang) == []
+
+
+def test_a_late_answer_to_send_does_not_undo_the_delivery_shown_live(daemon, inbox):
+    t = tag()
+    cid = daemon.conversation("Jun", ["Jun: is the withdrawal done?"], subject=f"Withdrawal {t}")
+    inbox.login()
+    inbox.filter(t, cid)
+    inbox.open(cid)
+    page = inbox.page
+    answers = []
+
+    def late(route):
+        if route.request.method == "POST":
+            answers.append((route, route.fetch()))  # the server has it; the page waits for the 202
+        else:
+            route.continue_()
+
+    page.route(f"**/api/v1/conversations/{cid}/messages", late)
+    page.fill("#reply-text", "Jun, it went out an hour ago.")
+    page.click("#send")
+    wait_until(page, lambda: answers)
+    # The live events (message.created, then message.updated once the webhook took it) come first.
+    expect(page.locator("#messages li.outbound .status")).to_have_text("sent")
+    route, response = answers[0]
+    route.fulfill(response=response)
+    expect(page.locator("#reply-text")).to_have_value("")
+    page.wait_for_timeout(300)
+    expect(page.locator("#messages li.outbound .status")).to_have_text("sent")
+    expect(page.locator("#messages li.outbound")).to_have_count(1)
+
+
+# ---- 17: logging out leaves nothing on screen ----
+
+def test_logout_hides_and_clears_every_customer_detail_and_the_token(daemon, inbox):
+    t = tag()
+    cid = daemon.conversation("Carol Private", ["Carol: my address is 12 Elm Street"], subject=f"Address {t}")
+    inbox.login()
+    inbox.filter(t, cid)
+    inbox.open(cid)
+    page = inbox.page
+    page.fill("#reply-text", "Carol, a draft")
+    page.click("#logout")
+    expect(page.locator("#login")).to_be_visible()
+    for selector in ["#app", "#conversations", "#conversation", "#messages", "#reply"]:
+        expect(page.locator(selector)).to_be_hidden()
+    expect(page.locator("#token")).to_have_value("")
+    html = page.content()
+    for secret in ["Carol", "Elm Street", daemon.token, t]:
+        assert secret not in html
+    assert page.evaluate("sessionStorage.getItem('sb-token')") is None
+    # Logging in again starts clean: no draft of the earlier session comes back.
+    page.fill("#token", daemon.token)
+    page.click("#login button")
+    inbox.filter(t, cid)
+    inbox.open(cid)
+    expect(page.locator("#reply-text")).to_have_value("")
+    expect(page.locator("#token")).to_have_value("")
+
+
+# ---- 18: the list keeps one row per conversation and the agent's place ----
+
+def list_is(page, expected_count, prefix):
+    page.wait_for_function(
+        """([n, prefix]) => {
+            const names = [...document.querySelectorAll('#conversations li .name')].map(e => e.textContent);
+            return names.length === n && names.every(x => x.startsWith(prefix));
+        }""",
+        arg=[expected_count, prefix],
+    )
+
+
+def more(page):
+    page.click("#more")
+    page.wait_for_function("() => !document.getElementById('more').disabled")
+
+
+def test_overlapping_list_requests_never_duplicate_rows(daemon, bulk, inbox):
+    inbox.login()
+    page = inbox.page
+    inbox.search_and_wait("Bulk customer")
+    list_is(page, 50, "Bulk customer")
+    page.dblclick("#more")
+    page.wait_for_function("() => !document.getElementById('more').disabled")
+    page.wait_for_timeout(500)
+    ids = inbox.row_ids()
+    assert len(ids) == 100 and len(set(ids)) == 100
+    more(page)
+    page.wait_for_timeout(300)
+    ids = inbox.row_ids()
+    assert len(ids) == 130 and set(ids) == set(bulk)
+
+    # Two searches and a live event while the list answers are slow; they come back newest first.
+    held = []
+
+    def is_list(url):
+        return "/api/v1/conversations?" in url
+
+    hold = holder(held)
+    page.route(is_list, hold)
+    inbox.search("Bulk customer 1")
+    wait_until(page, lambda: len(held) == 1)
+    daemon.customer_writes(bulk[5], "a live event during the search")
+    page.wait_for_timeout(500)
+    inbox.search("Bulk customer 12")
+    wait_until(page, lambda: len(held) >= 2)
+    page.wait_for_timeout(500)
+    page.unroute(is_list, hold)
+    for route in reversed(held):
+        release([route])
+        page.wait_for_timeout(150)
+    page.wait_for_timeout(500)
+    names = page.eval_on_selector_all("#conversations li .name", "els => els.map(e => e.textContent)")
+    assert sorted(names) == [f"Bulk customer {i}" for i in range(120, 130)]
+    expect(page.locator("#more")).to_be_hidden()
+
+
+def test_live_events_keep_the_list_scroll_and_the_open_row(daemon, bulk, inbox):
+    inbox.login()
+    page = inbox.page
+    inbox.search_and_wait("Bulk customer")
+    list_is(page, 50, "Bulk customer")
+    more(page)
+    more(page)
+    list_is(page, 130, "Bulk customer")
+    ids = inbox.row_ids()
+    target = ids[110]
+    inbox.row(target).scroll_into_view_if_needed()
+    inbox.open(target)
+    scrolled = page.eval_on_selector("nav", "e => e.scrollTop")
+    assert scrolled > 1000
+    y_before = inbox.row(target).bounding_box()["y"]
+
+    # A row far below the viewport gets a message: it moves to the top, the view does not move.
+    mover = ids[-1]
+    daemon.customer_writes(mover, "news from the bottom of the list")
+    page.wait_for_function(f"() => document.querySelector('#conversations li')?.dataset.id === '{mover}'")
+    # A row above the viewport too.
+    upper = ids[3]
+    daemon.customer_writes(upper, "news from the top of the list")
+    page.wait_for_function(f"() => document.querySelector('#conversations li')?.dataset.id === '{upper}'")
+    page.wait_for_timeout(400)  # anything that would reload the list has had its chance
+
+    after = inbox.row_ids()
+    assert len(after) == 130 and set(after) == set(ids)
+    assert after[:2] == [upper, mover]
+    expect(inbox.row(target)).to_have_class(re.compile(r"\bactive\b"))
+    assert abs(inbox.row(target).bounding_box()["y"] - y_before) <= 2
+    expect(page.locator("#title")).to_contain_text(daemon.threads[target][1])
+
+
+def test_a_new_message_does_not_pull_a_reader_who_scrolled_up(daemon, inbox):
+    t = tag()
+    cid = daemon.conversation("Dana", [f"Dana message {i}" for i in range(40)], subject=f"History {t}")
+    inbox.login()
+    inbox.filter(t, cid)
+    inbox.open(cid)
+    page = inbox.page
+    assert at_bottom(inbox.scroll_state("#messages"))
+
+    daemon.customer_writes(cid, "Dana: are you there?")
+    expect(page.locator("#messages li").last).to_contain_text("Dana: are you there?")
+    assert at_bottom(inbox.scroll_state("#messages"))  # a reader at the bottom follows
+
+    page.eval_on_selector("#messages", "e => { e.scrollTop = 120; }")
+    daemon.customer_writes(cid, "Dana: hello??")
+    expect(page.locator("#messages li").last).to_contain_text("Dana: hello??")
+    page.wait_for_timeout(300)
+    assert inbox.scroll_state("#messages")["top"] == 120
+    expect(page.locator("#jump")).to_be_visible()
+    page.click("#jump")
+    assert at_bottom(inbox.scroll_state("#messages"))
+    # The reloads of the old inbox are gone: the timeline grew by exactly the two messages.
+    assert len(inbox.timeline()) == 42
+
+
+# ---- 19: layout, order, failed saves, taking over a conversation ----
+
+def test_a_long_unbroken_subject_does_not_widen_the_page(daemon, inbox):
+    t = tag()
+    subject = "W" * 300 + t
+    cid = daemon.conversation("Erik", ["Erik: see the subject", "https://example.com/" + "x" * 300], subject=subject)
+    inbox.login()
+    inbox.filter(t, cid)
+    inbox.open(cid)
+    page = inbox.page
+    width = page.evaluate("window.innerWidth")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    for selector in ["#send", "#assign", "#set-status", "#logout", "#reply-text"]:
+        box = page.locator(selector).bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width, selector
+    page.screenshot(path="/tmp/inbox-long-subject.png")
+
+
+def test_the_timeline_is_ordered_by_time_as_numbers(daemon, inbox):
+    t = tag()
+    cid = daemon.conversation("Farah", ["placeholder"], subject=f"Order {t}")
+    template = daemon.messages(cid)[0]
+
+    def message(mid, text, at):
+        return {**template, "id": mid, "text": text, "created_at": at}
+
+    # Shuffled, with and without milliseconds; as strings "10:00:00Z" sorts after "10:00:00.500Z".
+    messages = [
+        message(12, "fourth", "2026-03-01T10:00:00.500Z"),
+        message(15, "sixth", "2026-03-01T10:00:01.000Z"),
+        message(11, "second", "2026-03-01T10:00:00Z"),
+        message(10, "first", "2026-03-01T09:59:59.999Z"),
+        message(14, "fifth", "2026-03-01T10:00:01Z"),
+        message(9, "third", "2026-03-01T10:00:00.001Z"),
+    ]
+    notes = [{"id": 1, "conversation_id": cid, "agent_id": 1, "agent_name": "Ann Agent",
+              "text": "a note between third and fourth", "created_at": "2026-03-01T10:00:00.25Z"}]
+    page = inbox.page
+    page.route(f"**/api/v1/conversations/{cid}/messages*", lambda r: r.fulfill(json={"messages": messages}))
+    page.route(f"**/api/v1/conversations/{cid}/notes", lambda r: r.fulfill(json={"notes": notes}))
+    inbox.login()
+    inbox.filter(t, cid)
+    inbox.open(cid)
+    assert inbox.timeline() == ["first", "second", "third", "a note between third and fourth", "fourth", "fifth", "sixth"]
+
+
+def test_a_failed_change_reverts_the_control_and_says_why(daemon, inbox):
+    t = tag()
+    cid = daemon.conversation("Gita", ["Gita: please close my account"], subject=f"Close {t}")
+    inbox.login()
+    inbox.filter(t, cid)
+    inbox.open(cid)
+    page = inbox.page
+
+    def fail_patch(route):
+        if route.request.method == "PATCH":
+            route.fulfill(status=500, json={"error": "database is locked"})
+        else:
+            route.continue_()
+
+    page.route(f"**/api/v1/conversations/{cid}", fail_patch)
+    page.select_option("#set-status", "resolved")
+    expect(page.locator("#set-status")).to_have_value("open")
+    expect(page.locator("#conversation-error")).to_be_visible()
+    expect(page.locator("#conversation-error")).to_contain_text("database is locked")
+    page.click("#assign")
+    expect(page.locator("#conversation-error")).to_contain_text("Assignment not saved: database is locked")
+    expect(page.locator("#assign")).to_have_text("Assign to me")
+    conversation = daemon.request("GET", f"/api/v1/conversations/{cid}")["conversation"]
+    assert conversation["status"] == "open" and conversation["assignee_id"] is None
+
+    page.unroute(f"**/api/v1/conversations/{cid}", fail_patch)
+    page.select_option("#set-status", "pending")
+    expect(page.locator("#conversation-error")).to_be_hidden()
+    expect(inbox.row(cid)).to_contain_text("pending")
+    assert daemon.request("GET", f"/api/v1/conversations/{cid}")["conversation"]["status"] == "pending"
+    expect(page.locator("#set-status")).to_have_value("pending")
+
+
+def test_assign_to_me_asks_before_taking_a_colleagues_conversation(daemon, inbox):
+    t = tag()
+    olga_token = daemon.add_agent("Olga Other", f"olga-{t}@example.com")
+    olga = daemon.me(olga_token)
+    me = daemon.me()
+    cid = daemon.conversation("Hiro", ["Hiro: Olga was helping me"], subject=f"Taken {t}")
+    daemon.request("PATCH", f"/api/v1/conversations/{cid}", {"assignee_id": olga["id"]}, token=olga_token)
+    inbox.login()
+    inbox.filter(t, cid)
+    inbox.open(cid)
+    page = inbox.page
+    page.click("#assign")
+    page.wait_for_timeout(300)
+    assert daemon.request("GET", f"/api/v1/conversations/{cid}")["conversation"]["assignee_id"] == olga["id"]
+    expect(page.locator("#assignee")).to_contain_text("another agent")
+    expect(page.locator("#confirm")).to_be_visible()
+    expect(page.locator("#confirm-text")).to_contain_text("assigned to another agent")
+    page.screenshot(path="/tmp/inbox-confirm.png")
+    page.click("#confirm-no")
+    expect(page.locator("#confirm")).to_be_hidden()
+    page.wait_for_timeout(300)
+    assert daemon.request("GET", f"/api/v1/conversations/{cid}")["conversation"]["assignee_id"] == olga["id"]
+
+    page.click("#assign")
+    page.click("#confirm-yes")
+    expect(page.locator("#assign")).to_have_text("Assigned to you")
+    expect(page.locator("#assign")).to_be_disabled()
+    assert daemon.request("GET", f"/api/v1/conversations/{cid}")["conversation"]["assignee_id"] == me["id"]
+    assert inbox.dialogs == []  # no window.confirm
+
+
+def test_older_messages_load_above_without_moving_the_reader(daemon, inbox):
+    t = tag()
+    cid = daemon.conversation("Ines", ["placeholder"], subject=f"Long thread {t}")
+    template = daemon.messages(cid)[0]
+
+    def message(mid):
+        return {**template, "id": mid, "text": f"message {mid}", "created_at": f"2026-02-01T10:{mid // 60:02d}:{mid % 60:02d}.000Z"}
+
+    newest = [message(i) for i in range(131, 161)]
+    older = [message(i) for i in range(101, 131)]
+    old_note = {"id": 7, "conversation_id": cid, "agent_id": 1, "agent_name": "Ann Agent",
+                "text": "note from long ago", "created_at": message(110)["created_at"].replace(".000Z", ".500Z")}
+    asked = []
+
+    def messages_route(route):
+        asked.append(route.request.url)
+        if "before=131" in route.request.url:
+            route.fulfill(json={"messages": older, "next_before": None})
+        else:
+            route.fulfill(json={"messages": newest, "next_before": 131})
+
+    page = inbox.page
+    page.route(f"**/api/v1/conversations/{cid}/messages*", messages_route)
+    page.route(f"**/api/v1/conversations/{cid}/notes", lambda r: r.fulfill(json={"notes": [old_note]}))
+    inbox.login()
+    inbox.filter(t, cid)
+    inbox.open(cid)
+    assert inbox.timeline() == [f"message {i}" for i in range(131, 161)]
+    page.eval_on_selector("#messages", "e => { e.scrollTop = 0; }")
+    expect(page.locator("#older")).to_be_visible()
+    anchor = page.locator('#messages li[data-id="131"]')
+    y_before = anchor.bounding_box()["y"]
+    page.click("#older")
+    expect(page.locator("#older")).to_have_count(0)
+    expected = [f"message {i}" for i in range(101, 111)] + ["note from long ago"] + [f"message {i}" for i in range(111, 161)]
+    assert inbox.timeline() == expected
+    assert abs(anchor.bounding_box()["y"] - y_before) <= 2
+    assert "limit=" in asked[0] and "before=131" in asked[-1]
+
+
+def test_phone_width_shows_the_conversation_pane(daemon, open_inbox):
+    t = tag()
+    cid = daemon.conversation("王伟", ["我的充值没有到账", "订单号 20240501-8812，已经两个小时了"], subject=f"充值问题 {t}")
+    inbox = open_inbox(390, 844)
+    page = inbox.page
+    inbox.login()
+    inbox.filter(t, cid)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    inbox.open(cid)
+    expect(page.locator("#conversation")).to_be_visible()
+    for selector in ["#conversation", "#reply-text", "#send", "#set-status", "#assign", "#back"]:
+        box = page.locator(selector).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390.5, selector
+    assert page.locator("#conversation").bounding_box()["width"] >= 380
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path="/tmp/inbox-mobile.png")
+    page.click("#back")
+    expect(page.locator("#conversations")).to_be_visible()
+    expect(page.locator("#conversation")).to_be_hidden()
+    page.screenshot(path="/tmp/inbox-mobile-list.png")
+
+
+# ---- customer content is text, never markup ----
+
+def test_customer_markup_shows_as_text_and_nothing_runs(daemon, inbox):
+    t = tag()
+    name = "<img src=x onerror=alert(1)>"
+    text = "<script>alert(2)</script> <b>bold?</b> <img src=x onerror=alert(3)>"
+    cid = daemon.conversation(name, [text], subject=f"<svg onload=alert(4)> {t}")
+    inbox.login()
+    inbox.filter(t, cid)
+    page = inbox.page
+    expect(inbox.row(cid).locator(".name")).to_have_text(name)
+    inbox.row(cid).click()
+    expect(page.locator("#title")).to_contain_text(name)
+    page.wait_for_selector("#reply:not([hidden])")
+    assert inbox.timeline() == [text]
+    page.fill("#reply-text", "<img src=x onerror=alert(5)> reply")
+    page.click("#send")
+    expect(page.locator("#messages li.outbound")).to_contain_text("<img src=x onerror=alert(5)> reply")
+    page.fill("#reply-text", "<script>alert(6)</script> note")
+    page.click("#note")
+    expect(page.locator("#messages li.note")).to_contain_text("<script>alert(6)</script> note")
+    assert page.locator("#app img, #app svg, #app b, body script").count() == 0
+    page.wait_for_timeout(300)
+    assert inbox.dialogs == []
+    assert inbox.errors == []
+
+
+def test_english_and_chinese_content_screenshots(daemon, inbox):
+    t = tag()
+    en = daemon.conversation("Alice Johnson", [
+        "Hi, I ordered a hardware wallet last week and it still shows as processing.",
+        "Order number is 48213. Could you check?",
+    ], subject=f"Order 48213 {t}")
+    zh = daemon.conversation("王伟", ["我的充值没有到账", "已经等了两个小时，交易哈希是 0x9f2c…e41a"], subject=f"充值没有到账 {t}")
+    inbox.login()
+    inbox.filter(t, en, zh)
+    page = inbox.page
+    inbox.open(en)
+    page.fill("#reply-text", "Thanks Alice, it left our warehouse today.")
+    page.click("#send")
+    # Delivery to the channel's webhook arrives as a live update of the message.
+    expect(page.locator("#messages li.outbound .status")).to_have_text("sent")
+    page.fill("#reply-text", "Tracking number sent by email too.")
+    page.click("#note")
+    expect(page.locator("#messages li.note")).to_be_visible()
+    page.screenshot(path="/tmp/inbox-en.png")
+    inbox.open(zh)
+    page.fill("#reply-text", "您好，我们正在核实您的充值，请稍候。")
+    page.click("#send")
+    expect(page.locator("#messages li.outbound")).to_contain_text("您好")
+    page.screenshot(path="/tmp/inbox-zh.png")
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.evaluate("window.innerWidth")
+    assert inbox.errors == []
