@@ -172,7 +172,7 @@ pub fn instance_secret(data_dir: &std::path::Path) -> std::io::Result<String> {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
         Err(_) => {}
     }
-    std::fs::create_dir_all(data_dir)?;
+    crate::store::private_dir(data_dir)?;
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
     let key = hex::encode(bytes);

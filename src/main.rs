@@ -46,6 +46,16 @@ enum AgentCommand {
     List,
     /// Disable an agent and revoke its tokens (by id or email).
     Revoke { agent: String },
+    /// Issue a new API token for an active agent (by id or email); prints it alone on stdout.
+    Token {
+        agent: String,
+        /// Revoke the agent's other tokens (a lost or leaked one).
+        #[arg(long)]
+        revoke_others: bool,
+    },
+    /// Enable a revoked agent again (by id or email) with a new token, printed alone on stdout;
+    /// its old tokens stay revoked.
+    Restore { agent: String },
 }
 
 fn main() -> std::process::ExitCode {
@@ -167,6 +177,33 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
                 AgentCommand::Revoke { agent } => {
                     let agent = store.revoke_agent(&agent).await?;
                     eprintln!("revoked agent {} <{}>", agent.name, agent.email);
+                }
+                AgentCommand::Token {
+                    agent,
+                    revoke_others,
+                } => {
+                    let (agent, token, revoked) = store.issue_token(&agent, revoke_others).await?;
+                    eprintln!(
+                        "new token for {} <{}>{}",
+                        agent.name,
+                        agent.email,
+                        if revoke_others {
+                            format!("; {revoked} other token(s) revoked")
+                        } else {
+                            "; its other tokens still work".into()
+                        }
+                    );
+                    eprintln!("database: {}", config.storage.database_display());
+                    println!("{token}");
+                }
+                AgentCommand::Restore { agent } => {
+                    let (agent, token) = store.restore_agent(&agent).await?;
+                    eprintln!(
+                        "restored agent {} <{}> with a new token",
+                        agent.name, agent.email
+                    );
+                    eprintln!("database: {}", config.storage.database_display());
+                    println!("{token}");
                 }
             }
             store.close().await;

@@ -21,7 +21,7 @@ pub enum ApiError {
     NotFound,
     #[error("{0}")]
     Conflict(String),
-    #[error("{0}")]
+    #[error("{1}")]
     Rejected(StatusCode, String),
     #[error("service unavailable: {0}")]
     Unavailable(String),

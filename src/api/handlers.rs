@@ -25,6 +25,9 @@ use utoipa::{IntoParams, ToSchema};
 const MAX_TEXT_CHARS: usize = 100_000;
 /// Longest external id or thread id accepted from an `api` channel.
 const MAX_ID_LEN: usize = 256;
+/// Longest sender name and subject accepted from an `api` channel (characters).
+const MAX_NAME_CHARS: usize = 256;
+const MAX_SUBJECT_CHARS: usize = 998;
 
 #[derive(Deserialize, IntoParams)]
 pub struct ListQuery {
@@ -199,18 +202,40 @@ pub async fn patch_conversation(
 
 #[derive(Serialize, ToSchema)]
 pub struct MessageList {
+    /// Oldest first.
     messages: Vec<Message>,
+    /// Pass as `before` for the page of older messages; null when these are the oldest.
+    next_before: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/api/v1/conversations/{id}/messages",
-    responses((status = 200, body = MessageList), (status = 404)))]
+#[derive(Deserialize, IntoParams)]
+pub struct MessagesQuery {
+    /// Page size, 1 to 500 (default 100): the newest messages before `before`.
+    limit: Option<i64>,
+    /// A message id: only messages older than it (`next_before` of the previous page).
+    before: Option<i64>,
+}
+
+const MAX_MESSAGE_PAGE: i64 = 500;
+
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/messages", params(MessagesQuery),
+    responses((status = 200, body = MessageList), (status = 400), (status = 404)))]
 pub async fn list_messages(
     State(state): State<AppState>,
     _agent: AuthAgent,
     Path(id): Path<i64>,
+    Query(query): Query<MessagesQuery>,
 ) -> Result<axum::Json<MessageList>, ApiError> {
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=MAX_MESSAGE_PAGE).contains(&limit) {
+        return Err(ApiError::BadRequest(format!(
+            "limit: must be 1 to {MAX_MESSAGE_PAGE}"
+        )));
+    }
+    let (messages, next_before) = state.store.messages_page(id, query.before, limit).await?;
     Ok(axum::Json(MessageList {
-        messages: state.store.messages(id).await?,
+        messages,
+        next_before,
     }))
 }
 
@@ -328,27 +353,32 @@ fn check_text(text: &str) -> Result<(), ApiError> {
 }
 
 /// The reply is committed before this answers; delivery follows (watch `message.updated`).
+/// With an `Idempotency-Key` header, a retry of the same request returns the reply it created
+/// instead of sending a second one.
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", request_body = NewReply,
     responses((status = 202, body = MessageEnvelope), (status = 400), (status = 404), (status = 413)))]
 pub async fn post_message(
     State(state): State<AppState>,
     AuthAgent(agent): AuthAgent,
     Path(id): Path<i64>,
+    headers: axum::http::HeaderMap,
     Json(body): Json<NewReply>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let key = idempotency_key(&headers)?;
     if body.attachments.is_empty() || !body.text.is_empty() {
         check_text(&body.text)?;
     }
     let files = store_files(&state, body.attachments).await?;
     let message = state
         .store
-        .create_reply_with_files(
+        .create_agent_reply(
             id,
-            Some(&agent),
+            &agent,
             &body.text,
             body.reply_to_message_id,
             &files,
             state.expiry,
+            key.as_deref(),
         )
         .await?;
     state.dispatcher.wake();
@@ -356,6 +386,20 @@ pub async fn post_message(
         StatusCode::ACCEPTED,
         axum::Json(MessageEnvelope { message }),
     ))
+}
+
+/// The optional `Idempotency-Key` header: 1 to 255 visible ASCII characters.
+fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value.to_str().unwrap_or_default().trim();
+    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::BadRequest(
+            "Idempotency-Key: 1 to 255 visible ASCII characters".into(),
+        ));
+    }
+    Ok(Some(key.to_owned()))
 }
 
 #[utoipa::path(post, path = "/api/v1/messages/{id}/retry",
@@ -580,6 +624,8 @@ pub struct InboundPost {
     subject: Option<String>,
     /// Your id of the message this one answers.
     reply_to: Option<String>,
+    /// When the customer sent it; a time more than 5 minutes ahead of the server's clock is
+    /// stored as the time it arrived.
     sent_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Files the customer sent (at most 10; the request body limit applies).
     #[serde(default)]
@@ -612,15 +658,21 @@ pub async fn channel_inbound(
     State(state): State<AppState>,
     Path(name): Path<String>,
     ChannelSecret(secret): ChannelSecret,
-    Json(body): Json<InboundPost>,
+    body: axum::body::Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
+    // Who is asking is settled before the body is even parsed.
     let channel = state.channels.api.get(&name).ok_or(ApiError::NotFound)?;
     if !channel.verify_secret(&secret) {
         return Err(ApiError::Unauthorized);
     }
+    let body: InboundPost = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("invalid inbound message: {e}")))?;
     check_id("thread_id", &body.thread_id)?;
     check_id("message_id", &body.message_id)?;
     check_id("sender.id", &body.sender.id)?;
+    check_len("sender.name", body.sender.name.as_deref(), MAX_NAME_CHARS)?;
+    check_len("subject", body.subject.as_deref(), MAX_SUBJECT_CHARS)?;
+    check_len("reply_to", body.reply_to.as_deref(), MAX_ID_LEN)?;
     if body.attachments.is_empty() || !body.text.is_empty() {
         check_text(&body.text)?;
     }
@@ -654,6 +706,15 @@ pub async fn channel_inbound(
             duplicate,
         }),
     ))
+}
+
+fn check_len(field: &str, value: Option<&str>, max_chars: usize) -> Result<(), ApiError> {
+    if value.is_some_and(|v| v.chars().count() > max_chars) {
+        return Err(ApiError::BadRequest(format!(
+            "{field}: longer than {max_chars} characters"
+        )));
+    }
+    Ok(())
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -214,7 +214,20 @@ pub fn supervise(
             let mut backoff = BACKOFF_START;
             loop {
                 let started = tokio::time::Instant::now();
-                let result = channel.run(sink.clone(), shutdown.clone()).await;
+                // Its own task, so a panic in the adapter's loop is caught here like an error
+                // instead of silently ending the channel.
+                let run = tokio::spawn({
+                    let (channel, sink, shutdown) = (channel.clone(), sink.clone(), shutdown.clone());
+                    async move { channel.run(sink, shutdown).await }
+                })
+                .await;
+                let result = match run {
+                    Ok(result) => result,
+                    Err(e) => Err(ChannelError::Transient(format!(
+                        "inbound loop panicked: {}",
+                        panic_message(e)
+                    ))),
+                };
                 // A loop that ran a while before failing was healthy: start backing off afresh.
                 if started.elapsed() > BACKOFF_MAX {
                     backoff = BACKOFF_START;
@@ -249,6 +262,17 @@ pub fn supervise(
         });
     }
     health
+}
+
+fn panic_message(e: tokio::task::JoinError) -> String {
+    match e.try_into_panic() {
+        Ok(payload) => payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into()),
+        Err(e) => e.to_string(),
+    }
 }
 
 fn set_state(health: &HealthMap, name: &str, state: ChannelState, error: Option<String>) {

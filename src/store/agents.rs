@@ -62,9 +62,11 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| match e {
-            sqlx::Error::Database(d) if d.is_unique_violation() => {
-                StoreError::Conflict(format!("an agent with email {email} exists"))
-            }
+            sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(format!(
+                "an agent with email {email} exists (a revoked one comes back with \
+                 `switchboard agent restore {email}`, a lost token is replaced with \
+                 `switchboard agent token {email}`)"
+            )),
             e => e.into(),
         })?;
         let token = self.add_token(&mut tx, row.id).await?;
@@ -106,6 +108,55 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         row.map(Agent::from).ok_or(StoreError::NotFound)
+    }
+
+    /// A new token for an active agent (by id or email), optionally revoking its others;
+    /// returns how many were revoked.
+    pub async fn issue_token(
+        &self,
+        id_or_email: &str,
+        revoke_others: bool,
+    ) -> Result<(Agent, String, u64)> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let (id, disabled) = find_agent(&mut tx, id_or_email).await?;
+        if disabled {
+            return Err(StoreError::Conflict(format!(
+                "agent {id_or_email} is revoked: `switchboard agent restore {id_or_email}` enables it with a new token"
+            )));
+        }
+        let revoked = if revoke_others {
+            sqlx::query(
+                "UPDATE api_tokens SET revoked_at = ?2 WHERE agent_id = ?1 AND revoked_at IS NULL",
+            )
+            .bind(id)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+        } else {
+            0
+        };
+        let token = self.add_token(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok((self.agent(id).await?, token, revoked))
+    }
+
+    /// Enables a revoked agent again with a new token; its old tokens stay revoked.
+    pub async fn restore_agent(&self, id_or_email: &str) -> Result<(Agent, String)> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let (id, disabled) = find_agent(&mut tx, id_or_email).await?;
+        if !disabled {
+            return Err(StoreError::Conflict(format!(
+                "agent {id_or_email} is active: `switchboard agent token {id_or_email}` gives it another token"
+            )));
+        }
+        sqlx::query("UPDATE agents SET disabled_at = NULL WHERE id = ?1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let token = self.add_token(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok((self.agent(id).await?, token))
     }
 
     /// Disables the agent (found by id or email) and revokes all of its tokens.
@@ -230,4 +281,17 @@ impl Store {
 fn token_digest(token: &str) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The agent's id and whether it is disabled, by id or email.
+async fn find_agent(conn: &mut sqlx::SqliteConnection, id_or_email: &str) -> Result<(i64, bool)> {
+    let found: Option<(i64, Option<i64>)> = sqlx::query_as(
+        "SELECT id, disabled_at FROM agents WHERE email = ?1 OR CAST(id AS TEXT) = ?1",
+    )
+    .bind(id_or_email.trim())
+    .fetch_optional(&mut *conn)
+    .await?;
+    found
+        .map(|(id, disabled)| (id, disabled.is_some()))
+        .ok_or(StoreError::NotFound)
 }

@@ -14,7 +14,7 @@ pub struct FileStore {
 impl FileStore {
     pub fn new(data_dir: &Path) -> io::Result<Self> {
         let root = data_dir.join("attachments");
-        std::fs::create_dir_all(&root)?;
+        super::private_dir(&root)?;
         Ok(Self { root })
     }
 

@@ -283,28 +283,62 @@ impl Store {
 
     /// All messages of a conversation, oldest first, with attachments and revisions.
     pub async fn messages(&self, conversation_id: i64) -> Result<Vec<Message>> {
+        Ok(self.messages_page(conversation_id, None, i64::MAX).await?.0)
+    }
+
+    /// The newest `limit` messages before message id `before` (all when `None`), oldest first,
+    /// and the id to pass as `before` for the page older than these (when there is one).
+    pub async fn messages_page(
+        &self,
+        conversation_id: i64,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<(Vec<Message>, Option<i64>)> {
         let mut conn = self.pool.acquire().await?;
         conversation(&mut conn, conversation_id).await?;
+        let before = before.unwrap_or(i64::MAX);
+        // One more than asked tells whether an older page exists.
         let sql = sqlx::AssertSqlSafe(format!(
-            "{MESSAGE_SELECT} WHERE m.conversation_id = ?1 ORDER BY m.id"
+            "SELECT * FROM ({MESSAGE_SELECT} WHERE m.conversation_id = ?1 AND m.id < ?2
+                 ORDER BY m.id DESC LIMIT ?3) ORDER BY id"
         ));
-        let rows: Vec<MessageRow> = sqlx::query_as(sql)
+        let mut rows: Vec<MessageRow> = sqlx::query_as(sql)
             .bind(conversation_id)
+            .bind(before)
+            .bind(limit.saturating_add(1))
             .fetch_all(&mut *conn)
             .await?;
+        let older = usize::try_from(limit).is_ok_and(|limit| rows.len() > limit);
+        if older {
+            rows.remove(0);
+        }
+        let next_before = if older {
+            rows.first().map(|r| r.id)
+        } else {
+            None
+        };
+        let (Some(first), Some(last)) = (rows.first().map(|r| r.id), rows.last().map(|r| r.id))
+        else {
+            return Ok((Vec::new(), None));
+        };
         let attachments: Vec<AttachmentRow> = sqlx::query_as(
             "SELECT a.id, a.message_id, a.filename, a.content_type, a.size, a.sha256, a.note
              FROM attachments a JOIN messages m ON m.id = a.message_id
-             WHERE m.conversation_id = ?1 ORDER BY a.id",
+             WHERE m.conversation_id = ?1 AND m.id BETWEEN ?2 AND ?3 ORDER BY a.id",
         )
         .bind(conversation_id)
+        .bind(first)
+        .bind(last)
         .fetch_all(&mut *conn)
         .await?;
         let revisions: Vec<(i64, String, String, i64)> = sqlx::query_as(
             "SELECT r.message_id, r.kind, r.text, r.replaced_at FROM message_revisions r
-             JOIN messages m ON m.id = r.message_id WHERE m.conversation_id = ?1 ORDER BY r.id",
+             JOIN messages m ON m.id = r.message_id
+             WHERE m.conversation_id = ?1 AND m.id BETWEEN ?2 AND ?3 ORDER BY r.id",
         )
         .bind(conversation_id)
+        .bind(first)
+        .bind(last)
         .fetch_all(&mut *conn)
         .await?;
         let mut by_message: std::collections::HashMap<i64, (Vec<Attachment>, Vec<Revision>)> =
@@ -319,13 +353,14 @@ impl Store {
                 .1
                 .push(revision((kind, text, at)));
         }
-        Ok(rows
+        let messages = rows
             .into_iter()
             .map(|row| {
                 let (a, r) = by_message.remove(&row.id).unwrap_or_default();
                 row.into_message(a, r)
             })
-            .collect())
+            .collect();
+        Ok((messages, next_before))
     }
 
     pub async fn message(&self, id: i64) -> Result<Message> {

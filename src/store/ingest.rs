@@ -95,7 +95,9 @@ impl Ingestor {
         cursor: Option<String>,
     ) -> Result<IngestReport> {
         let mut prepared = Vec::with_capacity(batch.len());
+        let latest = chrono::Utc::now() + chrono::Duration::minutes(5);
         for mut inbound in batch {
+            bound_client_fields(&mut inbound, latest);
             let attachments = std::mem::take(&mut inbound.attachments);
             let mut stored = Vec::with_capacity(attachments.len());
             for a in attachments {
@@ -131,6 +133,28 @@ impl Ingestor {
         let closed = || StoreError::Unavailable("the store is shutting down".into());
         self.jobs.send(job).await.map_err(|_| closed())?;
         answer.await.map_err(|_| closed())?
+    }
+}
+
+/// Most characters kept of a sender's name and a subject, whatever the channel delivered.
+const MAX_NAME_CHARS: usize = 256;
+const MAX_SUBJECT_CHARS: usize = 998;
+
+/// What senders claim is bounded before it is stored: a time from the future (a customer
+/// pinning their conversation to the top of the inbox with year 9999) becomes the arrival time,
+/// and over-long names and subjects are cut.
+fn bound_client_fields(inbound: &mut Inbound, latest: chrono::DateTime<chrono::Utc>) {
+    if inbound.sent_at.is_some_and(|t| t > latest) {
+        inbound.sent_at = None;
+    }
+    let cut = |text: &mut String, max: usize| {
+        if let Some((at, _)) = text.char_indices().nth(max) {
+            text.truncate(at);
+        }
+    };
+    cut(&mut inbound.sender.display_name, MAX_NAME_CHARS);
+    if let Some(subject) = &mut inbound.subject {
+        cut(subject, MAX_SUBJECT_CHARS);
     }
 }
 

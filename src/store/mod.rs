@@ -132,6 +132,33 @@ pub struct Published {
     pub json: String,
 }
 
+/// Creates `dir` (and its parents) readable by the owner only: it holds customers' messages.
+/// An existing directory keeps the mode its operator gave it.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Creates the database file owner-only before SQLite opens it; SQLite gives its WAL and shared-
+/// memory files the database file's mode.
+fn private_file(path: &Path) -> std::io::Result<()> {
+    if path.as_os_str().is_empty() || path == Path::new(":memory:") || path.exists() {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// Unix milliseconds: the store's one time representation.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -170,8 +197,9 @@ impl Store {
         if let Some(parent) = options.get_filename().parent()
             && !parent.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(parent)?;
+            private_dir(parent)?;
         }
+        private_file(options.get_filename())?;
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             // A connection whose COMMIT failed (disk full) may still count itself inside the

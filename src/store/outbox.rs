@@ -135,15 +135,51 @@ impl Store {
                 reply_to_message_id,
                 files,
                 expiry,
+                None,
             )
             .await;
         self.writes.record(&result);
-        let message = result?;
+        let (message, _) = result?;
         let event = message.clone();
         self.emit(|| vec![Event::MessageCreated(event)]);
         Ok(message)
     }
 
+    /// An agent's reply; with an idempotency key, a repeated request (same agent and key)
+    /// returns the reply the first one created instead of queueing another.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_agent_reply(
+        &self,
+        conversation_id: i64,
+        agent: &Agent,
+        text: &str,
+        reply_to_message_id: Option<i64>,
+        files: &[PreparedAttachment],
+        expiry: Duration,
+        idempotency_key: Option<&str>,
+    ) -> Result<Message> {
+        let result = self
+            .insert_reply(
+                conversation_id,
+                Some(agent),
+                text,
+                reply_to_message_id,
+                files,
+                expiry,
+                idempotency_key,
+            )
+            .await;
+        self.writes.record(&result);
+        let (message, created) = result?;
+        if created {
+            let event = message.clone();
+            self.emit(|| vec![Event::MessageCreated(event)]);
+        }
+        Ok(message)
+    }
+
+    /// Returns the message and whether it was created now (false: an idempotent repeat).
+    #[allow(clippy::too_many_arguments)]
     async fn insert_reply(
         &self,
         conversation_id: i64,
@@ -152,8 +188,30 @@ impl Store {
         reply_to_message_id: Option<i64>,
         files: &[PreparedAttachment],
         expiry: Duration,
-    ) -> Result<Message> {
+        idempotency_key: Option<&str>,
+    ) -> Result<(Message, bool)> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if let (Some(key), Some(agent)) = (idempotency_key, agent) {
+            let earlier: Option<(i64, i64)> = sqlx::query_as(
+                "SELECT conversation_id, message_id FROM idempotency_keys
+                 WHERE agent_id = ?1 AND key = ?2",
+            )
+            .bind(agent.id)
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some((earlier_conversation, message_id)) = earlier {
+                if earlier_conversation != conversation_id {
+                    return Err(StoreError::Conflict(
+                        "Idempotency-Key was already used for a reply in another conversation"
+                            .into(),
+                    ));
+                }
+                let message = inbox::message(&mut tx, message_id).await?;
+                tx.commit().await?;
+                return Ok((message, false));
+            }
+        }
         let conversation = inbox::conversation(&mut tx, conversation_id).await?;
         let reply_to: Option<String> = match reply_to_message_id {
             None => None,
@@ -213,9 +271,22 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        if let (Some(key), Some(agent)) = (idempotency_key, agent) {
+            sqlx::query(
+                "INSERT INTO idempotency_keys (agent_id, key, conversation_id, message_id, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .bind(agent.id)
+            .bind(key)
+            .bind(conversation_id)
+            .bind(message_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
         let message = inbox::message(&mut tx, message_id).await?;
         tx.commit().await?;
-        Ok(message)
+        Ok((message, true))
     }
 
     /// Claims up to `limit` deliveries that are due, marking them `sending` for `lease`: a

@@ -121,3 +121,57 @@ fn agent_add_names_the_database_it_wrote_to() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_lost_token_is_replaced_and_a_revoked_agent_restored() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let config = config(dir.path());
+    let run = |args: &[&str]| {
+        let out = switchboard(dir.path(), &config, args);
+        (
+            out.status.success(),
+            String::from_utf8(out.stdout).unwrap().trim().to_owned(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let (ok, first, _) = run(&[
+        "agent",
+        "add",
+        "--name",
+        "Ann",
+        "--email",
+        "ann@example.com",
+    ]);
+    assert!(ok);
+    let (ok, second, err) = run(&["agent", "token", "ann@example.com"]);
+    assert!(ok, "{err}");
+    assert!(second.starts_with("sb_") && second != first);
+    assert!(err.contains("still work"), "{err}");
+    let (ok, third, err) = run(&["agent", "token", "ann@example.com", "--revoke-others"]);
+    assert!(ok && third.starts_with("sb_"), "{err}");
+    assert!(err.contains("2 other token(s) revoked"), "{err}");
+    assert!(run(&["agent", "revoke", "ann@example.com"]).0);
+    let (ok, _, err) = run(&["agent", "token", "ann@example.com"]);
+    assert!(!ok && err.contains("agent restore"), "{err}");
+    let (ok, _, err) = run(&[
+        "agent",
+        "add",
+        "--name",
+        "Ann",
+        "--email",
+        "ann@example.com",
+    ]);
+    assert!(
+        !ok && err.contains("agent restore"),
+        "re-adding points to restore: {err}"
+    );
+    let (ok, restored, err) = run(&["agent", "restore", "ann@example.com"]);
+    assert!(ok && restored.starts_with("sb_"), "{err}");
+    let (_, listing, _) = run(&["agent", "list"]);
+    assert!(
+        listing.contains("ann@example.com\tagent\tactive"),
+        "{listing}"
+    );
+    let (ok, _, err) = run(&["agent", "restore", "ann@example.com"]);
+    assert!(!ok && err.contains("is active"), "{err}");
+}

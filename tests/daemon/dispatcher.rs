@@ -216,3 +216,66 @@ async fn next_due_counts_the_end_of_a_stale_lease() {
         "the dispatcher wakes when the lease runs out: {due} vs {before}"
     );
 }
+
+#[tokio::test]
+async fn a_panicking_inbound_loop_is_reported_and_restarted() {
+    use switchboard::channels::{ChannelState, Channels, supervise};
+    let rig = rig(vec![Duration::ZERO]).await;
+    rig.fake.panic_on_run(2);
+    let channels = Channels {
+        all: Arc::new(
+            [(
+                "fake".to_owned(),
+                Arc::new(rig.fake.clone()) as Arc<dyn Channel>,
+            )]
+            .into(),
+        ),
+        ..Channels::default()
+    };
+    let (shutdown, tasks) = (
+        tokio_util::sync::CancellationToken::new(),
+        tokio_util::task::TaskTracker::new(),
+    );
+    let ingestor = Ingestor::start(rig.store.clone());
+    let health = supervise(
+        &channels,
+        &ingestor,
+        &rig.dispatcher,
+        Duration::from_secs(60),
+        &shutdown,
+        &tasks,
+    );
+    let state = || health.lock().unwrap().get("fake").cloned().unwrap();
+    // Seen failing with the panic's message, not silently `running` with a dead loop.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let h = state();
+        if h.state == ChannelState::Failing {
+            assert!(
+                h.last_error
+                    .as_deref()
+                    .unwrap()
+                    .contains("scripted inbound panic"),
+                "{:?}",
+                h.last_error
+            );
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never reported failing"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Restarted with back-off (1 s, 2 s) until the loop runs.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
+    while rig.fake.runs() < 3 {
+        assert!(tokio::time::Instant::now() < deadline, "not restarted");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let h = state();
+    assert_eq!((h.state, h.restarts), (ChannelState::Running, 2));
+    shutdown.cancel();
+    tasks.close();
+    tasks.wait().await;
+}

@@ -335,3 +335,227 @@ async fn a_waiting_reply_can_be_cancelled_and_the_next_one_goes() {
     let stuck_now = app.message(c, id_of(&stuck)).await;
     assert_eq!(stuck_now["delivery_status"], "cancelled");
 }
+
+#[tokio::test]
+async fn a_retried_reply_with_the_same_idempotency_key_is_sent_once() {
+    let app = spawn_app().await;
+    let c = id_of_conversation(&app.customer_says("t", "m", "hi").await);
+    let other = id_of_conversation(&app.customer_says("t2", "m2", "hi").await);
+    let post = |conversation: i64, key: &'static str| {
+        let app = &app;
+        async move {
+            app.client
+                .post(app.url(&format!("/api/v1/conversations/{conversation}/messages")))
+                .bearer_auth(&app.token)
+                .header("Idempotency-Key", key)
+                .json(&json!({"text": "your deposit arrived"}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let first = post(c, "retry-1").await;
+    assert_eq!(first.status(), 202);
+    let first: Value = first.json().await.unwrap();
+    let again = post(c, "retry-1").await;
+    assert_eq!(again.status(), 202);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["message"]["id"], first["message"]["id"]);
+    assert_eq!(
+        post(other, "retry-1").await.status(),
+        409,
+        "the key names one reply"
+    );
+    app.wait_for_status(c, id_of(&first["message"]), "sent")
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.hook.received().len(), 1, "delivered once");
+    let bad = app
+        .client
+        .post(app.url(&format!("/api/v1/conversations/{c}/messages")))
+        .bearer_auth(&app.token)
+        .header("Idempotency-Key", "x".repeat(300))
+        .json(&json!({"text": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+}
+
+#[tokio::test]
+async fn a_customer_cannot_pin_a_conversation_with_a_future_time_or_oversized_fields() {
+    let app = spawn_app().await;
+    let inbound = |body: Value| app.post_inbound("website", body);
+    let pinned = inbound(json!({"thread_id": "pin", "message_id": "p1",
+        "sender": {"id": "mallory"}, "text": "me first", "sent_at": "9999-12-31T23:59:59Z"}))
+    .await;
+    assert_eq!(pinned.status(), 201);
+    app.customer_says("later", "l1", "a later customer").await;
+    let list = app.get_json("/api/v1/conversations").await;
+    let threads: Vec<&str> = list["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["contact"]["display_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        threads,
+        ["Carol Customer", "mallory"],
+        "newest activity first, not year 9999"
+    );
+    let year = |c: &Value| {
+        c["last_message_at"].as_str().unwrap()[..4]
+            .parse::<i32>()
+            .unwrap()
+    };
+    assert!(
+        list["conversations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| year(c) < 2100)
+    );
+    for (field, body) in [
+        (
+            "sender.name",
+            json!({"thread_id": "x", "message_id": "1", "sender": {"id": "a", "name": "n".repeat(300)}, "text": "t"}),
+        ),
+        (
+            "subject",
+            json!({"thread_id": "x", "message_id": "2", "sender": {"id": "a"}, "subject": "s".repeat(1000), "text": "t"}),
+        ),
+        (
+            "reply_to",
+            json!({"thread_id": "x", "message_id": "3", "sender": {"id": "a"}, "reply_to": "r".repeat(300), "text": "t"}),
+        ),
+        (
+            "thread_id",
+            json!({"thread_id": "x".repeat(300), "message_id": "4", "sender": {"id": "a"}, "text": "t"}),
+        ),
+    ] {
+        let response = inbound(body).await;
+        assert_eq!(response.status(), 400, "{field}");
+        let error: Value = response.json().await.unwrap();
+        assert!(error["error"].as_str().unwrap().contains(field), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn the_channel_secret_is_checked_before_the_body_is_read() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/channels/website/inbound"))
+        .bearer_auth("wrong-secret")
+        .header("content-type", "application/json")
+        .body("{not json at all")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        401,
+        "no parse error leaks to an unauthenticated caller"
+    );
+}
+
+#[tokio::test]
+async fn messages_come_in_pages_with_a_before_cursor() {
+    let app = spawn_app().await;
+    let mut c = 0;
+    for i in 0..25 {
+        c = id_of_conversation(
+            &app.customer_says("long", &format!("m-{i}"), &format!("text {i}"))
+                .await,
+        );
+    }
+    let page = app
+        .get_json(&format!("/api/v1/conversations/{c}/messages?limit=10"))
+        .await;
+    let texts = |page: &Value| -> Vec<String> {
+        page["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["text"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        texts(&page),
+        (15..25).map(|i| format!("text {i}")).collect::<Vec<_>>()
+    );
+    let before = page["next_before"].as_i64().unwrap();
+    let older = app
+        .get_json(&format!(
+            "/api/v1/conversations/{c}/messages?limit=10&before={before}"
+        ))
+        .await;
+    assert_eq!(
+        texts(&older),
+        (5..15).map(|i| format!("text {i}")).collect::<Vec<_>>()
+    );
+    let oldest = app
+        .get_json(&format!(
+            "/api/v1/conversations/{c}/messages?limit=10&before={}",
+            older["next_before"]
+        ))
+        .await;
+    assert_eq!(texts(&oldest).len(), 5);
+    assert_eq!(oldest["next_before"], Value::Null);
+    for bad in ["limit=0", "limit=501", "limit=x"] {
+        let r = app
+            .get(&format!("/api/v1/conversations/{c}/messages?{bad}"))
+            .await;
+        assert_eq!(r.status(), 400, "{bad}");
+    }
+    // Every timestamp in one format: three fraction digits, even on a whole second.
+    for m in page["messages"].as_array().unwrap() {
+        let at = m["created_at"].as_str().unwrap();
+        assert!(
+            at.len() == 24 && at.ends_with('Z') && at.as_bytes()[19] == b'.',
+            "{at}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_invalid_status_names_the_valid_ones() {
+    let app = spawn_app().await;
+    let c = id_of_conversation(&app.customer_says("t", "m", "hi").await);
+    let response = app
+        .send_json(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/conversations/{c}"),
+            json!({"status": "closed"}),
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+    let error = response.json::<Value>().await.unwrap()["error"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for valid in ["open", "pending", "snoozed", "resolved"] {
+        assert!(error.contains(valid), "{error}");
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_database_and_data_dir_are_private_to_the_daemon_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let scratch = tempfile::TempDir::new().unwrap();
+    let data = scratch.path().join("fresh/data");
+    let db = scratch.path().join("fresh/db/sb.db");
+    let app = spawn_app_with(|c| {
+        c.storage.database_url = format!("sqlite://{}", db.display());
+        c.storage.data_dir = data.clone();
+    })
+    .await;
+    app.customer_says("t", "m", "hi").await;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&db), 0o600);
+    assert_eq!(mode(&db.with_extension("db-wal")), 0o600);
+    assert_eq!(mode(db.parent().unwrap()), 0o700);
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("instance.key")), 0o600);
+}

@@ -24,6 +24,9 @@ struct State {
     script: VecDeque<Script>,
     sent: Vec<Outbound>,
     attempts: usize,
+    /// `run` panics this many more times before it runs normally.
+    run_panics: usize,
+    runs: usize,
 }
 
 /// Answers `Ok` once its script is exhausted.
@@ -55,6 +58,16 @@ impl FakeChannel {
     pub fn attempts(&self) -> usize {
         self.state.lock().unwrap().attempts
     }
+
+    /// The next `times` inbound loops panic at once, as a buggy adapter's might.
+    pub fn panic_on_run(&self, times: usize) {
+        self.state.lock().unwrap().run_panics = times;
+    }
+
+    /// How often `run` was started.
+    pub fn runs(&self) -> usize {
+        self.state.lock().unwrap().runs
+    }
 }
 
 #[async_trait]
@@ -72,6 +85,16 @@ impl Channel for FakeChannel {
         _sink: Arc<dyn InboundSink>,
         shutdown: CancellationToken,
     ) -> Result<(), ChannelError> {
+        let panic = {
+            let mut state = self.state.lock().unwrap();
+            state.runs += 1;
+            let panic = state.run_panics > 0;
+            state.run_panics = state.run_panics.saturating_sub(1);
+            panic
+        };
+        if panic {
+            panic!("scripted inbound panic");
+        }
         shutdown.cancelled().await;
         Ok(())
     }
