@@ -147,6 +147,22 @@ impl InboundSink for ChannelSink {
             .map_err(|e| SinkError(e.to_string()))
     }
 
+    async fn route(&self, key: &str) -> Result<Option<String>, SinkError> {
+        self.ingestor
+            .store()
+            .route(&self.channel, key)
+            .await
+            .map_err(|e| SinkError(e.to_string()))
+    }
+
+    async fn set_route(&self, key: &str, target: Option<&str>) -> Result<(), SinkError> {
+        self.ingestor
+            .store()
+            .set_route(&self.channel, key, target)
+            .await
+            .map_err(|e| SinkError(e.to_string()))
+    }
+
     async fn mark_failed(&self, external_id: &str, reason: &str) -> Result<bool, SinkError> {
         self.ingestor
             .store()

@@ -309,6 +309,44 @@ impl Store {
         Ok(())
     }
 
+    /// A channel adapter's remembered route for `key` (opaque to the store).
+    pub async fn route(&self, channel: &str, key: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT target FROM channel_routes WHERE channel = ?1 AND route_key = ?2",
+        )
+        .bind(channel)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub async fn set_route(&self, channel: &str, key: &str, target: Option<&str>) -> Result<()> {
+        match target {
+            Some(target) => {
+                sqlx::query(
+                    "INSERT INTO channel_routes (channel, route_key, target, updated_at)
+                     VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (channel, route_key)
+                     DO UPDATE SET target = excluded.target, updated_at = excluded.updated_at",
+                )
+                .bind(channel)
+                .bind(key)
+                .bind(target)
+                .bind(now_ms())
+                .execute(&self.pool)
+                .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM channel_routes WHERE channel = ?1 AND route_key = ?2")
+                    .bind(channel)
+                    .bind(key)
+                    .execute(&self.pool)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
     pub async fn cursor(&self, channel: &str) -> Result<Option<String>> {
         Ok(
             sqlx::query_scalar("SELECT cursor FROM channel_cursors WHERE channel = ?1")

@@ -176,6 +176,23 @@ async fn a_support_channel_post_opens_a_private_thread_where_the_conversation_li
     assert_eq!(messages[3]["text"], "Any update?");
     assert_eq!(threads_opened(&fake), 1);
     assert_eq!(app.wait_conversations(CHANNEL, 1).await.len(), 1);
+    // The thread is a route in its own table, not state in the (rewritten-per-message) cursor,
+    // so no number of customers evicts it.
+    let store = switchboard::store::Store::open(
+        &app.config.storage.database_url,
+        &app.config.storage.data_dir,
+    )
+    .await
+    .unwrap();
+    let cursor = store.cursor(CHANNEL).await.unwrap().unwrap();
+    assert!(!cursor.contains("threads"), "{cursor}");
+    assert_eq!(
+        store
+            .route(CHANNEL, &format!("thread:{SUPPORT_CHANNEL}:{CAROL}"))
+            .await
+            .unwrap(),
+        Some(thread.to_string())
+    );
 
     // A moderator deletes the thread: the customer's next post opens a new one, where the agent
     // can answer, instead of vanishing into the deleted thread.

@@ -79,6 +79,19 @@ pub trait InboundSink: Send + Sync {
         Ok(None)
     }
 
+    /// A route this channel remembered under `key` (Discord: the customer's thread under a
+    /// support channel), kept by the store so it survives restarts without any size limit.
+    async fn route(&self, key: &str) -> Result<Option<String>, SinkError> {
+        let _ = key;
+        Ok(None)
+    }
+
+    /// Remembers (`Some`) or forgets (`None`) the route for `key`, durably, at once.
+    async fn set_route(&self, key: &str, target: Option<&str>) -> Result<(), SinkError> {
+        let _ = (key, target);
+        Ok(())
+    }
+
     /// Marks the outbound message with this external id failed after it was handed over (an
     /// email bounce). Returns whether such a message exists.
     async fn mark_failed(&self, external_id: &str, reason: &str) -> Result<bool, SinkError> {

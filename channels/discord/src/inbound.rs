@@ -125,41 +125,23 @@ impl EventHandler for Handler {
     }
 }
 
-/// The channel cursor: `{"channels": {"<channel id>": <last stored message id>}, "threads":
-/// {"<support channel>:<customer>": <thread id>}}`, committed with the messages, so history
-/// backfill and each customer's thread survive restarts.
+/// The channel cursor: `{"channels": {"<channel id>": <last stored message id>}}`, committed with
+/// the messages, so history backfill survives restarts. Customers' threads are routes in the
+/// store (`InboundSink::route`); cursors from before that still carry them in `threads`, which
+/// are moved over on start.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Cursor {
     channels: BTreeMap<u64, u64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing)]
     threads: BTreeMap<String, u64>,
 }
 
-/// Customers whose thread the cursor remembers (the most recently opened).
-const CURSOR_THREADS: usize = 4096;
+/// The route key of a customer's thread under a support channel.
+fn thread_key(support: u64, customer: u64) -> String {
+    format!("thread:{support}:{customer}")
+}
 
 impl Cursor {
-    fn thread(&self, support: u64, customer: u64) -> Option<u64> {
-        self.threads.get(&format!("{support}:{customer}")).copied()
-    }
-
-    fn remember_thread(&mut self, support: u64, customer: u64, thread: u64) {
-        self.threads.insert(format!("{support}:{customer}"), thread);
-        if self.threads.len() > CURSOR_THREADS
-            && let Some(oldest) = self
-                .threads
-                .iter()
-                .min_by_key(|(_, t)| **t)
-                .map(|(k, _)| k.clone())
-        {
-            self.threads.remove(&oldest);
-        }
-    }
-
-    fn forget_thread(&mut self, support: u64, customer: u64) {
-        self.threads.remove(&format!("{support}:{customer}"));
-    }
-
     fn advance(&mut self, channel: u64, message: u64) {
         let last = self.channels.entry(channel).or_default();
         *last = (*last).max(message);
@@ -205,6 +187,7 @@ pub async fn run(
         .await?
         .and_then(|c| serde_json::from_str(&c).ok())
         .unwrap_or_default();
+    adopt_cursor_threads(&mut cursor, sink.as_ref()).await?;
     let consume = async {
         while let Some(item) = work.recv().await {
             channel
@@ -234,6 +217,18 @@ pub async fn run(
     };
     shards.shutdown_all().await;
     result
+}
+
+/// Threads an older version kept in the cursor become routes; the next commit drops them.
+async fn adopt_cursor_threads(
+    cursor: &mut Cursor,
+    sink: &dyn InboundSink,
+) -> Result<(), ChannelError> {
+    for (key, thread) in std::mem::take(&mut cursor.threads) {
+        sink.set_route(&format!("thread:{key}"), Some(&thread.to_string()))
+            .await?;
+    }
+    Ok(())
 }
 
 /// Tries of one gateway event against a failing store before the channel restarts.
@@ -310,7 +305,7 @@ impl DiscordChannel {
         let channel = message.channel_id.get();
         let thread_id = match self.place_of(message.channel_id, message.guild_id).await {
             Place::Dm | Place::Thread => channel.to_string(),
-            Place::Support => match self.thread_for(message, cursor).await {
+            Place::Support => match self.thread_for(message, sink).await? {
                 Some(thread) => {
                     // A new thread's history starts here too: after a restart it is backfilled.
                     cursor.advance(thread, message.id.get());
@@ -477,18 +472,23 @@ impl DiscordChannel {
     }
 
     /// The customer's thread under a support channel: theirs if one is open, else a new one.
-    async fn thread_for(&self, message: &Message, cursor: &mut Cursor) -> Option<u64> {
+    async fn thread_for(
+        &self,
+        message: &Message,
+        sink: &dyn InboundSink,
+    ) -> Result<Option<u64>, ChannelError> {
         let support = message.channel_id;
         let customer = message.author.id.get();
-        if let Some(thread) = cursor.thread(support.get(), customer) {
+        let key = thread_key(support.get(), customer);
+        if let Some(thread) = sink.route(&key).await?.and_then(|t| t.parse::<u64>().ok()) {
             if self.thread_usable(thread).await {
-                return Some(thread);
+                return Ok(Some(thread));
             }
             tracing::info!(
                 thread,
                 "the customer's thread is gone or locked: opening a new one"
             );
-            cursor.forget_thread(support.get(), customer);
+            sink.set_route(&key, None).await?;
         }
         let name = convert::thread_name(&message.author);
         let created = match self.config.thread_mode {
@@ -526,17 +526,19 @@ impl DiscordChannel {
         };
         match created {
             Ok(thread) => {
-                cursor.remember_thread(support.get(), customer, thread);
+                // Remembered at once, before any message of it is stored: a restart in between
+                // finds the same thread instead of opening a second one.
+                sink.set_route(&key, Some(&thread.to_string())).await?;
                 self.routes
                     .places
                     .lock()
                     .unwrap()
                     .insert(thread, Place::Thread);
-                Some(thread)
+                Ok(Some(thread))
             }
             Err(e) => {
                 tracing::warn!(channel = %support, error = %e, "could not open a support thread");
-                None
+                Ok(None)
             }
         }
     }
@@ -597,6 +599,7 @@ mod tests {
     struct FlakySink {
         fail: Mutex<u32>,
         stored: Mutex<Vec<(Vec<Inbound>, Option<String>)>>,
+        routes: Mutex<std::collections::HashMap<String, String>>,
     }
 
     #[async_trait::async_trait]
@@ -620,6 +623,19 @@ mod tests {
         }
 
         async fn auto_reply(&self, _: &str, _: &str) -> Result<(), SinkError> {
+            Ok(())
+        }
+
+        async fn route(&self, key: &str) -> Result<Option<String>, SinkError> {
+            Ok(self.routes.lock().unwrap().get(key).cloned())
+        }
+
+        async fn set_route(&self, key: &str, target: Option<&str>) -> Result<(), SinkError> {
+            let mut routes = self.routes.lock().unwrap();
+            match target {
+                Some(t) => routes.insert(key.to_owned(), t.to_owned()),
+                None => routes.remove(key),
+            };
             Ok(())
         }
     }
@@ -692,13 +708,32 @@ mod tests {
         }
         assert_eq!(cursor.channels.len(), CURSOR_CHANNELS);
         assert!(!cursor.channels.contains_key(&1));
-        cursor.remember_thread(7, 8, 9);
         let text = serde_json::to_string(&cursor).unwrap();
         let back: Cursor = serde_json::from_str(&text).unwrap();
         assert_eq!(back.channels, cursor.channels);
-        assert_eq!(back.thread(7, 8), Some(9));
-        // Cursors written before threads were remembered still load.
-        let old: Cursor = serde_json::from_str(r#"{"channels":{"1":2}}"#).unwrap();
-        assert_eq!(old.thread(7, 8), None);
+        assert!(
+            !text.contains("threads"),
+            "threads are routes now, not cursor state"
+        );
+    }
+
+    #[tokio::test]
+    async fn threads_in_an_old_cursor_become_routes() {
+        let sink = FlakySink::default();
+        let mut cursor: Cursor =
+            serde_json::from_str(r#"{"channels":{"1":2},"threads":{"7:8":9,"7:10":11}}"#).unwrap();
+        adopt_cursor_threads(&mut cursor, &sink).await.unwrap();
+        assert_eq!(
+            sink.route(&thread_key(7, 8)).await.unwrap().as_deref(),
+            Some("9")
+        );
+        assert_eq!(
+            sink.route(&thread_key(7, 10)).await.unwrap().as_deref(),
+            Some("11")
+        );
+        assert_eq!(
+            serde_json::to_string(&cursor).unwrap(),
+            r#"{"channels":{"1":2}}"#
+        );
     }
 }
