@@ -34,6 +34,14 @@ struct Setup {
 }
 
 fn setup(fake: &FakeTelegram) -> Setup {
+    setup_with(&format!(
+        "[[channel]]\nname = \"bot\"\nkind = \"telegram\"\ntoken = \"{TOKEN}\"\napi_url = \"{}\"\npoll_timeout = \"1s\"\n",
+        fake.url
+    ))
+}
+
+/// A daemon configuration with the given `[[channel]]` tables, and an agent token for it.
+fn setup_with(channels: &str) -> Setup {
     let dir = tempfile::TempDir::new().unwrap();
     let port = free_port();
     let config = dir.path().join("switchboard.toml");
@@ -41,10 +49,9 @@ fn setup(fake: &FakeTelegram) -> Setup {
         &config,
         format!(
             "[server]\nlisten = \"127.0.0.1:{port}\"\n[storage]\ndatabase_url = \"sqlite://{}\"\ndata_dir = \"{}\"\n\
-             [[channel]]\nname = \"bot\"\nkind = \"telegram\"\ntoken = \"{TOKEN}\"\napi_url = \"{}\"\npoll_timeout = \"1s\"\n",
+             [outbox]\nretry_schedule = [\"200ms\"]\n{channels}",
             dir.path().join("sb.db").display(),
             dir.path().join("data").display(),
-            fake.url
         ),
     )
     .unwrap();
@@ -180,4 +187,89 @@ async fn a_long_reply_cut_by_a_kill_9_goes_on_after_the_parts_already_sent() {
         .collect();
     // Part 2 twice: the call that hung and the one after the restart; part 1 only once.
     assert_eq!(parts, ["a a", "b b", "b b", "c c"]);
+}
+
+#[tokio::test]
+async fn discord_replies_cut_by_a_kill_9_reach_the_customer_once() {
+    use crate::discord_fake::{BOT_ID, FakeDiscord, TOKEN as DISCORD_TOKEN};
+    let fake = FakeDiscord::start().await;
+    let setup = setup_with(&format!(
+        "[[channel]]\nname = \"discord\"\nkind = \"discord\"\ntoken = \"{DISCORD_TOKEN}\"\napi_url = \"{}\"\n",
+        fake.url
+    ));
+    let mut daemon = start(&setup.config);
+    fake.until("the bot identifies", |f| f.connected()).await;
+    // Fewer than the outbox concurrency (16): all are in flight when the daemon dies.
+    const CUSTOMERS: u64 = 12;
+    let dms: Vec<u64> = (0..CUSTOMERS)
+        .map(|i| {
+            let dm = fake.dm_channel(900_000 + i);
+            fake.push_message(dm, false, 900_000 + i, "Customer", "where is my deposit?");
+            dm
+        })
+        .collect();
+    let conversations: Vec<i64> = eventually(|| async {
+        let list = setup.get("/api/v1/conversations?limit=100").await?;
+        let ids: Vec<i64> = list["conversations"]
+            .as_array()?
+            .iter()
+            .filter_map(|c| c["id"].as_i64())
+            .collect();
+        (ids.len() == CUSTOMERS as usize).then_some(ids)
+    })
+    .await;
+    // Discord takes every reply, but its answers never arrive: the daemon dies with all of
+    // them in flight.
+    fake.stall_answers(Some(std::time::Duration::from_secs(600)));
+    for c in &conversations {
+        let posted = setup
+            .client
+            .post(format!("{}/api/v1/conversations/{c}/messages", setup.base))
+            .bearer_auth(&setup.token)
+            .json(&serde_json::json!({ "text": format!("answer for {c}") }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(posted.status(), 202);
+    }
+    let posts = |f: &FakeDiscord| {
+        f.calls()
+            .iter()
+            .filter(|c| c.method == "POST" && c.path.ends_with("/messages"))
+            .count()
+    };
+    fake.until("every reply reached Discord", |f| {
+        posts(f) >= CUSTOMERS as usize
+    })
+    .await;
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+
+    fake.stall_answers(None);
+    let mut daemon = start(&setup.config);
+    for c in &conversations {
+        let path = format!("/api/v1/conversations/{c}/messages");
+        eventually(|| async {
+            let messages = setup.get(&path).await?;
+            let reply = messages["messages"].as_array()?.last()?.clone();
+            (reply["delivery_status"] == "sent").then_some(())
+        })
+        .await;
+    }
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    let resent = posts(&fake) - CUSTOMERS as usize;
+    assert!(
+        resent >= CUSTOMERS as usize,
+        "each reply was sent again after the restart: {resent}"
+    );
+    // The nonce made Discord answer each resend with the message it already had.
+    for dm in dms {
+        let from_bot = fake
+            .visible(dm)
+            .iter()
+            .filter(|m| m["author"]["id"] == BOT_ID.to_string())
+            .count();
+        assert_eq!(from_bot, 1, "DM {dm}: the customer sees the reply once");
+    }
 }

@@ -53,6 +53,10 @@ struct Inner {
     intents: Option<u64>,
     refuse_intents: bool,
     refuse_threads: bool,
+    /// Posted messages by (channel, nonce), for `enforce_nonce` (Discord keeps them minutes).
+    nonces: HashMap<(String, String), Value>,
+    /// Message POSTs are stored, then answered only after this long (a lost answer).
+    stall_answers: Option<std::time::Duration>,
 }
 
 #[derive(Clone)]
@@ -208,6 +212,23 @@ impl FakeDiscord {
         }
     }
 
+    /// Stores posted messages but holds each answer back this long, like a connection that
+    /// drops after Discord accepted the message.
+    pub fn stall_answers(&self, delay: Option<std::time::Duration>) {
+        self.inner.lock().unwrap().stall_answers = delay;
+    }
+
+    /// Messages visible in a channel (what the customer sees), oldest first.
+    pub fn visible(&self, channel: u64) -> Vec<Value> {
+        self.inner
+            .lock()
+            .unwrap()
+            .history
+            .get(&channel)
+            .cloned()
+            .unwrap_or_default()
+    }
+
     pub fn calls(&self) -> Vec<Call> {
         self.inner.lock().unwrap().calls.clone()
     }
@@ -351,6 +372,13 @@ async fn rest(
                         _ => "scripted failure",
                     };
                     error(status, code, message)
+                } else if let Some(first) = json_body["nonce"]
+                    .as_str()
+                    .filter(|_| json_body["enforce_nonce"] == true)
+                    .and_then(|n| inner.nonces.get(&(id.to_string(), n.to_owned())))
+                {
+                    // Discord answers a repeated nonce with the message it already created.
+                    axum::Json(first.clone()).into_response()
                 } else {
                     inner.next_id += 1;
                     let message_id = inner.next_id;
@@ -362,6 +390,9 @@ async fn rest(
                         "mention_roles": [], "attachments": [], "embeds": [], "pinned": false, "type": 0, "flags": 0
                     });
                     inner.history.entry(id.parse().unwrap()).or_default().push(message.clone());
+                    if let Some(nonce) = json_body["nonce"].as_str() {
+                        inner.nonces.insert((id.to_string(), nonce.to_owned()), message.clone());
+                    }
                     inner.calls.last_mut().unwrap().created = Some(message_id.to_string());
                     axum::Json(message).into_response()
                 }
@@ -397,9 +428,16 @@ async fn rest(
         };
         let call = inner.calls.last_mut().unwrap();
         call.status = response.status().as_u16();
-        response
+        let stall = (method == Method::POST && path.ends_with("/messages"))
+            .then_some(inner.stall_answers)
+            .flatten();
+        (response, stall)
     };
     changed.notify_waiters();
+    let (response, stall) = response;
+    if let Some(delay) = stall {
+        tokio::time::sleep(delay).await;
+    }
     response
 }
 

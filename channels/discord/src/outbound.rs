@@ -5,12 +5,18 @@
 use crate::DiscordChannel;
 use crate::error::classify;
 use serenity::builder::{CreateAllowedMentions, CreateAttachment, CreateMessage};
-use serenity::model::channel::MessageReference;
+use serenity::model::channel::{MessageReference, Nonce};
 use serenity::model::id::{ChannelId, MessageId};
 use switchboard_core::{Outbound, SendError, SendReceipt};
 
 /// Discord's limit for one message's content.
 const MAX_CHARS: usize = 2000;
+
+/// Discord takes nonces of at most 25 characters: the delivery's random id (cut) and the part.
+fn nonce(delivery_id: &str, part: usize) -> String {
+    let id: String = delivery_id.chars().take(20).collect();
+    format!("{id}.{part}")
+}
 
 impl DiscordChannel {
     pub(crate) async fn deliver(&self, message: &Outbound) -> Result<SendReceipt, SendError> {
@@ -29,7 +35,11 @@ impl DiscordChannel {
             // No @everyone, roles, users or reply ping, whatever the agent typed.
             let mut builder = CreateMessage::new()
                 .content(part)
-                .allowed_mentions(CreateAllowedMentions::new().replied_user(false));
+                .allowed_mentions(CreateAllowedMentions::new().replied_user(false))
+                // The same part sent again within minutes (the answer to the first try was
+                // lost, the daemon was killed) comes back as the message already posted.
+                .nonce(Nonce::String(nonce(&message.delivery_id, i)))
+                .enforce_nonce(true);
             if i == 0
                 && let Some(reply_to) = message.reply_to.as_deref().and_then(|r| r.parse().ok())
             {
@@ -53,5 +63,16 @@ impl DiscordChannel {
         Ok(SendReceipt {
             external_id: message.progress.delivered().first_external_id,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn nonces_fit_discords_limit_and_differ_per_part() {
+        let id = "0123456789abcdef0123456789abcdef";
+        assert_eq!(super::nonce(id, 0), "0123456789abcdef0123.0");
+        assert!(super::nonce(id, 999).len() <= 25);
+        assert_ne!(super::nonce(id, 1), super::nonce(id, 2));
     }
 }

@@ -260,6 +260,27 @@ mod tests {
     }
 
     #[test]
+    fn a_resent_reply_keeps_its_message_id_so_mail_clients_show_it_once() {
+        let message = outbound("Hello Alice");
+        let (first, id) = composer().compose(&message).unwrap();
+        let retry = Outbound {
+            progress: Default::default(),
+            ..message.clone()
+        };
+        let (second, again) = composer().compose(&retry).unwrap();
+        assert_eq!(id, again);
+        let header = |mail: &Message| {
+            String::from_utf8(mail.formatted())
+                .unwrap()
+                .lines()
+                .find(|l| l.starts_with("Message-ID:"))
+                .unwrap()
+                .to_owned()
+        };
+        assert_eq!(header(&first), header(&second));
+    }
+
+    #[test]
     fn reply_carries_threading_headers_and_a_signed_id() {
         let (mail, id) = composer().compose(&outbound("Hello Alice")).unwrap();
         let raw = String::from_utf8(mail.formatted()).unwrap();
