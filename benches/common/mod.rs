@@ -53,11 +53,21 @@ pub struct BenchApp {
 impl BenchApp {
     /// Builds the daemon (database and files under `dir`) with `channel`, and starts it.
     pub async fn start(dir: &Path, channel: ChannelConfig) -> Self {
+        Self::start_with(dir, channel, |_| {}).await
+    }
+
+    /// `start`, with the configuration adjusted first.
+    pub async fn start_with(
+        dir: &Path,
+        channel: ChannelConfig,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Self {
         let mut config = Config::default();
         config.server.listen = "127.0.0.1:0".parse().unwrap();
         config.storage.database_url = format!("sqlite://{}", dir.join("b.db").display());
         config.storage.data_dir = dir.join("data");
         config.channels.push(channel);
+        adjust(&mut config);
         let app = Application::build(config).await.unwrap();
         let store = app.store().clone();
         let (_, token) = store

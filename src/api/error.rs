@@ -2,10 +2,19 @@
 //! in one place. Extractor rejections (bad JSON, oversize body, bad path) map here too.
 
 use crate::store::StoreError;
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, Request};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The body of every error answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What was wrong, for a person to read (internal errors say only "internal error").
+    pub error: String,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -50,7 +59,7 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let mut response = (status, axum::Json(json!({ "error": message }))).into_response();
+        let mut response = (status, axum::Json(ErrorBody { error: message })).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
             // The store or the process will be back: a widget or webhook sender retries.
             response.headers_mut().insert(
@@ -98,6 +107,12 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
+impl From<BytesRejection> for ApiError {
+    fn from(rejection: BytesRejection) -> Self {
+        Self::Rejected(rejection.status(), rejection.body_text())
+    }
+}
+
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
         Self::Rejected(StatusCode::BAD_REQUEST, rejection.body_text())
@@ -122,3 +137,15 @@ pub struct Path<T>(pub T);
 #[derive(axum::extract::FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct Query<T>(pub T);
+
+/// The raw request body (for routes that check who is asking before parsing it); an oversize
+/// body answers 413 in our JSON error format.
+pub struct Body(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        Ok(Self(axum::body::Bytes::from_request(request, state).await?))
+    }
+}

@@ -1,23 +1,35 @@
 //! The agent HTTP API (axum): inbox, conversations, messages, contacts, live events, and the
 //! `api` channel's inbound endpoint. The contract is public and described at `/api/openapi.json`.
 
+mod agents;
+mod attachments;
 mod auth;
+mod canned_answers;
+mod checks;
+mod contacts;
+mod conversations;
+mod doc;
 mod error;
-mod handlers;
+mod events;
+mod inbound;
+mod messages;
+mod notes;
+mod ops;
 
 pub use auth::AuthLimiter;
-pub use error::ApiError;
+pub use doc::ApiDoc;
+pub use error::{ApiError, ErrorBody};
 
 use crate::channels::{Channels, HealthMap};
 use crate::outbox::Dispatcher;
 use crate::store::{Ingestor, Store};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::response::IntoResponse;
+use axum::routing::{get, patch, post};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use utoipa::OpenApi;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -93,105 +105,65 @@ impl Drop for StreamSlot {
 
 pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration) -> Router {
     let v1 = Router::new()
-        .route("/conversations", get(handlers::list_conversations))
+        .route("/conversations", get(conversations::list_conversations))
         .route(
             "/conversations/{id}",
-            get(handlers::get_conversation).patch(handlers::patch_conversation),
+            get(conversations::get_conversation).patch(conversations::patch_conversation),
         )
         .route(
             "/conversations/{id}/messages",
-            get(handlers::list_messages).post(handlers::post_message),
+            get(messages::list_messages).post(messages::post_message),
         )
         .route(
             "/conversations/{id}/participants",
-            get(handlers::get_participants).put(handlers::put_participants),
+            get(conversations::get_participants).put(conversations::put_participants),
         )
         .route(
             "/conversations/{id}/notes",
-            get(handlers::list_notes).post(handlers::post_note),
+            get(notes::list_notes).post(notes::post_note),
         )
         .route(
             "/canned_answers",
-            get(handlers::list_canned).post(handlers::post_canned),
+            get(canned_answers::list_canned).post(canned_answers::post_canned),
         )
         .route(
             "/canned_answers/{id}",
-            axum::routing::patch(handlers::patch_canned).delete(handlers::delete_canned),
+            patch(canned_answers::patch_canned).delete(canned_answers::delete_canned),
         )
-        .route("/messages/{id}/retry", post(handlers::retry_message))
-        .route("/messages/{id}/cancel", post(handlers::cancel_message))
-        .route("/attachments/{id}", get(handlers::download_attachment))
-        .route("/contacts/{id}", get(handlers::get_contact))
-        .route("/contacts/{id}/merge", post(handlers::merge_contact))
-        .route("/events", get(handlers::events))
-        .route("/me", get(handlers::me))
-        .route("/channels/{name}/inbound", post(handlers::channel_inbound));
+        .route("/messages/{id}/retry", post(messages::retry_message))
+        .route("/messages/{id}/cancel", post(messages::cancel_message))
+        .route("/attachments/{id}", get(attachments::download_attachment))
+        .route("/contacts/{id}", get(contacts::get_contact))
+        .route("/contacts/{id}/merge", post(contacts::merge_contact))
+        .route("/events", get(events::events))
+        .route("/me", get(agents::me))
+        .route("/channels/{name}/inbound", post(inbound::channel_inbound));
     Router::new()
-        .route("/healthz", get(handlers::healthz))
-        .route("/metrics", get(handlers::metrics))
-        .route("/api/openapi.json", get(handlers::openapi))
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics))
+        .route("/api/openapi.json", get(ops::openapi))
         .route(
             "/channels/telegram/{name}/webhook",
-            post(handlers::telegram_webhook),
+            post(inbound::telegram_webhook),
         )
         .nest("/api/v1", v1)
         .merge(crate::web::router())
-        .fallback(handlers::not_found)
-        .method_not_allowed_fallback(handlers::method_not_allowed)
+        .fallback(ops::not_found)
+        .method_not_allowed_fallback(ops::method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))
         // Bounds the whole handler, body reading included; an event stream's response is
         // ready at once, so its long body is not cut.
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            request_timeout,
+        .layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| async move {
+                match tokio::time::timeout(request_timeout, next.run(request)).await {
+                    Ok(response) => response,
+                    Err(_) => ApiError::Unavailable(
+                        "the request took longer than the server's request timeout".into(),
+                    )
+                    .into_response(),
+                }
+            },
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
-}
-
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "Switchboard agent API", description = "Inbox, conversations, replies and live events. Every /api/v1 route needs `Authorization: Bearer <token>` (from `switchboard agent add`), except a channel's inbound route, which takes that channel's secret."),
-    paths(
-        handlers::list_conversations,
-        handlers::get_conversation,
-        handlers::patch_conversation,
-        handlers::get_participants,
-        handlers::put_participants,
-        handlers::list_messages,
-        handlers::post_message,
-        handlers::retry_message,
-        handlers::cancel_message,
-        handlers::list_notes,
-        handlers::post_note,
-        handlers::list_canned,
-        handlers::post_canned,
-        handlers::patch_canned,
-        handlers::delete_canned,
-        handlers::download_attachment,
-        handlers::get_contact,
-        handlers::merge_contact,
-        handlers::events,
-        handlers::me,
-        handlers::channel_inbound,
-        handlers::healthz,
-    ),
-    modifiers(&BearerAuth),
-    security(("bearer" = []))
-)]
-pub struct ApiDoc;
-
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        openapi
-            .components
-            .get_or_insert_default()
-            .add_security_scheme(
-                "bearer",
-                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-            );
-    }
 }

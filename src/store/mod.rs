@@ -130,6 +130,8 @@ pub(crate) fn contains_pattern(text: &str) -> String {
 pub struct Published {
     pub event: Event,
     pub json: String,
+    /// The Server-Sent Events frame (`event: ...\ndata: ...\n\n`), ready to write as it is.
+    pub frame: bytes::Bytes,
 }
 
 /// Creates `dir` (and its parents) readable by the owner only: it holds customers' messages.
@@ -260,7 +262,8 @@ impl Store {
                         continue;
                     }
                 };
-                let _ = self.events.send(Arc::new(Published { event, json }));
+                let frame = format!("event: {}\ndata: {json}\n\n", event.name()).into();
+                let _ = self.events.send(Arc::new(Published { event, json, frame }));
             }
         }
     }

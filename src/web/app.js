@@ -431,16 +431,46 @@ function renderMessage(m) {
     li.append(row);
   }
   if (m.direction === "outbound" && m.delivery_status) {
-    const status = el("div", `status ${m.delivery_status}`, m.delivery_status + (m.error ? `: ${m.error}` : ""));
-    if (m.delivery_status === "failed") {
-      const retry = el("button", "", "Retry");
+    const retrying = m.delivery_status === "pending" && m.error;
+    const status = el("div", `status ${m.delivery_status}${retrying ? " retrying" : ""}`,
+      (retrying ? "retrying" : m.delivery_status) + (m.error ? `: ${m.error}` : ""));
+    if (m.delivery_status === "failed" || retrying) {
+      const retry = el("button", "", m.delivery_status === "failed" ? "Retry" : "Send now");
       retry.type = "button";
       retry.addEventListener("click", () => retryMessage(m, retry));
-      status.append(" ", retry);
+      const cancel = el("button", "", "Cancel");
+      cancel.type = "button";
+      cancel.addEventListener("click", () => cancelMessage(m, cancel));
+      status.append(" ", retry, " ", cancel);
     }
+    // Replies of a conversation go out in order: say when later ones wait behind this one.
+    const waiting = retrying ? laterPending(m) : 0;
+    if (waiting) status.append(el("div", "blocked", `${waiting} later ${waiting === 1 ? "reply waits" : "replies wait"} for this one: send it now or cancel it to let ${waiting === 1 ? "it" : "them"} go.`));
     li.append(status);
   }
   return li;
+}
+
+/** Outbound replies of the open conversation queued behind `m`. */
+function laterPending(m) {
+  const view = state.view;
+  if (!view || view.id !== m.conversation_id) return 0;
+  let n = 0;
+  for (const other of view.messages.values()) {
+    if (other.direction === "outbound" && other.delivery_status === "pending" && other.id > m.id) n++;
+  }
+  return n;
+}
+
+async function cancelMessage(m, button) {
+  button.disabled = true;
+  try {
+    const { message } = await api(`/api/v1/messages/${m.id}/cancel`, { method: "POST" });
+    applyEvent({ type: "message.updated", data: message });
+  } catch (e) {
+    button.disabled = false;
+    if (!quiet(e) && state.view && state.view.id === m.conversation_id) $("conversation-error").textContent = `Cancel failed: ${e.message}`;
+  }
 }
 
 function renderNote(n) {
@@ -456,7 +486,7 @@ async function retryMessage(m, button) {
     // Unless a live event already told what became of the retry.
     const view = state.view;
     const shown = view && view.id === message.conversation_id && view.messages.get(message.id);
-    if (shown && shown.delivery_status === "failed") applyEvent({ type: "message.updated", data: message });
+    if (shown && (shown.delivery_status === "failed" || shown.error)) applyEvent({ type: "message.updated", data: message });
   } catch (e) {
     button.disabled = false;
     if (!quiet(e) && state.view && state.view.id === m.conversation_id) $("conversation-error").textContent = `Retry failed: ${e.message}`;

@@ -42,17 +42,20 @@ def free_port():
 
 
 class WebhookStub(BaseHTTPRequestHandler):
-    """Where the `api` channel POSTs agent replies: every delivery succeeds."""
+    """Where the `api` channel POSTs agent replies: deliveries succeed unless a test sets
+    `status` to an error for a while."""
 
     count = 0
+    status = 200
     lock = threading.Lock()
 
     def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         with WebhookStub.lock:
             WebhookStub.count += 1
-            body = json.dumps({"id": f"hook-{WebhookStub.count}"}).encode()
-        self.send_response(200)
+            status = WebhookStub.status
+            body = json.dumps({"id": f"hook-{WebhookStub.count}"} if status == 200 else {"error": "down"}).encode()
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()

@@ -131,6 +131,34 @@ def test_a_late_answer_to_send_does_not_undo_the_delivery_shown_live(daemon, inb
     expect(page.locator("#messages li.outbound")).to_have_count(1)
 
 
+def test_a_retrying_reply_shows_what_waits_behind_it_and_can_be_cancelled(daemon, inbox):
+    from conftest import WebhookStub
+    t = tag()
+    cid = daemon.conversation("Lena", ["Lena: my transfer failed"], subject=f"Transfer {t}")
+    WebhookStub.status = 503
+    try:
+        path = f"/api/v1/conversations/{cid}/messages"
+        first = daemon.request("POST", path, {"text": "Checking the transfer now."})["message"]
+        daemon.request("POST", path, {"text": "It is back, please try again."})
+        inbox.login()
+        inbox.filter(t, cid)
+        inbox.open(cid)
+        page = inbox.page
+        head = page.locator(f'#messages li[data-id="{first["id"]}"]')
+        expect(head.locator(".status")).to_contain_text("retrying", timeout=15_000)
+        expect(head.locator(".blocked")).to_contain_text("1 later reply waits for this one")
+        head.get_by_role("button", name="Cancel").click()
+        expect(head.locator(".status")).to_contain_text("cancelled")
+    finally:
+        WebhookStub.status = 200
+    # The reply behind it goes now; nobody got the cancelled one.
+    later = page.locator("#messages li.outbound").nth(1)
+    expect(later.locator(".status")).to_have_text("sent", timeout=40_000)
+    statuses = [m["delivery_status"] for m in daemon.messages(cid) if m["direction"] == "outbound"]
+    assert statuses == ["cancelled", "sent"]
+    assert not inbox.errors, inbox.errors
+
+
 # ---- 17: logging out leaves nothing on screen ----
 
 def test_logout_hides_and_clears_every_customer_detail_and_the_token(daemon, inbox):

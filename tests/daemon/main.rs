@@ -14,6 +14,7 @@ mod email;
 mod hardening;
 mod helpers;
 mod mail_servers;
+mod openapi;
 mod security;
 mod store;
 mod telegram;

@@ -1,7 +1,8 @@
 //! Text helpers every chat adapter needs.
 
-/// Splits `text` into parts of at most `max` characters, preferring paragraph breaks, then line
-/// breaks, then spaces; a single overlong word is cut.
+/// Splits `text` into parts of at most `max` UTF-16 units (what Telegram and Discord count),
+/// preferring paragraph breaks, then line breaks, then spaces; a single overlong word is cut. A
+/// character wider than `max` on its own becomes a part of its own.
 pub fn split_text(text: &str, max: usize) -> Vec<String> {
     let mut parts = Vec::new();
     let mut rest = text.trim();
@@ -20,6 +21,10 @@ pub fn split_text(text: &str, max: usize) -> Vec<String> {
             }
             used += c.len_utf16();
             end = i + c.len_utf8();
+        }
+        // A first character wider than `max` (or `max` 0): it goes alone rather than looping.
+        if end == 0 {
+            end = rest.chars().next().map_or(rest.len(), char::len_utf8);
         }
         let window = &rest[..end];
         let cut = ["\n\n", "\n", " "]
@@ -40,6 +45,12 @@ pub fn split_text(text: &str, max: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_character_wider_than_the_limit_does_not_loop() {
+        assert_eq!(split_text("😀", 1), ["😀"]);
+        assert_eq!(split_text("ab", 0), ["a", "b"]);
+    }
 
     #[test]
     fn short_text_is_one_part() {

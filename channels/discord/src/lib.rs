@@ -3,7 +3,9 @@
 //! conversation lives in it. Replies never ping anyone (`allowed_mentions` empty).
 
 pub mod config;
-mod convert;
+// Public for the property tests in tests/; not part of the crate's API.
+#[doc(hidden)]
+pub mod convert;
 mod error;
 mod inbound;
 mod outbound;
