@@ -147,6 +147,7 @@ def test_a_retrying_reply_shows_what_waits_behind_it_and_can_be_cancelled(daemon
         head = page.locator(f'#messages li[data-id="{first["id"]}"]')
         expect(head.locator(".status")).to_contain_text("retrying", timeout=15_000)
         expect(head.locator(".blocked")).to_contain_text("1 later reply waits for this one")
+        page.screenshot(path="/tmp/inbox-retrying.png")
         head.get_by_role("button", name="Cancel").click()
         expect(head.locator(".status")).to_contain_text("cancelled")
     finally:
