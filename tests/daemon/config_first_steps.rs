@@ -1,6 +1,7 @@
 //! The README's "First steps" run as written (the binary under test standing in for the one
 //! `cargo build` makes): a newcomer ends with a conversation in the inbox.
 
+use crate::helpers::free_port;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -19,14 +20,6 @@ fn readme_first_steps() -> String {
         .nth(1)
         .expect("First steps has a sh block");
     block.split("```").next().unwrap().to_owned()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]

@@ -1,17 +1,9 @@
 //! The real binary killed with SIGKILL mid-stream: after a restart nothing is lost or doubled.
 
-use crate::helpers::eventually;
+use crate::helpers::{eventually, free_port};
 use crate::telegram_fake::{FakeTelegram, TOKEN, private_text};
 use serde_json::Value;
 use std::process::{Child, Command, Stdio};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn start(config: &std::path::Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_switchboard"))

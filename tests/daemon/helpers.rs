@@ -367,6 +367,15 @@ impl TestApp {
     }
 }
 
+/// A loopback port nobody listens on right now, for a server a test starts itself.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// The `id` of an API object.
 pub fn id_of(value: &Value) -> i64 {
     value["id"].as_i64().unwrap()

@@ -72,7 +72,9 @@ pub async fn run(
             Err(e) => return Err(ChannelError::Transient(format!("getUpdates: {e}"))),
         };
         let Some(last) = updates.last() else { continue };
-        let next = last.id.0 as i32 + 1;
+        // getUpdates takes an i32 offset; an id past it (never seen from Telegram) saturates
+        // instead of wrapping to a negative offset that would re-fetch from the start.
+        let next = i32::try_from(last.id.0).map_or(i32::MAX, |id| id.saturating_add(1));
         let batch = to_batch(bot, &channel.config.name, &me, &updates).await;
         let starts = started_threads(&batch);
         // Messages and the next offset commit together; a crash before this re-fetches them.
