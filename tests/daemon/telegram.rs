@@ -1,7 +1,9 @@
 //! The Telegram channel end to end: the fake Bot API ↔ the daemon ↔ the agent API.
 
 use crate::helpers::{TestApp, eventually, spawn_app_with};
-use crate::telegram_fake::{BOT_ID, BOT_USERNAME, FakeTelegram, TOKEN, private_text};
+use crate::telegram_fake::{
+    BOT_ID, BOT_USERNAME, FakeTelegram, LONE_SURROGATE, TOKEN, private_text,
+};
 use serde_json::{Value, json};
 use std::time::Duration;
 use switchboard::config::ChannelConfig;
@@ -498,4 +500,30 @@ async fn a_slow_chat_does_not_hold_up_replies_to_other_chats() {
     );
     app.wait_for_status(slow, slow_reply["id"].as_i64().unwrap(), "sent")
         .await;
+}
+
+#[tokio::test]
+async fn an_update_with_a_lone_surrogate_does_not_block_the_bot() {
+    let (app, fake) = spawn_with_bot().await;
+    // The JSON escape \ud800 alone is valid JSON but no valid string: teloxide refuses the
+    // whole getUpdates answer, which used to be fetched again forever.
+    fake.push(
+        "message",
+        private_text(4242, 1, &format!("broken {LONE_SURROGATE} text")),
+    );
+    fake.push("message", private_text(4242, 2, "and the next message"));
+    let id = app.wait_conversations("wallet-bot", 1).await[0]["id"]
+        .as_i64()
+        .unwrap();
+    let messages = app.wait_messages(id, 2).await;
+    assert_eq!(messages[0]["text"], "broken \u{fffd} text");
+    assert_eq!(messages[1]["text"], "and the next message");
+    // Later updates keep flowing: the offset moved past the bad batch.
+    fake.push("message", private_text(4242, 3, "still here"));
+    let messages = app.wait_messages(id, 3).await;
+    assert_eq!(messages[2]["text"], "still here");
+    assert_eq!(
+        app.health().await["channels"]["wallet-bot"]["state"],
+        "running"
+    );
 }

@@ -149,6 +149,9 @@ pub fn private_text(user: i64, message_id: i64, text: &str) -> Value {
     })
 }
 
+/// Put in an update's text, it reaches the daemon as the lone surrogate escape `\ud800`.
+pub const LONE_SURROGATE: &str = "\u{E000}lone-surrogate\u{E000}";
+
 fn ok(result: Value) -> Response {
     axum::Json(json!({ "ok": true, "result": result })).into_response()
 }
@@ -191,7 +194,12 @@ async fn method(
                     // Like Telegram: an offset confirms (forgets) every earlier update.
                     s.updates.retain(|u| u["update_id"].as_i64().unwrap() >= offset);
                     if !s.updates.is_empty() {
-                        return ok(Value::Array(s.updates.clone()));
+                        // JSON may carry a lone UTF-16 surrogate, which no `Value` can hold:
+                        // the marker is swapped for one in the text sent.
+                        let body = json!({ "ok": true, "result": s.updates.clone() })
+                            .to_string()
+                            .replace(LONE_SURROGATE, "\\ud800");
+                        return ([("content-type", "application/json")], body).into_response();
                     }
                 }
                 if tokio::time::timeout_at(deadline, waiter).await.is_err() {

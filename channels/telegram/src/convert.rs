@@ -325,3 +325,114 @@ mod tests {
         assert!(matches!(convert(&unknown, &bot()), Converted::Skip(_)));
     }
 }
+
+/// What is left of a getUpdates answer teloxide could not parse as a whole: the updates that do
+/// parse (lone UTF-16 surrogates, which JSON allows but Rust strings do not, become U+FFFD), and
+/// the offset past every update in it, so one malformed update is skipped (and logged) instead
+/// of being fetched again forever. `None` when not even the update ids can be read.
+pub fn salvage_updates(raw: &str) -> Option<(Vec<Update>, i32)> {
+    let answer: serde_json::Value = serde_json::from_str(&replace_lone_surrogates(raw)).ok()?;
+    let results = answer.get("result")?.as_array()?;
+    let mut updates = Vec::with_capacity(results.len());
+    let mut last: Option<i64> = None;
+    for value in results {
+        let id = value.get("update_id").and_then(serde_json::Value::as_i64)?;
+        last = Some(last.map_or(id, |l| l.max(id)));
+        // From text, as teloxide reads it: its Update does not deserialize from a `Value`.
+        match serde_json::from_str::<Update>(&value.to_string()) {
+            Ok(update) => updates.push(update),
+            Err(e) => {
+                tracing::warn!(update_id = id, error = %e, "unreadable Telegram update skipped")
+            }
+        }
+    }
+    let next = i32::try_from(last?).map_or(i32::MAX, |id| id.saturating_add(1));
+    Some((updates, next))
+}
+
+/// Rewrites `\uXXXX` escapes of lone surrogates in JSON text as `\ufffd`; pairs stay.
+fn replace_lone_surrogates(json: &str) -> std::borrow::Cow<'_, str> {
+    fn escape_at(b: &[u8], i: usize) -> Option<u16> {
+        let hex = b.get(i..i + 6)?;
+        if hex[0] != b'\\' || hex[1] != b'u' {
+            return None;
+        }
+        u16::from_str_radix(std::str::from_utf8(&hex[2..]).ok()?, 16).ok()
+    }
+    let b = json.as_bytes();
+    if !json.contains("\\u") {
+        return json.into();
+    }
+    let mut out = String::with_capacity(json.len());
+    let mut copied = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        match escape_at(b, i) {
+            Some(high @ 0xD800..=0xDBFF)
+                if escape_at(b, i + 6).is_some_and(|low| (0xDC00..=0xDFFF).contains(&low)) =>
+            {
+                let _ = high;
+                i += 12;
+            }
+            Some(0xD800..=0xDFFF) => {
+                out.push_str(&json[copied..i]);
+                out.push_str("\\ufffd");
+                i += 6;
+                copied = i;
+            }
+            // Any other escape (`\\`, `\"`, `\n`, a plain `\uXXXX`) is skipped whole.
+            _ => i += 2,
+        }
+    }
+    out.push_str(&json[copied..]);
+    out.into()
+}
+
+#[cfg(test)]
+mod salvage_tests {
+    use super::*;
+
+    #[test]
+    fn lone_surrogates_become_replacement_characters_and_pairs_stay() {
+        assert_eq!(replace_lone_surrogates(r#""a\ud800b""#), r#""a\ufffdb""#);
+        assert_eq!(
+            replace_lone_surrogates(r#""\ud83d\ude00""#),
+            r#""\ud83d\ude00""#
+        );
+        assert_eq!(
+            replace_lone_surrogates(r#""\\ud800""#),
+            r#""\\ud800""#,
+            "an escaped backslash"
+        );
+        assert_eq!(
+            replace_lone_surrogates(r#""\udc00\ud800""#),
+            r#""\ufffd\ufffd""#
+        );
+    }
+
+    #[test]
+    fn an_unreadable_update_is_skipped_and_the_offset_moves_past_it() {
+        let raw = r#"{"ok":true,"result":[
+            {"update_id":7,"message":{"message_id":1,"date":1790000000,
+             "chat":{"id":42,"type":"private","first_name":"Ann"},
+             "from":{"id":42,"is_bot":false,"first_name":"Ann"},"text":"hi \ud800 there"}},
+            {"update_id":8,"message":{"message_id":"not a number"}}]}"#;
+        let (updates, next) = salvage_updates(raw).unwrap();
+        assert_eq!(next, 9);
+        // teloxide reads what it cannot parse as an unknown kind (`UpdateKind::Error`), which
+        // converts to a skip; the message next to it is kept.
+        assert!(!matches!(
+            updates.last().unwrap().kind,
+            UpdateKind::Message(_)
+        ));
+        let UpdateKind::Message(message) = &updates[0].kind else {
+            panic!("a message: {:?}", updates[0].kind)
+        };
+        assert_eq!(message.text(), Some("hi \u{fffd} there"));
+        assert!(salvage_updates("not json").is_none());
+    }
+}

@@ -58,6 +58,23 @@ pub async fn run(
         };
         let updates = match updates {
             Ok(updates) => updates,
+            // One malformed update would make every later poll fail on the same batch: keep
+            // what parses and move past the rest.
+            Err(RequestError::InvalidJson { raw, .. }) => match convert::salvage_updates(&raw) {
+                Some((updates, next)) => {
+                    let batch = to_batch(bot, &channel.config.name, &me, &updates).await;
+                    let starts = started_threads(&batch);
+                    sink.commit(batch, Some(next.to_string())).await?;
+                    offset = next;
+                    greet(channel, sink.as_ref(), starts).await;
+                    continue;
+                }
+                None => {
+                    return Err(ChannelError::Transient(
+                        "getUpdates: an answer that is not JSON".into(),
+                    ));
+                }
+            },
             Err(RequestError::RetryAfter(wait)) => {
                 tokio::select! {
                     _ = shutdown.cancelled() => return Ok(()),
