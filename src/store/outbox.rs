@@ -127,22 +127,16 @@ impl Store {
         files: &[PreparedAttachment],
         expiry: Duration,
     ) -> Result<Message> {
-        let result = self
-            .insert_reply(
-                conversation_id,
-                agent,
-                text,
-                reply_to_message_id,
-                files,
-                expiry,
-                None,
-            )
-            .await;
-        self.writes.record(&result);
-        let (message, _) = result?;
-        let event = message.clone();
-        self.emit(|| vec![Event::MessageCreated(event)]);
-        Ok(message)
+        self.commit_reply(
+            conversation_id,
+            agent,
+            text,
+            reply_to_message_id,
+            files,
+            expiry,
+            None,
+        )
+        .await
     }
 
     /// An agent's reply; with an idempotency key, a repeated request (same agent and key)
@@ -158,10 +152,34 @@ impl Store {
         expiry: Duration,
         idempotency_key: Option<&str>,
     ) -> Result<Message> {
+        self.commit_reply(
+            conversation_id,
+            Some(agent),
+            text,
+            reply_to_message_id,
+            files,
+            expiry,
+            idempotency_key,
+        )
+        .await
+    }
+
+    /// Commits a reply, records the write's health, and announces it when it is new.
+    #[allow(clippy::too_many_arguments)]
+    async fn commit_reply(
+        &self,
+        conversation_id: i64,
+        agent: Option<&Agent>,
+        text: &str,
+        reply_to_message_id: Option<i64>,
+        files: &[PreparedAttachment],
+        expiry: Duration,
+        idempotency_key: Option<&str>,
+    ) -> Result<Message> {
         let result = self
             .insert_reply(
                 conversation_id,
-                Some(agent),
+                agent,
                 text,
                 reply_to_message_id,
                 files,
