@@ -45,6 +45,8 @@ impl Application {
             channels,
             dispatcher,
             expiry: config.outbox.expiry,
+            texts: Arc::new(crate::safety::Texts::new(&config.safety, &config.verification)),
+            verification_channel: config.verification.email_channel.clone(),
             auth: Arc::new(AuthLimiter::default()),
             streams: Arc::new(api::StreamSlots::new(
                 config.server.max_event_streams,
@@ -96,6 +98,7 @@ impl Application {
             &state.ingestor,
             &state.dispatcher,
             state.expiry,
+            &state.texts,
             &shutdown,
             &tasks,
         );

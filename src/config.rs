@@ -15,6 +15,8 @@ pub struct Config {
     pub storage: StorageConfig,
     pub outbox: OutboxConfig,
     pub log: LogConfig,
+    pub safety: SafetyConfig,
+    pub verification: VerificationConfig,
     #[serde(rename = "channel")]
     pub channels: Vec<ChannelConfig>,
 }
@@ -115,6 +117,33 @@ impl Default for OutboxConfig {
             lease: s(180),
         }
     }
+}
+
+/// Texts of the customer-safety guard. Each text table is keyed by language (`en`, `zh`, `es`,
+/// `ru`, ...; a customer whose language is not there gets `en`); a key given here replaces the
+/// built-in text of that language, the others stay.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SafetyConfig {
+    /// One line added to every greeting and acknowledgement on every channel, e.g. "We will
+    /// only answer you here. We never DM you first and never ask for your seed phrase."
+    /// Empty: none.
+    pub notice: String,
+    /// Sent to a customer whose message held a seed phrase or private key.
+    pub warning: std::collections::BTreeMap<String, String>,
+}
+
+/// Identity verification by a one-time code sent to the customer's email.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VerificationConfig {
+    /// The `[[channel]]` (kind `email`) that sends the codes; unset: verification is off.
+    pub email_channel: Option<String>,
+    /// Told to the customer in the conversation once the code is sent (`{email}` is replaced).
+    pub prompt: std::collections::BTreeMap<String, String>,
+    /// The mail with the code (`{code}` is replaced).
+    pub email_subject: Option<String>,
+    pub email_text: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -320,6 +349,27 @@ impl Config {
         }
         if self.outbox.expiry.is_zero() {
             errors.push("outbox.expiry: must be longer than zero".to_owned());
+        }
+        if let Some(name) = &self.verification.email_channel {
+            match self.channels.iter().find(|c| c.name() == name) {
+                Some(ChannelConfig::Email(_)) => {}
+                Some(_) => errors.push(format!(
+                    "verification.email_channel: channel {name:?} is not an email channel"
+                )),
+                None => errors.push(format!(
+                    "verification.email_channel: no [[channel]] is named {name:?}"
+                )),
+            }
+        }
+        for (key, _) in self
+            .verification
+            .email_text
+            .iter()
+            .filter(|(_, t)| !t.contains("{code}"))
+        {
+            errors.push(format!(
+                "verification.email_text.{key}: must contain {{code}}, where the code goes"
+            ));
         }
         let mut seen = std::collections::HashSet::new();
         for (i, channel) in self.channels.iter().enumerate() {

@@ -6,6 +6,7 @@ pub mod channels;
 pub mod config;
 pub mod metrics;
 pub mod outbox;
+pub mod safety;
 pub mod server;
 pub mod store;
 pub mod web;

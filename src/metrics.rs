@@ -13,6 +13,9 @@ pub struct Metrics {
 
 pub const INBOUND: &str = "switchboard_inbound_messages_total";
 pub const DELIVERIES: &str = "switchboard_delivery_attempts_total";
+pub const SECRETS_REMOVED: &str = "switchboard_secrets_removed_total";
+pub const UNSAFE_REPLIES: &str = "switchboard_unsafe_replies_refused_total";
+pub const VERIFICATIONS: &str = "switchboard_verifications_total";
 
 impl Metrics {
     pub fn add(&self, metric: &'static str, channel: &str, outcome: &'static str, n: u64) {
@@ -36,6 +39,18 @@ impl Metrics {
             (
                 DELIVERIES,
                 "Outbound delivery attempts, by channel and outcome (delivered, retry, failed).",
+            ),
+            (
+                SECRETS_REMOVED,
+                "Inbound messages a wallet secret was cut from, by channel and kind (seed_phrase, private_key, extended_key, keystore).",
+            ),
+            (
+                UNSAFE_REPLIES,
+                "Agent replies refused for asking a customer for a secret, by channel and category.",
+            ),
+            (
+                VERIFICATIONS,
+                "Identity verifications by one-time code, by channel and outcome (sent, verified, wrong_code, locked).",
             ),
         ];
         let counters = self.counters.lock().unwrap();

@@ -43,6 +43,30 @@ impl Dispatcher {
         self.wake.notify_one();
     }
 
+    /// Asks `channel` to delete a customer's message on the platform, in the background: best
+    /// effort (the stored copy is already clean), bounded in time, the outcome logged.
+    pub fn retract(&self, channel: &str, thread_id: &str, external_id: &str) {
+        let Some(adapter) = self.channels.get(channel).cloned() else {
+            return;
+        };
+        let (channel, thread_id, external_id) =
+            (channel.to_owned(), thread_id.to_owned(), external_id.to_owned());
+        let timeout = self.config.lease.mul_f32(2.0 / 3.0);
+        tokio::spawn(async move {
+            match tokio::time::timeout(timeout, adapter.retract(&thread_id, &external_id)).await {
+                Ok(Ok(())) => {
+                    tracing::info!(%channel, %external_id, "message with a wallet secret deleted on the platform")
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(%channel, %external_id, error = %e, "message with a wallet secret not deleted on the platform")
+                }
+                Err(_) => {
+                    tracing::warn!(%channel, %external_id, "deleting a message with a wallet secret timed out")
+                }
+            }
+        });
+    }
+
     /// Claims and delivers everything due now, waiting for each attempt; returns how many were
     /// attempted. The run loop and tests both drive delivery through this.
     pub async fn dispatch_due(&self) -> crate::store::Result<usize> {

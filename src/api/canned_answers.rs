@@ -97,6 +97,7 @@ fn check_shortcut(shortcut: &str) -> Result<(), ApiError> {
     responses(
         (status = 201, description = "The canned answer", body = CannedEnvelope),
         (status = 409, description = "Another canned answer has this shortcut", body = ErrorBody),
+        (status = 422, description = "Refused (`code`: `unsafe_request`): the text asks the customer for a secret, or holds one", body = ErrorBody),
         JsonBodyErrors,
         AdminErrors,
     ))]
@@ -107,6 +108,8 @@ pub async fn post_canned(
 ) -> Result<(StatusCode, axum::Json<CannedEnvelope>), ApiError> {
     check_shortcut(&body.shortcut)?;
     check_text(&body.text)?;
+    // A canned answer is a reply waiting to be sent: the same guard applies.
+    switchboard_safety::check_reply(&body.text).map_err(ApiError::Unsafe)?;
     let canned_answer = state
         .store
         .add_canned_answer(&agent, &body.shortcut, body.title.trim(), &body.text)
@@ -128,6 +131,7 @@ pub async fn post_canned(
         (status = 200, description = "The canned answer after the change", body = CannedEnvelope),
         (status = 404, description = "No such canned answer", body = ErrorBody),
         (status = 409, description = "Another canned answer has this shortcut", body = ErrorBody),
+        (status = 422, description = "Refused (`code`: `unsafe_request`): the text asks the customer for a secret, or holds one", body = ErrorBody),
         JsonBodyErrors,
         AdminErrors,
     ))]
@@ -142,6 +146,7 @@ pub async fn patch_canned(
     }
     if let Some(text) = &body.text {
         check_text(text)?;
+        switchboard_safety::check_reply(text).map_err(ApiError::Unsafe)?;
     }
     let canned_answer = state
         .store

@@ -5,7 +5,7 @@
 use super::error::ErrorBody;
 use super::{
     agents, attachments, canned_answers, contacts, conversations, events, inbound, messages, notes,
-    ops,
+    ops, verification,
 };
 use std::collections::BTreeMap;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -40,6 +40,8 @@ use utoipa::{IntoResponses, OpenApi, ToResponse, ToSchema};
         messages::post_message,
         messages::retry_message,
         messages::cancel_message,
+        verification::post_verify,
+        verification::get_verification,
         notes::list_notes,
         notes::post_note,
         canned_answers::list_canned,

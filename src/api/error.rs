@@ -14,6 +14,15 @@ use utoipa::ToSchema;
 pub struct ErrorBody {
     /// What was wrong, for a person to read (internal errors say only "internal error").
     pub error: String,
+    /// A stable name for errors a client acts on: `unsafe_request` (422: the reply asks the
+    /// customer for a secret, or holds one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
+    /// With `unsafe_request`: what the reply asked for (`seed_phrase`, `private_key`,
+    /// `keystore`, `wallet_password`, `one_time_code`, `remote_access`, `send_funds`,
+    /// `contains_secret`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<&'static str>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +41,8 @@ pub enum ApiError {
     Conflict(String),
     #[error("{1}")]
     Rejected(StatusCode, String),
+    #[error("refused: {0}")]
+    Unsafe(switchboard_safety::Refusal),
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error(transparent)]
@@ -49,6 +60,7 @@ impl IntoResponse for ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Rejected(status, _) => *status,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unsafe(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let message = match &self {
@@ -59,7 +71,16 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let mut response = (status, axum::Json(ErrorBody { error: message })).into_response();
+        let (code, category) = match &self {
+            Self::Unsafe(refusal) => (Some("unsafe_request"), Some(refusal.category)),
+            _ => (None, None),
+        };
+        let body = ErrorBody {
+            error: message,
+            code,
+            category,
+        };
+        let mut response = (status, axum::Json(body)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
             // The store or the process will be back: a widget or webhook sender retries.
             response.headers_mut().insert(

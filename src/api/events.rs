@@ -17,7 +17,8 @@ use tokio::sync::broadcast;
 
 /// Live events (Server-Sent Events), sent after each change committed.
 ///
-/// Events: `message.created`, `message.updated`, `conversation.updated`, `note.created`; each
+/// Events: `message.created`, `message.updated`, `conversation.updated`, `note.created`, and
+/// for admins `reply.refused` (an agent's reply was refused as unsafe); each
 /// event's data is `{"type": ..., "data": ...}` with the message, conversation or note as the
 /// API returns it. A `resync` event (`{"missed": n}`) means events were missed: reload. The
 /// stream ends when its token is revoked; streams are limited per agent and in all (429 past
@@ -57,6 +58,7 @@ pub async fn events(
     let stream = Stream {
         events: state.store.subscribe(),
         last_write: None,
+        admin: agent.role == crate::store::Role::Admin,
         _slot: slot,
     };
     let body = futures_util::stream::unfold(stream, |mut stream| async move {
@@ -87,6 +89,8 @@ const MAX_CHUNK: usize = 1024 * 1024;
 struct Stream {
     events: broadcast::Receiver<Arc<Published>>,
     last_write: Option<Instant>,
+    /// Admin streams also carry admin-only events (refused unsafe replies).
+    admin: bool,
     /// Holds the stream's place under the limits until the stream is dropped.
     _slot: super::StreamSlot,
 }
@@ -99,7 +103,7 @@ impl Stream {
         match tokio::time::timeout(KEEP_ALIVE, self.events.recv()).await {
             Err(_) => return Some(Bytes::from_static(b": keep-alive\n\n")),
             Ok(Err(broadcast::error::RecvError::Closed)) => return None,
-            Ok(first) => push(&mut chunk, first),
+            Ok(first) => push(&mut chunk, first, self.admin),
         }
         if let Some(at) = self.last_write {
             tokio::time::sleep_until((at + MIN_WRITE_INTERVAL).into()).await;
@@ -109,10 +113,12 @@ impl Stream {
                 Err(
                     broadcast::error::TryRecvError::Empty | broadcast::error::TryRecvError::Closed,
                 ) => break,
-                Ok(event) => push(&mut chunk, Ok(event)),
-                Err(broadcast::error::TryRecvError::Lagged(n)) => {
-                    push(&mut chunk, Err(broadcast::error::RecvError::Lagged(n)))
-                }
+                Ok(event) => push(&mut chunk, Ok(event), self.admin),
+                Err(broadcast::error::TryRecvError::Lagged(n)) => push(
+                    &mut chunk,
+                    Err(broadcast::error::RecvError::Lagged(n)),
+                    self.admin,
+                ),
             }
         }
         self.last_write = Some(Instant::now());
@@ -120,8 +126,13 @@ impl Stream {
     }
 }
 
-fn push(chunk: &mut BytesMut, item: Result<Arc<Published>, broadcast::error::RecvError>) {
+fn push(
+    chunk: &mut BytesMut,
+    item: Result<Arc<Published>, broadcast::error::RecvError>,
+    admin: bool,
+) {
     match item {
+        Ok(published) if published.event.admin_only() && !admin => {}
         Ok(published) => chunk.extend_from_slice(&published.frame),
         Err(broadcast::error::RecvError::Lagged(missed)) => chunk.extend_from_slice(
             format!("event: resync\ndata: {}\n\n", json!({ "missed": missed })).as_bytes(),

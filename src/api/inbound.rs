@@ -77,6 +77,9 @@ pub struct InboundAccepted {
     conversation_id: i64,
     /// True when this message_id was already stored: nothing new was written.
     duplicate: bool,
+    /// True when a wallet secret (seed phrase, private key) was cut from the message before it
+    /// was stored; the customer is sent a warning. A widget can tell them at once.
+    secret_removed: bool,
 }
 
 /// A customer's message for an `api` channel.
@@ -129,7 +132,19 @@ pub async fn channel_inbound(
         sent_at: body.sent_at,
         ..Inbound::text(body.thread_id, body.message_id, sender, body.text)
     };
-    let report = state.ingestor.ingest(&name, vec![inbound], None).await?;
+    let batch = vec![inbound];
+    let origins = crate::safety::Origin::of(&batch);
+    let report = state.ingestor.ingest(&name, batch, None).await?;
+    crate::safety::after_ingest(
+        &state.store,
+        &state.dispatcher,
+        &state.texts,
+        state.expiry,
+        &name,
+        &origins,
+        &report,
+    )
+    .await;
     let item = report
         .items
         .first()
@@ -146,6 +161,7 @@ pub async fn channel_inbound(
             message_id: item.message_id,
             conversation_id: item.conversation_id,
             duplicate,
+            secret_removed: item.secret_removed,
         }),
     ))
 }
@@ -187,6 +203,7 @@ pub async fn telegram_webhook(
         state.ingestor.clone(),
         state.dispatcher.clone(),
         state.expiry,
+        state.texts.clone(),
     );
     match channel.handle_webhook(secret, &body, &sink).await {
         Ok(()) => Ok(StatusCode::OK),

@@ -124,6 +124,7 @@ async fn store_files(
         (status = 202, description = "The reply, committed and waiting for delivery", body = MessageEnvelope),
         (status = 404, description = "No such conversation", body = ErrorBody),
         (status = 409, description = "The Idempotency-Key was already used in another conversation", body = ErrorBody),
+        (status = 422, description = "Refused, nothing queued (`code`: `unsafe_request`): the reply asks the customer for a seed phrase, private key, password, one-time code, remote access or funds, or holds a secret itself", body = ErrorBody),
         JsonBodyErrors,
         AgentErrors,
     ))]
@@ -138,6 +139,7 @@ pub async fn post_message(
     if body.attachments.is_empty() || !body.text.is_empty() {
         check_text(&body.text)?;
     }
+    guard_reply(&state, &agent, id, &body.text).await?;
     let files = store_files(&state, body.attachments).await?;
     let message = state
         .store
@@ -156,6 +158,42 @@ pub async fn post_message(
         StatusCode::ACCEPTED,
         axum::Json(MessageEnvelope { message }),
     ))
+}
+
+/// Refuses a reply that asks the customer for a secret (or holds one) before anything is
+/// queued; the attempt is logged, counted and announced to admins, never its text.
+pub(super) async fn guard_reply(
+    state: &AppState,
+    agent: &crate::store::Agent,
+    conversation_id: i64,
+    text: &str,
+) -> Result<(), ApiError> {
+    let Err(refusal) = switchboard_safety::check_reply(text) else {
+        return Ok(());
+    };
+    let channel = match state.store.conversation(conversation_id).await {
+        Ok(c) => c.channel,
+        Err(crate::store::StoreError::NotFound) => return Err(ApiError::NotFound),
+        Err(_) => String::new(),
+    };
+    tracing::warn!(
+        agent = agent.id,
+        conversation = conversation_id,
+        category = refusal.category,
+        "unsafe reply refused"
+    );
+    state
+        .store
+        .metrics()
+        .add(crate::metrics::UNSAFE_REPLIES, &channel, refusal.category, 1);
+    state.store.announce_refusal(crate::store::RefusedReply {
+        agent_id: agent.id,
+        agent_name: agent.name.clone(),
+        conversation_id,
+        category: refusal.category.to_owned(),
+        at: chrono::Utc::now(),
+    });
+    Err(ApiError::Unsafe(refusal))
 }
 
 /// The optional `Idempotency-Key` header: 1 to 255 visible ASCII characters.

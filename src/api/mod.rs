@@ -15,6 +15,7 @@ mod inbound;
 mod messages;
 mod notes;
 mod ops;
+mod verification;
 
 pub use auth::AuthLimiter;
 pub use doc::ApiDoc;
@@ -39,6 +40,10 @@ pub struct AppState {
     pub dispatcher: Dispatcher,
     /// Outbox expiry given to new and manually retried replies.
     pub expiry: Duration,
+    /// What customers are told by the safety guard and the verification flow.
+    pub texts: Arc<crate::safety::Texts>,
+    /// The email channel that sends one-time codes (`[verification] email_channel`).
+    pub verification_channel: Option<String>,
     pub auth: Arc<AuthLimiter>,
     /// Moves when a token is revoked or an agent disabled: open streams re-check their token.
     pub revocations: tokio::sync::watch::Receiver<(i64, i64, i64)>,
@@ -129,6 +134,11 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
         .route(
             "/canned_answers/{id}",
             patch(canned_answers::patch_canned).delete(canned_answers::delete_canned),
+        )
+        .route("/conversations/{id}/verify", post(verification::post_verify))
+        .route(
+            "/conversations/{id}/verification",
+            get(verification::get_verification),
         )
         .route("/messages/{id}/retry", post(messages::retry_message))
         .route("/messages/{id}/cancel", post(messages::cancel_message))

@@ -6,6 +6,7 @@ pub mod api;
 
 use crate::config::ChannelConfig;
 use crate::outbox::Dispatcher;
+use crate::safety::{Origin, Texts};
 use crate::store::Ingestor;
 use async_trait::async_trait;
 use serde::Serialize;
@@ -69,6 +70,7 @@ pub struct ChannelSink {
     dispatcher: Dispatcher,
     /// Outbox expiry for automatic replies.
     expiry: Duration,
+    texts: Arc<Texts>,
 }
 
 impl ChannelSink {
@@ -77,12 +79,14 @@ impl ChannelSink {
         ingestor: Ingestor,
         dispatcher: Dispatcher,
         expiry: Duration,
+        texts: Arc<Texts>,
     ) -> Self {
         Self {
             channel: channel.into(),
             ingestor,
             dispatcher,
             expiry,
+            texts,
         }
     }
 }
@@ -90,11 +94,23 @@ impl ChannelSink {
 #[async_trait]
 impl InboundSink for ChannelSink {
     async fn commit(&self, batch: Vec<Inbound>, cursor: Option<String>) -> Result<(), SinkError> {
-        self.ingestor
+        let origins = Origin::of(&batch);
+        let report = self
+            .ingestor
             .ingest(&self.channel, batch, cursor)
             .await
-            .map(|_| ())
-            .map_err(|e| SinkError(e.to_string()))
+            .map_err(|e| SinkError(e.to_string()))?;
+        crate::safety::after_ingest(
+            self.ingestor.store(),
+            &self.dispatcher,
+            &self.texts,
+            self.expiry,
+            &self.channel,
+            &origins,
+            &report,
+        )
+        .await;
+        Ok(())
     }
 
     async fn cursor(&self) -> Result<Option<String>, SinkError> {
@@ -108,7 +124,12 @@ impl InboundSink for ChannelSink {
     async fn auto_reply(&self, thread_id: &str, text: &str) -> Result<(), SinkError> {
         self.ingestor
             .store()
-            .create_auto_reply(&self.channel, thread_id, text, self.expiry)
+            .create_auto_reply(
+                &self.channel,
+                thread_id,
+                &self.texts.with_notice(text),
+                self.expiry,
+            )
             .await
             .map_err(|e| SinkError(e.to_string()))?;
         self.dispatcher.wake();
@@ -200,6 +221,7 @@ pub fn supervise(
     ingestor: &Ingestor,
     dispatcher: &Dispatcher,
     expiry: Duration,
+    texts: &Arc<Texts>,
     shutdown: &CancellationToken,
     tasks: &tokio_util::task::TaskTracker,
 ) -> HealthMap {
@@ -219,6 +241,7 @@ pub fn supervise(
             ingestor.clone(),
             dispatcher.clone(),
             expiry,
+            texts.clone(),
         ));
         let (channel, shutdown, health, name) = (
             channel.clone(),

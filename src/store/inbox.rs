@@ -4,13 +4,15 @@
 use super::{
     AssigneeFilter, Attachment, Contact, ContactRef, Conversation, ConversationFilter,
     ConversationPatch, DeliveryStatus, Direction, Event, Identity, Message, MessageSender,
-    Priority, Result, Revision, Status, Store, StoreError, from_millis, now_ms,
+    Priority, Result, Revision, Status, Store, StoreError, VerifiedEmail, from_millis, now_ms,
 };
 use sqlx::SqliteConnection;
 
 const CONVERSATION_COLUMNS: &str =
     "c.id, c.channel, c.status, c.priority, c.subject, c.assignee_id,
-    c.created_at, c.last_message_at, c.contact_id, k.display_name AS contact_name";
+    c.created_at, c.last_message_at, c.contact_id, k.display_name AS contact_name, c.flags,
+    (SELECT json_group_array(v.email) FROM contact_verified_emails v
+        WHERE v.contact_id = c.contact_id) AS verified_emails";
 
 #[derive(sqlx::FromRow)]
 struct ConversationRow {
@@ -24,6 +26,13 @@ struct ConversationRow {
     last_message_at: i64,
     contact_id: i64,
     contact_name: String,
+    flags: String,
+    verified_emails: String,
+}
+
+/// A JSON array of strings kept in a text column; anything else reads as empty.
+pub(crate) fn string_list(json: &str) -> Vec<String> {
+    serde_json::from_str(json).unwrap_or_default()
 }
 
 impl From<ConversationRow> for Conversation {
@@ -33,10 +42,12 @@ impl From<ConversationRow> for Conversation {
             channel: r.channel,
             status: Status::parse(&r.status).unwrap_or(Status::Open),
             priority: Priority::parse(&r.priority).unwrap_or(Priority::Normal),
+            flags: string_list(&r.flags),
             subject: r.subject,
             contact: ContactRef {
                 id: r.contact_id,
                 display_name: r.contact_name,
+                verified_emails: string_list(&r.verified_emails),
             },
             assignee_id: r.assignee_id,
             created_at: from_millis(r.created_at),
@@ -407,6 +418,14 @@ impl Store {
         .bind(id)
         .fetch_all(&mut *conn)
         .await?;
+        let verified: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT v.email, v.verified_at, a.conversation_id
+                 FROM contact_verified_emails v JOIN verifications a ON a.id = v.verification_id
+                 WHERE v.contact_id = ?1 ORDER BY v.verified_at",
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
         let sql = sqlx::AssertSqlSafe(format!(
             "SELECT {CONVERSATION_COLUMNS} FROM conversations c JOIN contacts k ON k.id = c.contact_id
              WHERE c.contact_id = ?1 ORDER BY c.last_message_at DESC, c.id DESC"
@@ -418,6 +437,14 @@ impl Store {
             display_name,
             created_at: from_millis(created_at),
             identities,
+            verified_emails: verified
+                .into_iter()
+                .map(|(email, at, conversation_id)| VerifiedEmail {
+                    email,
+                    verified_at: from_millis(at),
+                    conversation_id,
+                })
+                .collect(),
             conversations: conversations.into_iter().map(Into::into).collect(),
         })
     }
@@ -451,6 +478,21 @@ impl Store {
         sqlx::query("UPDATE contact_identities SET contact_id = ?2 WHERE contact_id = ?1")
             .bind(from)
             .bind(into)
+            .execute(&mut *tx)
+            .await?;
+        // Proofs move along; one the target already holds keeps its own (earlier) date.
+        sqlx::query(
+            "INSERT OR IGNORE INTO contact_verified_emails
+                 (contact_id, email, verified_at, verification_id)
+             SELECT ?2, email, verified_at, verification_id FROM contact_verified_emails
+             WHERE contact_id = ?1",
+        )
+        .bind(from)
+        .bind(into)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM contact_verified_emails WHERE contact_id = ?1")
+            .bind(from)
             .execute(&mut *tx)
             .await?;
         let moved: Vec<i64> = sqlx::query_scalar(

@@ -6,8 +6,8 @@
 //! is lost or doubled.
 
 use super::{
-    Attachment, ContactRef, Conversation, Direction, Event, Message, MessageSender, Priority,
-    Result, Status, Store, StoreError, from_millis, inbox, now_ms,
+    Attachment, CodeOutcome, ContactRef, Conversation, Direction, Event, Message, MessageSender,
+    Priority, Result, Status, Store, StoreError, from_millis, inbox, now_ms,
 };
 use sqlx::Sqlite;
 use sqlx::pool::PoolConnection;
@@ -37,6 +37,8 @@ pub struct PreparedAttachment {
 pub struct PreparedInbound {
     pub inbound: Inbound,
     pub attachments: Vec<PreparedAttachment>,
+    /// A wallet secret was cut from it before it got here: its conversation turns urgent.
+    pub secret_removed: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +56,8 @@ pub struct IngestItem {
     pub message_id: Option<i64>,
     pub conversation_id: i64,
     pub outcome: Outcome,
+    /// The guard cut a wallet secret from this message before it was stored.
+    pub secret_removed: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -95,9 +99,22 @@ impl Ingestor {
         cursor: Option<String>,
     ) -> Result<IngestReport> {
         let mut prepared = Vec::with_capacity(batch.len());
+        let mut codes = Vec::new();
+        let mut secrets = Vec::new();
         let latest = chrono::Utc::now() + chrono::Duration::minutes(5);
-        for mut inbound in batch {
+        for (n, mut inbound) in batch.into_iter().enumerate() {
             bound_client_fields(&mut inbound, latest);
+            // Before anything of it is written anywhere (files, rows, events, logs).
+            let kinds = crate::safety::scrub_inbound(&mut inbound);
+            let secret_removed = !kinds.is_empty();
+            if secret_removed {
+                // What was found, never what it was: the log shows the kind and the message id.
+                tracing::warn!(channel, external_id = %inbound.message_id, kinds = ?kinds, "wallet secret removed from an inbound message");
+                secrets.push((n, kinds));
+            }
+            if let Some(code) = self.take_code(channel, &mut inbound).await? {
+                codes.push((n, code));
+            }
             let attachments = std::mem::take(&mut inbound.attachments);
             let mut stored = Vec::with_capacity(attachments.len());
             for a in attachments {
@@ -121,6 +138,7 @@ impl Ingestor {
             prepared.push(PreparedInbound {
                 inbound,
                 attachments: stored,
+                secret_removed,
             });
         }
         let (reply, answer) = oneshot::channel();
@@ -132,7 +150,68 @@ impl Ingestor {
         };
         let closed = || StoreError::Unavailable("the store is shutting down".into());
         self.jobs.send(job).await.map_err(|_| closed())?;
-        answer.await.map_err(|_| closed())?
+        let report = answer.await.map_err(|_| closed())??;
+        for (n, kinds) in secrets {
+            if report.items.get(n).is_some_and(|i| i.outcome == Outcome::Created) {
+                for kind in kinds {
+                    let m = self.store.metrics();
+                    m.add(crate::metrics::SECRETS_REMOVED, channel, kind.as_str(), 1);
+                }
+            }
+        }
+        for (n, (id, outcome)) in codes {
+            // A repeated delivery of the message that held the code still verifies (the first
+            // may have crashed before this); a repeated wrong code counts once.
+            let counts = match report.items.get(n).map(|i| i.outcome) {
+                Some(Outcome::Created) => true,
+                Some(Outcome::Duplicate) => outcome == CodeOutcome::Matched,
+                _ => false,
+            };
+            if !counts {
+                continue;
+            }
+            match self.store.record_code(id, outcome).await {
+                Ok(v) => {
+                    let label = match v.status.as_str() {
+                        "verified" => "verified",
+                        "locked" => "locked",
+                        "expired" => "expired",
+                        _ => "wrong_code",
+                    };
+                    tracing::info!(verification = id, status = %v.status, "one-time code received");
+                    let m = self.store.metrics();
+                    m.add(crate::metrics::VERIFICATIONS, channel, label, 1);
+                }
+                Err(e) => {
+                    tracing::warn!(verification = id, error = %e, "verification outcome not recorded")
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// While a verification is pending in this message's conversation, finds the one-time code
+    /// in it, cuts it out like a secret, and tells whether it was the right one.
+    async fn take_code(
+        &self,
+        channel: &str,
+        inbound: &mut Inbound,
+    ) -> Result<Option<(i64, CodeOutcome)>> {
+        if inbound.change != Change::New || !crate::safety::has_code_candidate(&inbound.text) {
+            return Ok(None);
+        }
+        let Some(pending) = self.store.pending_code(channel, &inbound.thread_id).await? else {
+            return Ok(None);
+        };
+        let matched = crate::safety::remove_code(inbound, |code| pending.matches(code));
+        Ok(Some((
+            pending.id,
+            if matched {
+                CodeOutcome::Matched
+            } else {
+                CodeOutcome::Wrong
+            },
+        )))
     }
 }
 
@@ -336,6 +415,8 @@ struct Group<'a> {
     pending: Vec<PendingNew<'a>>,
     /// Conversations that received new messages, with the newest message time.
     touched: HashMap<i64, i64>,
+    /// Conversations where the guard cut a secret from a message stored now.
+    flagged: Vec<i64>,
     contact_names: HashMap<i64, String>,
 }
 
@@ -359,6 +440,7 @@ async fn commit_group(
         events: Vec::new(),
         pending: Vec::new(),
         touched: HashMap::new(),
+        flagged: Vec::new(),
         contact_names: HashMap::new(),
     };
     prefetch(&mut tx, caches, jobs, group.now).await?;
@@ -379,6 +461,7 @@ async fn commit_group(
                 message_id: None,
                 conversation_id,
                 outcome: Outcome::Duplicate,
+                secret_removed: item.secret_removed,
             });
             if inbound.change == Change::New && !inbound.participants.is_empty() {
                 people.push((j, slot, conversation_id, &inbound.participants));
@@ -407,12 +490,17 @@ async fn commit_group(
                         deleted,
                     )
                     .await?;
+                    if item.secret_removed && item_report.outcome != Outcome::Duplicate {
+                        group.flagged.push(conversation_id);
+                        group.touched.entry(conversation_id).or_insert(0);
+                    }
                     group.reports[j].items[slot] = item_report;
                 }
             }
         }
     }
     flush_new(&mut tx, &mut group).await?;
+    flag_conversations(&mut tx, &mut group).await?;
     touch_conversations(&mut tx, &mut group).await?;
     // Only messages stored now add people: a re-read old mail must not bring back someone an
     // agent took off the thread.
@@ -677,7 +765,11 @@ async fn flush_new(conn: &mut sqlx::SqliteConnection, group: &mut Group<'_>) -> 
             message_id: Some(id),
             conversation_id: p.conversation_id,
             outcome: Outcome::Created,
+            secret_removed: p.item.secret_removed,
         };
+        if p.item.secret_removed {
+            group.flagged.push(p.conversation_id);
+        }
         let at = p
             .item
             .inbound
@@ -691,6 +783,26 @@ async fn flush_new(conn: &mut sqlx::SqliteConnection, group: &mut Group<'_>) -> 
             group.events.push(event);
         }
     }
+    Ok(())
+}
+
+/// A customer who sent a wallet secret needs an agent now: the conversation turns urgent and
+/// carries the `secret_removed` mark (rare: one statement per group that has any).
+async fn flag_conversations(conn: &mut sqlx::SqliteConnection, group: &mut Group<'_>) -> Result<()> {
+    if group.flagged.is_empty() {
+        return Ok(());
+    }
+    group.flagged.sort_unstable();
+    group.flagged.dedup();
+    sqlx::query(
+        "UPDATE conversations SET priority = 'urgent',
+             flags = CASE WHEN EXISTS (SELECT 1 FROM json_each(flags) f WHERE f.value = 'secret_removed')
+                 THEN flags ELSE json_insert(flags, '$[#]', 'secret_removed') END
+         WHERE id IN (SELECT j.value FROM json_each(?1) AS j)",
+    )
+    .bind(to_json(&group.flagged)?)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -713,7 +825,7 @@ async fn touch_conversations(
              last_message_at = MAX(last_message_at, t.at)
          FROM (SELECT j.value ->> 0 AS id, j.value ->> 1 AS at FROM json_each(?1) AS j) AS t
          WHERE conversations.id = t.id
-         RETURNING id, channel, status, priority, subject, assignee_id, created_at,
+         RETURNING id, channel, status, priority, flags, subject, assignee_id, created_at,
              last_message_at, contact_id",
     )
     .bind(touched)
@@ -723,6 +835,14 @@ async fn touch_conversations(
     if !group.listening {
         return Ok(());
     }
+    let contacts: Vec<i64> = rows.iter().map(|r| r.contact_id).collect();
+    let verified: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT contact_id, email FROM contact_verified_emails
+         WHERE contact_id IN (SELECT j.value FROM json_each(?1) AS j) ORDER BY verified_at",
+    )
+    .bind(to_json(&contacts)?)
+    .fetch_all(&mut *conn)
+    .await?;
     for row in rows {
         let contact_name = match group.contact_names.get(&row.contact_id) {
             Some(name) => name.clone(),
@@ -738,10 +858,16 @@ async fn touch_conversations(
             channel: row.channel,
             status: Status::parse(&row.status).unwrap_or(Status::Open),
             priority: Priority::parse(&row.priority).unwrap_or(Priority::Normal),
+            flags: inbox::string_list(&row.flags),
             subject: row.subject,
             contact: ContactRef {
                 id: row.contact_id,
                 display_name: contact_name,
+                verified_emails: verified
+                    .iter()
+                    .filter(|(c, _)| *c == row.contact_id)
+                    .map(|(_, e)| e.clone())
+                    .collect(),
             },
             assignee_id: row.assignee_id,
             created_at: from_millis(row.created_at),
@@ -757,6 +883,7 @@ struct TouchedRow {
     channel: String,
     status: String,
     priority: String,
+    flags: String,
     subject: Option<String>,
     assignee_id: Option<i64>,
     created_at: i64,
@@ -781,6 +908,7 @@ async fn apply_change(
         message_id,
         conversation_id,
         outcome,
+        secret_removed: item.secret_removed,
     };
     let found: Option<(i64, String, Option<String>, Option<i64>)> = sqlx::query_as(
         // A customer edits or deletes their own messages: look among the inbound ones first

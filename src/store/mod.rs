@@ -10,13 +10,15 @@ pub mod model;
 mod notes;
 mod outbox;
 mod threading;
+mod verification;
 
 pub use files::FileStore;
-pub use ingest::{IngestReport, Ingestor, PreparedAttachment, PreparedInbound};
+pub use ingest::{IngestItem, IngestReport, Ingestor, Outcome, PreparedAttachment, PreparedInbound};
 pub use model::*;
 pub use notes::{CannedAnswer, Note};
 pub(crate) use outbox::after_ms;
 pub use outbox::{OutboxFile, OutboxJob, RetryDecision};
+pub use verification::{CodeOutcome, PendingCode, Verification, new_code};
 
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -252,6 +254,11 @@ impl Store {
 
     /// Publishes events built only when somebody listens: ingest stays cheap with no inbox open.
     /// Each is serialized here, once, however many live streams then send it.
+    /// Tells admins' live streams that an agent's reply was refused as unsafe.
+    pub fn announce_refusal(&self, refused: RefusedReply) {
+        self.emit(|| vec![Event::ReplyRefused(refused)]);
+    }
+
     pub(crate) fn emit(&self, build: impl FnOnce() -> Vec<Event>) {
         if self.events.receiver_count() > 0 {
             for event in build() {

@@ -73,6 +73,8 @@ text_enum!(Role { Admin = "admin", Agent = "agent" });
 pub struct ContactRef {
     pub id: i64,
     pub display_name: String,
+    /// Emails this contact proved to control by a one-time code (on any of its channels).
+    pub verified_emails: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -81,6 +83,9 @@ pub struct Conversation {
     pub channel: String,
     pub status: Status,
     pub priority: Priority,
+    /// Marks agents must see: `secret_removed` (a wallet secret was cut from a customer
+    /// message), `verification_locked` (too many wrong one-time codes).
+    pub flags: Vec<String>,
     pub subject: Option<String>,
     pub contact: ContactRef,
     pub assignee_id: Option<i64>,
@@ -166,7 +171,18 @@ pub struct Contact {
     #[serde(serialize_with = "timestamp::serialize")]
     pub created_at: DateTime<Utc>,
     pub identities: Vec<Identity>,
+    /// Emails proved by a one-time code, with when.
+    pub verified_emails: Vec<VerifiedEmail>,
     pub conversations: Vec<Conversation>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct VerifiedEmail {
+    pub email: String,
+    #[serde(serialize_with = "timestamp::serialize")]
+    pub verified_at: DateTime<Utc>,
+    /// The conversation in which the customer entered the code.
+    pub conversation_id: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -192,6 +208,20 @@ pub enum Event {
     ConversationUpdated(Conversation),
     #[serde(rename = "note.created")]
     NoteCreated(super::Note),
+    /// An agent's reply was refused for asking the customer for a secret (admins only).
+    #[serde(rename = "reply.refused")]
+    ReplyRefused(RefusedReply),
+}
+
+/// A refused unsafe reply, as admins see it: who, where and what kind, never the text.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct RefusedReply {
+    pub agent_id: i64,
+    pub agent_name: String,
+    pub conversation_id: i64,
+    pub category: String,
+    #[serde(serialize_with = "timestamp::serialize")]
+    pub at: DateTime<Utc>,
 }
 
 impl Event {
@@ -201,7 +231,13 @@ impl Event {
             Self::MessageUpdated(_) => "message.updated",
             Self::ConversationUpdated(_) => "conversation.updated",
             Self::NoteCreated(_) => "note.created",
+            Self::ReplyRefused(_) => "reply.refused",
         }
+    }
+
+    /// Events only admins' streams carry.
+    pub fn admin_only(&self) -> bool {
+        matches!(self, Self::ReplyRefused(_))
     }
 }
 

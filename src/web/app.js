@@ -123,6 +123,9 @@ function clearConversation(title, placeholder) {
   $("title").title = "";
   $("participants").textContent = "";
   $("assignee").textContent = "";
+  $("safety").hidden = true;
+  $("safety").textContent = "";
+  $("verified").hidden = true;
   $("conversation-error").textContent = "";
   $("actions").hidden = true;
   $("reply").hidden = true;
@@ -205,7 +208,11 @@ function fillRow(entry, c) {
   const assigned = !c.assignee_id ? " · unassigned" : state.me && c.assignee_id === state.me.id ? " · mine" : "";
   const meta = el("div", "meta");
   meta.append(el("span", "", `${c.channel} · ${c.status}${assigned}`), el("span", "when", when(c.last_message_at)));
-  entry.li.replaceChildren(el("div", "name", c.contact.display_name), meta);
+  const name = el("div", "name", c.contact.display_name);
+  if ((c.flags || []).includes("secret_removed")) name.append(el("span", "tag danger", "secret removed"));
+  else if (c.priority === "urgent") name.append(el("span", "tag danger", "urgent"));
+  if ((c.contact.verified_emails || []).length) name.append(el("span", "tag ok", "verified"));
+  entry.li.replaceChildren(name, meta);
   if (c.subject) {
     const subject = el("div", "meta subject", c.subject);
     subject.title = c.subject;
@@ -341,6 +348,19 @@ function renderHeader() {
   $("participants").textContent = view.participants.length ? `On this thread: ${view.participants.join(", ")}` : "";
   const mine = c.assignee_id === state.me.id;
   $("assignee").textContent = !c.assignee_id ? "Unassigned" : mine ? "Assigned to you" : `Assigned to another agent (#${c.assignee_id})`;
+  // What agents must see before they answer: the customer's secret was cut out, or their
+  // identity check locked; and which emails the customer proved to control.
+  const flags = c.flags || [];
+  const notices = [];
+  if (flags.includes("secret_removed")) {
+    notices.push("A wallet secret (seed phrase or private key) was removed from this customer's message and was not stored. They were told it is compromised and to move their funds to a new wallet. Never ask them for it.");
+  }
+  if (flags.includes("verification_locked")) notices.push("Identity verification is locked after 5 wrong codes. Start a new verification only if you are sure you are talking to the customer.");
+  $("safety").textContent = notices.join(" ");
+  $("safety").hidden = notices.length === 0;
+  const verified = c.contact.verified_emails || [];
+  $("verified").textContent = verified.length ? `✓ Verified: ${verified.join(", ")}` : "";
+  $("verified").hidden = verified.length === 0;
   $("set-status").value = c.status;
   $("set-status").disabled = view.saving > 0;
   $("assign").textContent = mine ? "Assigned to you" : "Assign to me";

@@ -529,3 +529,36 @@ def test_english_and_chinese_content_screenshots(daemon, inbox):
     page.screenshot(path="/tmp/inbox-zh.png")
     assert page.evaluate("document.documentElement.scrollWidth") <= page.evaluate("window.innerWidth")
     assert inbox.errors == []
+
+
+# ---- customer safety (issue 10) ----
+
+PHRASE = "scheme spot photo card baby mountain device kick cradle pact join borrow"
+
+
+def test_a_removed_secret_shows_a_banner_and_an_unsafe_reply_is_refused(daemon, inbox):
+    t = tag()
+    cid = daemon.conversation("Chen Jie 陈杰", [f"my recovery words: {PHRASE}"], subject=f"wallet {t}")
+    inbox.login()
+    inbox.filter(t, cid)
+    page = inbox.page
+    expect(inbox.row(cid).locator(".tag.danger")).to_have_text("secret removed")
+    inbox.open(cid)
+    expect(page.locator("#safety")).to_be_visible()
+    expect(page.locator("#safety")).to_contain_text("wallet secret")
+    assert "cradle" not in page.locator("#messages").inner_text()
+    expect(page.locator("#messages li.inbound").first).to_contain_text("[seed phrase removed]")
+    before = outbound_texts(daemon, cid)
+    page.fill("#reply-text", "To restore the wallet please send us your seed phrase")
+    page.click("#send")
+    expect(page.locator("#reply-error")).to_contain_text("seed phrase")
+    # The draft stays so the agent can rewrite it; nothing was queued.
+    assert page.input_value("#reply-text").startswith("To restore")
+    assert outbound_texts(daemon, cid) == before
+    page.screenshot(path="/tmp/inbox-safety.png")
+    # Another conversation shows no banner.
+    other = daemon.conversation("Bob", ["deposit missing"], subject=f"other {t}")
+    inbox.filter(t, cid, other)
+    inbox.open(other)
+    expect(page.locator("#safety")).to_be_hidden()
+    assert inbox.errors == []

@@ -20,7 +20,7 @@ fn config(fake: &FakeDiscord, mode: ThreadMode) -> DiscordConfig {
     config
 }
 
-async fn spawn_with(mode: ThreadMode) -> (TestApp, FakeDiscord) {
+pub(crate) async fn spawn_with(mode: ThreadMode) -> (TestApp, FakeDiscord) {
     let fake = FakeDiscord::start().await;
     let config = config(&fake, mode);
     let app = spawn_app_with(move |c| c.channels.push(ChannelConfig::Discord(config))).await;

@@ -397,6 +397,22 @@ async fn rest(
                     axum::Json(message).into_response()
                 }
             }
+            ("DELETE", ["channels", channel, "messages", message]) => {
+                // Like Discord: bots may delete others' messages in guild channels (with Manage
+                // Messages), never a user's message in a DM.
+                let dm = inner
+                    .channels
+                    .get(&channel.parse::<u64>().unwrap_or(0))
+                    .is_some_and(|c| c["type"] == 1);
+                if dm {
+                    error(403, 50003, "Cannot execute action on a DM channel")
+                } else {
+                    if let Some(history) = inner.history.get_mut(&channel.parse().unwrap_or(0)) {
+                        history.retain(|m| m["id"] != *message);
+                    }
+                    StatusCode::NO_CONTENT.into_response()
+                }
+            }
             ("POST", ["channels", _, "threads"] | ["channels", _, "messages", _, "threads"])
                 if inner.refuse_threads =>
             {

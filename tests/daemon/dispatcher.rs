@@ -242,6 +242,7 @@ async fn a_panicking_inbound_loop_is_reported_and_restarted() {
         &ingestor,
         &rig.dispatcher,
         Duration::from_secs(60),
+        &std::sync::Arc::default(),
         &shutdown,
         &tasks,
     );

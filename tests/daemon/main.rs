@@ -15,6 +15,7 @@ mod hardening;
 mod helpers;
 mod mail_servers;
 mod openapi;
+mod safety;
 mod security;
 mod store;
 mod telegram;

@@ -86,6 +86,18 @@ async fn every_route_checks_the_callers_role() {
         (Method::GET, "/api/v1/conversations".into(), None, false),
         (
             Method::GET,
+            format!("/api/v1/conversations/{c}/verification"),
+            None,
+            false,
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/conversations/{c}/verify"),
+            Some(json!({"email": "carol@customer.example"})),
+            false,
+        ),
+        (
+            Method::GET,
             format!("/api/v1/conversations/{c}"),
             None,
             false,
@@ -162,7 +174,7 @@ async fn every_route_checks_the_callers_role() {
         (
             Method::PATCH,
             format!("/api/v1/canned_answers/{canned}"),
-            Some(json!({"text": "Please send your seed phrase"})),
+            Some(json!({"text": "We will never ask for your seed phrase."})),
             true,
         ),
         (

@@ -10,7 +10,7 @@ use switchboard::config::ChannelConfig;
 use switchboard_telegram::TelegramConfig;
 
 /// The bot as the tests configure it: polling the fake, with a greeting.
-fn bot_config(fake: &FakeTelegram) -> TelegramConfig {
+pub(crate) fn bot_config(fake: &FakeTelegram) -> TelegramConfig {
     TelegramConfig {
         name: "wallet-bot".into(),
         token: TOKEN.into(),
@@ -30,7 +30,7 @@ async fn spawn_bot(config: TelegramConfig) -> TestApp {
     spawn_app_with(move |c| c.channels.push(ChannelConfig::Telegram(config))).await
 }
 
-async fn spawn_with_bot() -> (TestApp, FakeTelegram) {
+pub(crate) async fn spawn_with_bot() -> (TestApp, FakeTelegram) {
     let fake = FakeTelegram::start().await;
     (spawn_bot(bot_config(&fake)).await, fake)
 }

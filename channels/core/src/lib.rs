@@ -121,4 +121,16 @@ pub trait Channel: Send + Sync {
     /// Makes exactly one delivery attempt. Adapters never retry internally: the outbox owns retries,
     /// so the error must say whether a retry can help.
     async fn send(&self, message: &Outbound) -> Result<SendReceipt, SendError>;
+
+    /// Deletes a customer's message on the platform (the guard found a wallet secret in it, so
+    /// it must not stay in the chat history either). `thread_id` and `external_id` are those of
+    /// the `Inbound` it arrived as. Platforms or chats where the bot may not delete say so with
+    /// a permanent error; the customer is then told to delete it themselves.
+    async fn retract(&self, thread_id: &str, external_id: &str) -> Result<(), SendError> {
+        let _ = (thread_id, external_id);
+        Err(SendError::permanent(format!(
+            "{} channels cannot delete a customer's message",
+            self.kind()
+        )))
+    }
 }

@@ -322,6 +322,13 @@ impl DiscordChannel {
             _ => None,
         };
         let attachments = self.download(&message.attachments).await;
+        {
+            let mut posted_in = self.posted_in.lock().unwrap();
+            if posted_in.len() >= crate::POSTED_IN_LIMIT {
+                posted_in.clear();
+            }
+            posted_in.insert(message.id.get(), channel);
+        }
         let inbound = convert::inbound(message, thread_id, attachments);
         cursor.advance(channel, message.id.get());
         sink.commit(

@@ -24,7 +24,15 @@ pub struct DiscordChannel {
     http: Arc<Http>,
     files: reqwest::Client,
     routes: inbound::Routes,
+    /// Recently received customer messages → the channel they were posted in (a support
+    /// channel message belongs to the customer's thread's conversation but lives in the
+    /// channel), so one can be deleted right after it was stored.
+    posted_in: std::sync::Mutex<std::collections::HashMap<u64, u64>>,
 }
+
+/// Messages remembered in `posted_in`; past it the map starts over (deletion follows ingest
+/// within seconds, so only the newest matter).
+const POSTED_IN_LIMIT: usize = 4096;
 
 /// A REST client for `config`: the fake in tests, discord.com otherwise.
 pub(crate) fn http(config: &DiscordConfig) -> Http {
@@ -52,6 +60,7 @@ impl DiscordChannel {
         Ok(Self {
             http: Arc::new(http(&config)),
             routes: inbound::Routes::new(&config),
+            posted_in: Default::default(),
             files,
             config,
         })
@@ -82,5 +91,26 @@ impl Channel for DiscordChannel {
 
     async fn send(&self, message: &Outbound) -> Result<SendReceipt, SendError> {
         self.deliver(message).await
+    }
+
+    /// Deletes a customer's message in a guild channel or thread; it needs the Manage Messages
+    /// permission there (Discord's refusal is a permanent error). Bots cannot delete a user's
+    /// DM messages at all.
+    async fn retract(&self, thread_id: &str, external_id: &str) -> Result<(), SendError> {
+        let message: u64 = external_id
+            .parse()
+            .map_err(|_| SendError::permanent(format!("{external_id:?} is not a Discord id")))?;
+        let remembered = self.posted_in.lock().unwrap().get(&message).copied();
+        let channel = remembered
+            .or_else(|| convert::channel_of(thread_id))
+            .ok_or_else(|| SendError::permanent(format!("{thread_id:?} names no channel")))?;
+        self.http
+            .delete_message(
+                serenity::model::id::ChannelId::new(channel),
+                serenity::model::id::MessageId::new(message),
+                Some("it held the customer's wallet recovery phrase or private key"),
+            )
+            .await
+            .map_err(error::classify)
     }
 }

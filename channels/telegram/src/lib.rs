@@ -125,6 +125,27 @@ impl Channel for TelegramChannel {
         inbound::run(self, sink, shutdown).await
     }
 
+    /// Bots may delete messages in private chats for 48 hours (in groups only as an admin
+    /// with the right to); Telegram's refusal comes back as a permanent error.
+    async fn retract(&self, _thread_id: &str, external_id: &str) -> Result<(), SendError> {
+        let chat = external_id
+            .rsplit_once(':')
+            .and_then(|(chat, _)| chat.parse().ok())
+            .map(ChatId);
+        let (Some(chat), Some(id)) = (chat, message_of(external_id)) else {
+            return Err(SendError::permanent(format!(
+                "{external_id:?} is not a Telegram message id"
+            )));
+        };
+        self.pacer.wait(chat.0).await;
+        self.bot
+            .delete_message(chat, id)
+            .send()
+            .await
+            .map_err(|e| error::classify(&e))?;
+        Ok(())
+    }
+
     async fn send(&self, message: &Outbound) -> Result<SendReceipt, SendError> {
         let chat = chat_of(&message.thread_id).ok_or_else(|| {
             SendError::permanent(format!("{:?} is not a Telegram chat id", message.thread_id))
