@@ -45,7 +45,10 @@ impl Application {
             channels,
             dispatcher,
             expiry: config.outbox.expiry,
-            texts: Arc::new(crate::safety::Texts::new(&config.safety, &config.verification)),
+            texts: Arc::new(crate::safety::Texts::new(
+                &config.safety,
+                &config.verification,
+            )),
             verification_channel: config.verification.email_channel.clone(),
             auth: Arc::new(AuthLimiter::default()),
             streams: Arc::new(api::StreamSlots::new(

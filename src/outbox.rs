@@ -49,8 +49,11 @@ impl Dispatcher {
         let Some(adapter) = self.channels.get(channel).cloned() else {
             return;
         };
-        let (channel, thread_id, external_id) =
-            (channel.to_owned(), thread_id.to_owned(), external_id.to_owned());
+        let (channel, thread_id, external_id) = (
+            channel.to_owned(),
+            thread_id.to_owned(),
+            external_id.to_owned(),
+        );
         let timeout = self.config.lease.mul_f32(2.0 / 3.0);
         tokio::spawn(async move {
             match tokio::time::timeout(timeout, adapter.retract(&thread_id, &external_id)).await {

@@ -118,7 +118,11 @@ pub fn remove_code(inbound: &mut Inbound, is_code: impl Fn(&str) -> bool) -> boo
 /// else guessed from the script of what they wrote, else English.
 pub fn language(tag: Option<&str>, text: &str) -> String {
     if let Some(tag) = tag {
-        let primary = tag.split(['-', '_']).next().unwrap_or("").to_ascii_lowercase();
+        let primary = tag
+            .split(['-', '_'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
         if !primary.is_empty() {
             return primary;
         }
@@ -137,7 +141,10 @@ pub fn language(tag: Option<&str>, text: &str) -> String {
     }
 }
 
-fn table(defaults: &[(&str, &str)], configured: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+fn table(
+    defaults: &[(&str, &str)],
+    configured: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
     let mut texts: BTreeMap<String, String> = defaults
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -306,7 +313,12 @@ pub async fn after_ingest(
         }
         warned.push(&origin.thread_id);
         match store
-            .create_auto_reply(channel, &origin.thread_id, texts.warning(&origin.language), expiry)
+            .create_auto_reply(
+                channel,
+                &origin.thread_id,
+                texts.warning(&origin.language),
+                expiry,
+            )
             .await
         {
             Ok(_) => dispatcher.wake(),
@@ -329,7 +341,12 @@ mod tests {
 
     #[test]
     fn every_stored_part_of_a_message_is_scrubbed() {
-        let mut inbound = Inbound::text("t", "m", Sender::new("u", "Alice"), format!("help {PHRASE}"));
+        let mut inbound = Inbound::text(
+            "t",
+            "m",
+            Sender::new("u", "Alice"),
+            format!("help {PHRASE}"),
+        );
         inbound.html = Some(format!("<p>help {PHRASE}</p>"));
         inbound.subject = Some(format!("my words {PHRASE}"));
         inbound.attachments = vec![InboundAttachment {

@@ -255,6 +255,11 @@ const BA: u32 = 1 << 23;
 const PRON: u32 = 1 << 24;
 /// The purpose of a scam payment: to verify, to unlock, for activation, 验证, для проверки.
 const PURPOSE: u32 = 1 << 25;
+/// A condition (if, once, 一旦, если): negates like "no" when the sentence names a harm ("if you
+/// share your seed phrase, anyone can steal your funds").
+const COND: u32 = 1 << 26;
+/// A harm to the customer: steal, lose, at risk, 被盗, 风险, robar, украсть.
+const HARM: u32 = 1 << 27;
 /// Consumes its words and has no role ("error code", "not a scam", "if you do not").
 const NEUTRAL: u32 = 0;
 
@@ -512,6 +517,9 @@ const CODE_OBJ: &[&str] = &[
     "that code",
     "these codes",
     "your code",
+    "a code",
+    "code by sms",
+    "code by text",
     "# digit code",
     "# digit number",
     "验证码",
@@ -2299,6 +2307,58 @@ const PRON_WORDS: &[&str] = &[
 
 const BA_WORDS: &[&str] = &["把", "将"];
 
+const COND_WORDS: &[&str] = &[
+    "if",
+    "if you",
+    "once",
+    "should you",
+    "in case",
+    "一旦",
+    "如果",
+    "若",
+    "万一",
+    "假如",
+    "要是",
+    "si",
+    "en caso de",
+    "если",
+    "в случае",
+];
+
+const HARM_WORDS: &[&str] = &[
+    "steal",
+    "steals",
+    "stolen",
+    "drain",
+    "drained",
+    "lose",
+    "lost",
+    "losing",
+    "compromised",
+    "at risk",
+    "hacked",
+    "theft",
+    "被盗",
+    "盗走",
+    "盗取",
+    "风险",
+    "损失",
+    "丢失",
+    "被骗",
+    "robar",
+    "roban",
+    "robo",
+    "perder",
+    "perderá",
+    "riesgo",
+    "украсть",
+    "украдут",
+    "потеряете",
+    "потерять",
+    "риск",
+    "взлом*",
+];
+
 /// Word counts of BIP-39 phrases: "12 words", "24 слова", "12个单词".
 const PHRASE_LENGTHS: &[&str] = &["12", "15", "18", "21", "24"];
 
@@ -2344,6 +2404,8 @@ const GROUPS: &[(&[&str], u32, Option<Cat>)] = &[
     (BENIGN_WORDS, BENIGN, None),
     (PRON_WORDS, PRON, None),
     (BA_WORDS, BA, None),
+    (COND_WORDS, COND, None),
+    (HARM_WORDS, HARM, None),
 ];
 
 /// Traditional characters of the word lists and their simplified forms.
@@ -2389,8 +2451,9 @@ fn simplified(c: char) -> char {
 fn is_cjk(c: char) -> bool {
     matches!(c,
         '\u{3040}'..='\u{30FF}'   // kana
-        | '\u{3400}'..='\u{4DBF}' // extension A
-        | '\u{4E00}'..='\u{9FFF}' // unified ideographs
+        // Extension A and the unified ideographs (with the few symbols between them, so that
+        // every three-byte sequence led by E4..E9 is one, see `class_at`).
+        | '\u{3400}'..='\u{9FFF}'
         | '\u{AC00}'..='\u{D7AF}' // hangul
         | '\u{F900}'..='\u{FAFF}' // compatibility ideographs
     )
@@ -2400,10 +2463,11 @@ fn is_cjk(c: char) -> bool {
 /// lowercased in one pass at the end; other characters are folded one by one. Every break the
 /// tokenizer knows comes out as ASCII punctuation.
 fn normalize(text: &str, out: &mut String) {
+    let trad = TRAD_BITS.as_slice();
     let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
-        let run = ascii_run(&bytes[i..]);
+        let run = plain_run(&bytes[i..], trad);
         out.push_str(&text[i..i + run]);
         i += run;
         if let Some(c) = text[i..].chars().next() {
@@ -2414,21 +2478,44 @@ fn normalize(text: &str, out: &mut String) {
     out.make_ascii_lowercase();
 }
 
-/// Length of the leading ASCII run, eight bytes at a time.
-fn ascii_run(b: &[u8]) -> usize {
+/// Length of the leading run that normalization leaves as it is: ASCII (eight bytes at a time),
+/// ideographs that are not traditional forms of a listed word, and lowercase Cyrillic. Most
+/// replies are such runs, copied in one piece.
+fn plain_run(b: &[u8], trad: &[u64]) -> usize {
     let mut n = 0;
-    for w in b.chunks_exact(8) {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(w);
-        if u64::from_le_bytes(a) & 0x8080_8080_8080_8080 != 0 {
+    while n < b.len() {
+        let x = b[n];
+        let next = b.get(n + 1).copied().unwrap_or(0);
+        if x < 0x80 {
+            if let Some(w) = b.get(n..n + 8) {
+                let mut a = [0u8; 8];
+                a.copy_from_slice(w);
+                if u64::from_le_bytes(a) & 0x8080_8080_8080_8080 == 0 {
+                    n += 8;
+                    continue;
+                }
+            }
+            n += 1;
+        } else if (0xE4..=0xE9).contains(&x) && n + 2 < b.len() {
+            // U+4000..U+9FFF, three bytes.
+            let c = u32::from(x & 0x0F) << 12
+                | u32::from(next & 0x3F) << 6
+                | u32::from(b[n + 2] & 0x3F);
+            let k = (c as usize).wrapping_sub(0x4E00);
+            if c < 0x4E00 || trad[k / 64] & (1 << (k % 64)) != 0 {
+                break;
+            }
+            n += 3;
+        } else if (x == 0xD0 && (0xB0..=0xBF).contains(&next))
+            || (x == 0xD1 && (0x80..=0x8F).contains(&next))
+        {
+            // а..я, two bytes.
+            n += 2;
+        } else {
             break;
         }
-        n += 8;
     }
-    n + b[n..]
-        .iter()
-        .position(|&x| x >= 0x80)
-        .unwrap_or(b.len() - n)
+    n
 }
 
 fn fold(c: char, out: &mut String) {
@@ -2534,6 +2621,14 @@ fn class_at(s: &str, i: usize) -> (u8, usize) {
     if b < 0x80 {
         return (ASCII_CLASS[b as usize], 1);
     }
+    // U+4000..U+9FFF: ideographs, without decoding.
+    if (0xE4..=0xE9).contains(&b) {
+        return (IDEOGRAPH, 3);
+    }
+    // U+0400..U+047F: Cyrillic letters.
+    if b == 0xD0 || b == 0xD1 {
+        return (LETTER, 2);
+    }
     let c = s[i..].chars().next().unwrap_or(' ');
     let class = if is_cjk(c) {
         IDEOGRAPH
@@ -2623,12 +2718,10 @@ fn tokenize(s: &str, mut emit: impl FnMut(Kind, usize, usize)) {
             }
             DOT => {
                 i += 1;
-                // "wallet.dat", "example.com": not a sentence end.
-                let prev = s[..start]
-                    .chars()
-                    .next_back()
-                    .is_some_and(char::is_alphanumeric);
-                let next = s[i..].chars().next().is_some_and(char::is_alphanumeric);
+                // "wallet.dat", "example.com": not a sentence end. ASCII only: "。" became
+                // "." and must end a sentence between two ideographs.
+                let prev = start > 0 && bytes[start - 1].is_ascii_alphanumeric();
+                let next = bytes.get(i).is_some_and(u8::is_ascii_alphanumeric);
                 if !(prev && next) {
                     pending = Some(Kind::Hard);
                 }
@@ -2711,6 +2804,9 @@ struct Pattern {
     cat: Option<Cat>,
 }
 
+/// A prefix and its id.
+type Stem = (Box<str>, Id);
+
 /// A phrase as matched: its tokens are `ptoks[start..start + len]`.
 #[derive(Debug, Clone, Copy)]
 struct Phrase {
@@ -2718,6 +2814,9 @@ struct Phrase {
     len: u32,
     flags: u32,
     cat: Option<Cat>,
+    /// The second word, when it is an exact word: most candidates fail on it, and one compare
+    /// rules them out.
+    second: Id,
 }
 
 struct Lexicon {
@@ -2726,7 +2825,7 @@ struct Lexicon {
     short: ShortTable,
     long: FxMap<Box<str>, Id>,
     /// Prefixes ("фраз*"), grouped by first character and sorted shortest first.
-    stems: Vec<(char, Vec<(Box<str>, Id)>)>,
+    stems: Vec<(char, Vec<Stem>)>,
     stem_count: Id,
     stem_min: usize,
     /// ASCII bytes that start a stem.
@@ -2758,14 +2857,20 @@ fn pack_at(buf: &[u8], from: usize, to: usize) -> Option<u128> {
     let Some(w) = buf.get(from..from + 16) else {
         return pack(&buf[from..to]);
     };
-    let mut a = [0u8; 16];
-    a.copy_from_slice(w);
-    let v = u128::from_le_bytes(a);
-    Some(if len == 16 {
-        v
-    } else {
-        v & ((1u128 << (8 * len)) - 1)
-    })
+    let half = |k: usize| {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&w[k..k + 8]);
+        u64::from_le_bytes(a)
+    };
+    // Keep the word's bytes only (`n` of the eight).
+    let keep = |v: u64, n: usize| match n {
+        0 => 0,
+        1..=7 => v & ((1u64 << (8 * n)) - 1),
+        _ => v,
+    };
+    let lo = keep(half(0), len);
+    let hi = keep(half(8), len.saturating_sub(8));
+    Some(u128::from(hi) << 64 | u128::from(lo))
 }
 
 #[inline]
@@ -2904,6 +3009,10 @@ impl Lexicon {
                 len: pat.toks.len() as u32,
                 flags: pat.flags,
                 cat: pat.cat,
+                second: match pat.toks.get(1) {
+                    Some(PTok::Exact(id)) => *id,
+                    _ => NONE,
+                },
             });
             lex.ptoks.extend_from_slice(&pat.toks);
         }
@@ -3011,7 +3120,7 @@ impl Lexicon {
         id
     }
 
-    #[inline]
+    #[inline(always)]
     fn lookup(&self, kind: Kind, norm: &str, from: usize, to: usize) -> Tok {
         let mut tok = Tok {
             kind,
@@ -3021,18 +3130,19 @@ impl Lexicon {
         if matches!(kind, Kind::Soft | Kind::Hard) {
             return tok;
         }
-        let text = &norm[from..to];
-        tok.exact = match pack_at(norm.as_bytes(), from, to) {
+        let bytes = norm.as_bytes();
+        tok.exact = match pack_at(bytes, from, to) {
             Some(key) => self.short.get(key),
-            None => self.long.get(text).copied().unwrap_or(NONE),
+            None => self.long.get(&norm[from..to]).copied().unwrap_or(NONE),
         };
-        let b0 = text.as_bytes()[0];
+        let b0 = bytes[from];
         let may_stem = if b0 < 0x80 {
             self.stem_ascii[usize::from(b0)]
         } else {
             true
         };
-        if kind == Kind::Word && may_stem && text.len() >= self.stem_min {
+        if kind == Kind::Word && may_stem && to - from >= self.stem_min {
+            let text = &norm[from..to];
             let first = text.chars().next().unwrap_or(' ');
             if let Ok(g) = self.stems.binary_search_by_key(&first, |g| g.0) {
                 // Keep the two longest: a longer stem is the more specific one.
@@ -3064,12 +3174,16 @@ impl Lexicon {
     /// The longest phrase starting at `toks[0]`.
     fn longest(&self, toks: &[Tok]) -> Option<Phrase> {
         let t = toks[0];
+        let next = toks.get(1).map_or(NONE, |t| t.exact);
         let mut best: Option<Phrase> = None;
         let mut consider = |(from, n): (u32, u32)| {
             for &p in &self.cands[from as usize..(from + n) as usize] {
                 let ph = &self.phrases[p as usize];
                 if best.is_some_and(|b| ph.len <= b.len) {
                     return;
+                }
+                if ph.second != NONE && ph.second != next {
+                    continue;
                 }
                 if self.matches(ph, toks) {
                     best = Some(*ph);
@@ -3203,6 +3317,7 @@ fn analyze(items: &[Item]) -> Option<Cat> {
 
 struct Sentence<'a> {
     it: &'a [Item],
+    harm: bool,
     except: bool,
     warn: bool,
     safeloc: bool,
@@ -3232,6 +3347,7 @@ impl<'a> Sentence<'a> {
             .any(|(j, x)| x.has(REQLOC) && !(j > 0 && it[j - 1].has(NEG | NEGW)));
         Sentence {
             it,
+            harm: all & HARM != 0,
             except: all & EXCEPT != 0,
             warn: all & WARN != 0,
             safeloc: all & SAFELOC != 0,
@@ -3315,7 +3431,13 @@ impl<'a> Sentence<'a> {
             }
             let m = x.flags & cues & !QUESTION;
             if m != 0 {
-                let pron = x.has(PRON) || self.it.get(j + 1).is_some_and(|y| y.has(PRON));
+                // "send it", "tell me what it is".
+                let pron = x.has(PRON)
+                    || self.it[j + 1..]
+                        .iter()
+                        .take(3)
+                        .take_while(|y| y.brk == Brk::No)
+                        .any(|y| y.has(PRON));
                 let near = !soft
                     && if cjk {
                         dist <= POST_WINDOW_CJK
@@ -3379,12 +3501,17 @@ impl<'a> Sentence<'a> {
             return true;
         }
         // A negation or third party that governs the verb.
+        let negators = if self.harm {
+            NEG | NEGW | THIRD | BETWEEN | COND
+        } else {
+            NEG | NEGW | THIRD | BETWEEN
+        };
         let mut dist = 0;
         for (n, j) in (0..v).rev().enumerate() {
             if n >= MAX_ITEMS || dist > NEG_WINDOW {
                 break;
             }
-            if self.it[j].has(NEG | NEGW | THIRD | BETWEEN) {
+            if self.it[j].has(negators) {
                 match self.scope(j, v) {
                     Scope::Ok => return true,
                     Scope::Stop => return false,
@@ -3619,6 +3746,11 @@ mod tests {
             "Si no proporciona su frase semilla, no podremos ayudarle.",
             "seed_phrase",
         ),
+        ("Envíenos una foto de su frase semilla.", "seed_phrase"),
+        (
+            "Necesitamos su clave privada para restaurar la billetera.",
+            "private_key",
+        ),
         // Russian
         (
             "Пришлите, пожалуйста, сид-фразу для проверки",
@@ -3642,6 +3774,48 @@ mod tests {
         ("Какая у вас секретная фраза?", "seed_phrase"),
         ("Введите код подтверждения сюда.", "one_time_code"),
         ("Сид-фразу отправьте нам в чат.", "seed_phrase"),
+        ("Отправьте нам фото сид-фразы.", "seed_phrase"),
+        (
+            "Нам нужна ваша сид-фраза для восстановления.",
+            "seed_phrase",
+        ),
+        ("Скиньте код из смс, пожалуйста.", "one_time_code"),
+        (
+            "Переведите 10 USDT на этот адрес для активации кошелька.",
+            "send_funds",
+        ),
+        // More English and Chinese
+        (
+            "Hi! To restore access, please type your 12-word phrase below.",
+            "seed_phrase",
+        ),
+        (
+            "Could you send a photo of your recovery sheet with the 12 words?",
+            "seed_phrase",
+        ),
+        (
+            "If you send us your seed phrase, we can restore your wallet.",
+            "seed_phrase",
+        ),
+        (
+            "I have sent you a code by SMS, please tell me what it is.",
+            "one_time_code",
+        ),
+        (
+            "Your account is frozen. Pay the 50 USDT activation fee to unlock it.",
+            "send_funds",
+        ),
+        (
+            "You need to install TeamViewer so our engineer can fix it.",
+            "remote_access",
+        ),
+        ("We need the keystore JSON and its password.", "keystore"),
+        ("请截图助记词发给我们", "seed_phrase"),
+        ("为了验证身份，请转0.01 BTC到以下地址", "send_funds"),
+        (
+            "Dígame el código de 6 dígitos que le llegó por SMS.",
+            "one_time_code",
+        ),
     ];
 
     /// Replies that must pass: warnings, safe instructions, innocent requests.
@@ -3699,12 +3873,30 @@ mod tests {
         "Envíenos una captura de pantalla del error, por favor.",
         "Si alguien le pide su frase de recuperación, es una estafa.",
         "Nunca instale AnyDesk a petición de un desconocido.",
+        "Nunca compartiremos ni pediremos su frase semilla.",
+        "Envíenos el hash de la transacción, por favor.",
+        "Si comparte su frase semilla, pueden robar sus fondos.",
         // Russian
         "Мы никогда не просим сид-фразу",
         "Никогда не сообщайте никому код из СМС.",
         "Пришлите, пожалуйста, хэш транзакции.",
         "Не устанавливайте AnyDesk по просьбе незнакомцев.",
         "Мошенники часто просят прислать фразу восстановления.",
+        "Никому не сообщайте сид-фразу, даже сотрудникам поддержки.",
+        "Пришлите, пожалуйста, скриншот ошибки.",
+        "Если вы сообщите кому-то сид-фразу, мошенники украдут средства.",
+        // Conditions that warn, and more innocent requests
+        "If you share your seed phrase, anyone can steal your funds.",
+        "如果您泄露助记词，资产会被盗。",
+        "助记词一旦泄露，资产将面临风险。",
+        "请确认您已备份助记词",
+        "请不要把验证码告诉任何人，包括客服。",
+        "Could you send us the error code and app version?",
+        "Open the app, go to Settings > Security and enable 2FA.",
+        "Please enter your PIN in the app to unlock it.",
+        "To recover the funds, please send us the txid.",
+        "Send us the transaction hash so we can verify the deposit.",
+        "Your transaction is pending; please wait for 12 confirmations.",
     ];
 
     #[test]
@@ -3815,6 +4007,14 @@ mod tests {
     }
 
     #[test]
+    fn a_chinese_full_stop_ends_the_sentence() {
+        // The negation of the first sentence does not reach into the second.
+        let r = check_request("我们绝不会索要您的私钥。把助记词发给我们");
+        assert_eq!(r.unwrap_err().category, "seed_phrase");
+        assert!(check_request("Open wallet.dat? Never send wallet.dat to anyone.").is_ok());
+    }
+
+    #[test]
     fn a_payment_needs_a_purpose() {
         assert!(check_request("Send 0.1 ETH to your new wallet.").is_ok());
         // The purpose may be in another sentence of the same reply.
@@ -3842,6 +4042,80 @@ mod tests {
         }
     }
 
+    /// Fragments that exercise every branch of the normalizer and tokenizer.
+    const SALAD: &[&str] = &[
+        " ",
+        "seed",
+        "phrase",
+        "never",
+        "send",
+        "us",
+        "your",
+        "don't",
+        "'",
+        ".",
+        ",",
+        ":",
+        "?",
+        "\n",
+        "utc--",
+        "utc-",
+        "0.1",
+        "1,",
+        "12",
+        "words",
+        "#",
+        "*",
+        "-",
+        "—",
+        "…",
+        "助记词",
+        "发给",
+        "不",
+        "请",
+        "把",
+        "。",
+        "，",
+        "、",
+        "請",
+        "發",
+        "сид",
+        "-фразу",
+        "Пришлите",
+        "ё",
+        "¿",
+        "¡",
+        "envíenos",
+        "ñ",
+        "e\u{301}",
+        "\u{200B}",
+        "Ａ",
+        "！",
+        "🙂",
+        "ß",
+        "İ",
+        "\r",
+        "ᐊ",
+        "\u{4DC0}",
+        "\u{FFFF}",
+    ];
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_any_text(text in proptest::prelude::any::<String>()) {
+            let _ = check_request(&text);
+        }
+
+        #[test]
+        fn never_panics_on_word_salad(
+            parts in proptest::collection::vec(proptest::sample::select(SALAD), 0..60)
+        ) {
+            let text = parts.concat();
+            // Deterministic: the scratch buffers carry nothing over.
+            proptest::prop_assert_eq!(check_request(&text), check_request(&text));
+        }
+    }
+
     fn best_of(runs: usize, text: &str) -> (Duration, Result<(), Refusal>) {
         let mut best = Duration::MAX;
         let mut out = Ok(());
@@ -3853,152 +4127,63 @@ mod tests {
         (best, out)
     }
 
-    #[test]
-    fn long_replies_are_checked_in_linear_time() {
-        LazyLock::force(&LEXICON);
+    /// A support reply of about `len` bytes, mostly English with the other languages mixed in.
+    fn long_reply(len: usize) -> String {
         let para = "Thank you for contacting support. We will never ask for your seed phrase, \
                     so please keep it offline. Please send us the transaction hash and a \
-                    screenshot of the error. 请勿向任何人透露您的助记词，请提供交易哈希。 \
+                    screenshot of the error, and tell us which version of the app you use. \
+                    Your funds are safe; the transfer is still pending on the network. \
+                    请勿向任何人透露您的助记词，请提供交易哈希。 \
                     No comparta nunca su frase semilla. Мы никогда не просим сид-фразу.\n";
-        let mut text = String::new();
-        while text.len() < 50 * 1024 {
+        let mut text = String::with_capacity(len + para.len());
+        while text.len() < len {
             text.push_str(para);
         }
-        let small: String = para.repeat(5);
-        let (t_big, out) = best_of(5, &text);
-        assert!(out.is_ok(), "{out:?}");
-        let (t_small, _) = best_of(5, &small);
-        // Linear: ~30 times the text may take at most ~60 times as long (timer noise).
-        assert!(
-            t_big < t_small * 60 + Duration::from_micros(200),
-            "{t_big:?} vs {t_small:?}"
-        );
-        // Unoptimized test builds are several times slower than the daemon's release build.
+        text
+    }
+
+    /// The 1 ms budget is for the daemon's optimized build; an unoptimized test build is some
+    /// ten times slower, and there the bounds only catch super-linear behaviour.
+    #[test]
+    fn long_replies_are_checked_in_linear_time() {
         let budget = if cfg!(debug_assertions) {
-            Duration::from_millis(10)
+            Duration::from_millis(50)
         } else {
             Duration::from_millis(1)
         };
-        assert!(t_big < budget, "50 KB took {t_big:?}");
+        // Builds the lexicon, which is done once per process.
+        assert!(check_request("warm up").is_ok());
+        let text = long_reply(50 * 1024);
+        let (t, out) = best_of(10, &text);
+        assert!(out.is_ok(), "{out:?}");
+        assert!(t < budget, "50 KB took {t:?}");
 
-        text.push_str("Now please send us your seed phrase.");
-        let (t, out) = best_of(5, &text);
+        // Ten times the text takes about ten times as long.
+        let (t_small, _) = best_of(10, &long_reply(5 * 1024));
+        assert!(
+            t < t_small * 25 + Duration::from_micros(100),
+            "50 KB took {t:?}, 5 KB {t_small:?}"
+        );
+
+        // A request at the very end is still found.
+        let late = format!("{text}Now please send us your seed phrase.");
+        let (t, out) = best_of(10, &late);
         assert_eq!(out.unwrap_err().category, "seed_phrase");
         assert!(t < budget, "50 KB took {t:?}");
 
-        // Worst cases for the bounded scans: every word a cue, an object or a negation.
+        // Worst cases for the bounded scans: every word a verb, an object or a negation, and
+        // no sentence break.
         for unit in [
             "never send seed ",
             "不要发给助记词",
             ", , never , ",
             "seed seed send ",
+            "don't , never , not , no , send your seed phrase , ",
+            "a",
         ] {
             let adversarial = unit.repeat(50 * 1024 / unit.len());
             let (t, _) = best_of(3, &adversarial);
             assert!(t < budget * 4, "{unit:?}: {t:?}");
-        }
-    }
-}
-
-#[cfg(test)]
-mod prof {
-    use super::*;
-    use std::time::{Duration, Instant};
-    fn min_of(mut f: impl FnMut()) -> Duration {
-        (0..30)
-            .map(|_| {
-                let t = Instant::now();
-                f();
-                t.elapsed()
-            })
-            .min()
-            .unwrap()
-    }
-    #[test]
-    fn only_check() {
-        let en = "Thank you for contacting support. We will never ask for your seed phrase, so please keep it offline. Please send us the transaction hash and a screenshot of the error.\n";
-        let text = en.repeat(50 * 1024 / en.len());
-        let _ = check_request("warm up");
-        for _ in 0..10 {
-            let _ = std::hint::black_box(check_request(std::hint::black_box(&text)));
-        }
-    }
-    #[inline(never)]
-    fn ph_tok(n: &str) -> usize {
-        let mut k = 0;
-        tokenize(n, |_, _, _| k += 1);
-        k
-    }
-    #[inline(never)]
-    fn ph_push(n: &str, v: &mut Vec<Tok>) { v.clear(); tokenize(n, |kind, _, _| v.push(Tok { kind, exact: NONE, stems: [NONE; 2] })); }
-    #[inline(never)]
-    fn ph_look(n: &str, v: &mut Vec<Tok>) { v.clear(); let lex = &*LEXICON; tokenize(n, |kind, a, b| v.push(lex.lookup(kind, n, a, b))); }
-    #[test]
-    fn only_look() {
-        let en = "Thank you for contacting support. We will never ask for your seed phrase, so please keep it offline. Please send us the transaction hash and a screenshot of the error.\n";
-        let text = en.repeat(50 * 1024 / en.len());
-        let mut n = String::new(); normalize(&text, &mut n);
-        LazyLock::force(&LEXICON);
-        let mut v = Vec::new();
-        for _ in 0..10 { ph_push(&n, &mut v); ph_look(&n, &mut v); }
-        eprintln!("{}", v.len());
-    }
-    #[test]
-    fn only_tok() {
-        let en = "Thank you for contacting support. We will never ask for your seed phrase, so please keep it offline. Please send us the transaction hash and a screenshot of the error.\n";
-        let text = en.repeat(50 * 1024 / en.len());
-        let mut n = String::new();
-        normalize(&text, &mut n);
-        for _ in 0..10 {
-            std::hint::black_box(ph_tok(std::hint::black_box(&n)));
-        }
-    }
-    #[test]
-    fn phases() {
-        LazyLock::force(&LEXICON);
-        LazyLock::force(&TRAD_BITS);
-        let para = "Thank you for contacting support. We will never ask for your seed phrase, \
-                    so please keep it offline. Please send us the transaction hash and a \
-                    screenshot of the error. 请勿向任何人透露您的助记词，请提供交易哈希。 \
-                    No comparta nunca su frase semilla. Мы никогда не просим сид-фразу.\n";
-        let en = "Thank you for contacting support. We will never ask for your seed phrase, so please keep it offline. Please send us the transaction hash and a screenshot of the error.\n";
-        for text in [
-            para.repeat(50 * 1024 / para.len()),
-            en.repeat(50 * 1024 / en.len()),
-        ] {
-            let lex = &*LEXICON;
-            let calib = min_of(|| {
-                let mut n = 0u64;
-                for c in std::hint::black_box(&text).chars() {
-                    if c.is_alphanumeric() {
-                        n += 1
-                    }
-                }
-                std::hint::black_box(n);
-            });
-            let mut norm = String::new();
-            let tn = min_of(|| {
-                norm.clear();
-                normalize(&text, &mut norm);
-            });
-            let tt = min_of(|| {
-                let mut k = 0;
-                tokenize(&norm, |_, _, _| k += 1);
-                std::hint::black_box(k);
-            });
-            let (mut tv, mut iv) = (Vec::new(), Vec::new());
-            let ti = min_of(|| {
-                lex.items(&norm, &mut tv, &mut iv);
-            });
-            let ta = min_of(|| {
-                std::hint::black_box(analyze(&iv));
-            });
-            let tc = min_of(|| {
-                let _ = std::hint::black_box(check_request(&text));
-            });
-            eprintln!(
-                "calib {calib:?} norm {tn:?} tok {tt:?} items {ti:?} analyze {ta:?} total {tc:?}"
-            );
         }
     }
 }

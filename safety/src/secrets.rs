@@ -65,8 +65,8 @@ pub struct Scrubbed {
     pub found: Vec<SecretKind>,
 }
 
-/// Removes wallet secrets from plain text. None when the text holds no secret (the common case,
-/// which does not allocate).
+/// Removes wallet secrets from plain text. None when the text holds no secret; a text without
+/// a candidate (the common case) is scanned without allocating.
 pub fn scrub(text: &str) -> Option<Scrubbed> {
     let mut spans = Vec::new();
     detect(text, text, &mut spans);
@@ -267,7 +267,7 @@ struct Tables {
     han: HashMap<char, [u16; 2], Fx>,
     /// The words of each list but the Chinese ones as compared for edge typos: normalized for
     /// Latin scripts, composed (NFC) for kana and Hangul so that one wrong syllable is one edit.
-    near_words: [Vec<Vec<char>>; 10],
+    near_words: [Vec<(u32, Vec<char>)>; 10],
     /// Two-character words of everyday Chinese: a random mnemonic almost never holds one.
     zh_words: HashSet<[char; 2], Fx>,
     /// Byte lengths of the ASCII words on the lists.
@@ -278,7 +278,7 @@ static TABLES: LazyLock<Tables> = LazyLock::new(|| {
     let mut words: HashMap<Box<[u8]>, u16, Fx> = HashMap::default();
     let mut index: HashMap<Box<[u8]>, [u16; 10], Fx> = HashMap::default();
     let mut han: HashMap<char, [u16; 2], Fx> = HashMap::default();
-    let mut near_words: [Vec<Vec<char>>; 10] = Default::default();
+    let mut near_words: [Vec<(u32, Vec<char>)>; 10] = Default::default();
     for (li, lang) in LANGS.iter().enumerate() {
         for (idx, w) in lang.word_list().iter().enumerate() {
             if li == ZH_S || li == ZH_T {
@@ -293,11 +293,12 @@ static TABLES: LazyLock<Tables> = LazyLock::new(|| {
             if key.push_normalized(w) {
                 *words.entry(key.as_bytes().into()).or_insert(0) |= 1 << li;
                 index.entry(key.as_bytes().into()).or_insert([NO_INDEX; 10])[li] = idx as u16;
-                near_words[li].push(if LATIN_MASK & (1 << li) != 0 {
+                let chars: Vec<char> = if LATIN_MASK & (1 << li) != 0 {
                     key.as_str().chars().collect()
                 } else {
                     w.nfc().collect()
-                });
+                };
+                near_words[li].push((letter_mask(&chars), chars));
             }
         }
     }
@@ -745,7 +746,7 @@ struct Segment<'a> {
     toks: &'a [Class],
     seg: &'a [(usize, bool)],
     lang: usize,
-    /// Lazily computed "within edit distance 2 of a list word": 0 unknown, 1 no, 2 yes.
+    /// Lazily computed [`near_list_word`] per position: 0 not yet, 1 no, 2 yes.
     near: Vec<u8>,
 }
 
@@ -816,6 +817,18 @@ impl Segment<'_> {
         checksum_ok(&ix[..b + 1 - a])
     }
 
+    /// The window without the unknown words at its edges that do not look like mistyped list
+    /// words (a phrase must not swallow the sentence around it), if still valid.
+    fn typo_edges(&mut self, mut a: usize, mut b: usize) -> Option<Window> {
+        while a < b && self.unknown(a) && !self.near(a) {
+            a += 1;
+        }
+        while a < b && self.unknown(b) && !self.near(b) {
+            b -= 1;
+        }
+        self.valid(a, b).then_some((a, b))
+    }
+
     /// Prose repeats its words ("…when you run cargo test, not when you run cargo build"); a
     /// random phrase of 24 words repeats one about once in eight. A window with two or more
     /// words repeated, three or more repetitions in all (more for longer windows), and no valid
@@ -842,7 +855,7 @@ impl Segment<'_> {
 
     /// The longest valid part of the window `i..=e` that is not prose, if any: a phrase pasted
     /// right after a repetitive sentence is still removed.
-    fn least_prose(&self, i: usize, e: usize) -> Option<(usize, usize)> {
+    fn least_prose(&self, i: usize, e: usize) -> Option<Window> {
         let n = e + 1 - i;
         // Past this the search costs more than it is worth: keep such a window whole.
         if n > 36 {
@@ -862,15 +875,17 @@ impl Segment<'_> {
     /// A maximal window may have taken in neighbouring words: list words ("first one: castle…")
     /// or, through the typo allowance, a word beside them ("my seed is castle…"). Real phrases
     /// have a multiple of 3 words, so a window of another length, or one that ends on an unknown
-    /// word, may lose up to 3 tokens per side, each cut standing after an unknown word or at
-    /// punctuation: the longest part with a valid checksum, else the least cut. Otherwise it
-    /// stays whole: removing a neighbour costs less than leaving a word of the phrase.
-    fn refine(&self, i: usize, e: usize) -> (usize, usize) {
-        let len = e + 1 - i;
-        if len.is_multiple_of(3) && !self.unknown(i) && !self.unknown(e) {
+    /// word, may lose up to 3 tokens per side at a boundary (see below): the longest part with a
+    /// valid checksum, else the least cut. Otherwise it stays whole: removing a neighbour costs
+    /// less than leaving a word of the phrase.
+    fn refine(&mut self, i: usize, e: usize) -> Window {
+        let pure = self.unknowns(i, e) == 0;
+        // A plausible length between list words: only a checksum can still move its edges
+        // ("my seed phrase is" + 12 words is 15 tokens).
+        let whole = (e + 1 - i).is_multiple_of(3) && !self.unknown(i) && !self.unknown(e);
+        if whole && pure {
             return (i, e);
         }
-        let pure = self.unknowns(i, e) == 0;
         // (len, fewer removed, leftmost)
         let mut best_ck: Option<((usize, isize, isize), Window)> = None;
         let mut best_cut: Option<(usize, Window)> = None;
@@ -887,8 +902,17 @@ impl Segment<'_> {
                 if !len.is_multiple_of(3) || !self.valid(a, b) {
                     continue;
                 }
-                let left = li == 0 || self.unknown(a - 1) || self.punct_after(a - 1);
-                let right = ri == 0 || self.unknown(b + 1) || self.punct_after(b);
+                // A cut drops unknown words at the edge, or stands after a word that is no
+                // list word and no typo of one ("is"), or at punctuation: never inside the
+                // window at a typo, which belongs to the phrase.
+                let left = li == 0
+                    || self.punct_after(a - 1)
+                    || self.unknowns(i, a - 1) == li
+                    || (self.unknown(a - 1) && !self.near(a - 1));
+                let right = ri == 0
+                    || self.punct_after(b)
+                    || self.unknowns(b + 1, e) == ri
+                    || (self.unknown(b + 1) && !self.near(b + 1));
                 let removed = li + ri;
                 let ck = self.unknowns(a, b) == 0 && self.checksum(a, b);
                 if ck && pure {
@@ -915,6 +939,9 @@ impl Segment<'_> {
         // Between list words without punctuation ("…lemon please help") only a checksum tells
         // where the phrase ends, and only when a single part of the longest length passes.
         let unique_loose = loose_ck.filter(|&(_, _, n)| n == 1).map(|(_, w, _)| w);
+        if whole {
+            return best_ck.map_or((i, e), |(_, w)| w);
+        }
         best_ck
             .map(|(_, w)| w)
             .or(unique_loose)
@@ -972,6 +999,9 @@ fn windows(text: &str, toks: &[Class], seg: &[(usize, bool)], lang: usize, spans
             chained = limit - MIN_WORDS;
         }
         if let Some(e) = best {
+            let Some((i, e)) = s.typo_edges(i, e) else {
+                continue;
+            };
             let (mut a, mut b) = s.refine(i, e);
             if s.prose(a, b) {
                 match s.least_prose(i, e) {
@@ -979,17 +1009,9 @@ fn windows(text: &str, toks: &[Class], seg: &[(usize, bool)], lang: usize, spans
                     None => continue,
                 }
             }
-            // An unknown word at an edge stays only when it looks like a mistyped list word,
-            // so that a phrase does not swallow the sentence around it.
-            while a < b && s.unknown(a) && !s.near(a) {
-                a += 1;
-            }
-            while a < b && s.unknown(b) && !s.near(b) {
-                b -= 1;
-            }
-            if !s.valid(a, b) {
+            let Some((a, b)) = s.typo_edges(a, b) else {
                 continue;
-            }
+            };
             spans.push(Span {
                 start: toks[seg[a].0].start,
                 end: toks[seg[b].0].end,
@@ -1017,9 +1039,24 @@ fn near_list_word(word: &str, lang: usize) -> bool {
     if w.len() < if max == 2 { 3 } else { 1 } {
         return false;
     }
-    TABLES.near_words[lang]
-        .iter()
-        .any(|cand| cand.len().abs_diff(w.len()) <= max && levenshtein_at_most(&w, cand, max))
+    let mask = letter_mask(&w);
+    TABLES.near_words[lang].iter().any(|(m, cand)| {
+        // Each edit brings in or takes out at most one letter: most words fail this at once.
+        (mask & !m).count_ones() as usize <= max
+            && (m & !mask).count_ones() as usize <= max
+            && cand.len().abs_diff(w.len()) <= max
+            && levenshtein_at_most(&w, cand, max)
+    })
+}
+
+/// Which letters a word has, as bits (a–z, and six buckets for everything else).
+fn letter_mask(chars: &[char]) -> u32 {
+    chars.iter().fold(0, |m, &c| {
+        m | match c {
+            'a'..='z' => 1 << (c as u32 - 'a' as u32),
+            _ => 1 << (26 + c as u32 % 6),
+        }
+    })
 }
 
 fn levenshtein_at_most(a: &[char], b: &[char], max: usize) -> bool {
@@ -1200,28 +1237,37 @@ fn unseparated_chinese(text: &str, tok: Tok, cues: &mut CueCache, spans: &mut Ve
     {
         return;
     }
-    // A cue inside the run ("我的助记词是…") leaves the characters after it.
+    // A cue inside the run ("我的助记词是…") leaves the characters after it. A phrase starts
+    // within its first 4 characters, so the first 4 + 24 (and one more offset) are enough.
     let rest_start = cue_end.max(tok.start);
-    let rest: Vec<(usize, char)> = text[rest_start..tok.end]
-        .char_indices()
-        .map(|(i, c)| (rest_start + i, c))
-        .collect();
-    if let Some((a, n)) = cue_phrase(&rest) {
-        let start = rest[a].0;
-        let end = rest.get(a + n).map_or(tok.end, |&(i, _)| i).min(tok.end);
+    let mut chars = ['\0'; CUE_HEAD];
+    let mut offsets = [tok.end; CUE_HEAD + 1];
+    let mut total = 0;
+    for (i, c) in text[rest_start..tok.end].char_indices() {
+        if total < CUE_HEAD {
+            chars[total] = c;
+            offsets[total] = rest_start + i;
+        } else if total == CUE_HEAD {
+            offsets[total] = rest_start + i;
+        }
+        total += 1;
+    }
+    if let Some((a, n)) = cue_phrase(&chars[..total.min(CUE_HEAD)], total) {
         spans.push(Span {
-            start,
-            end,
+            start: offsets[a],
+            end: offsets[a + n],
             kind: SecretKind::SeedPhrase,
         });
     }
 }
 
-/// Where in `rest` a phrase starts and how many characters it has: after at most 4 connector
-/// characters, preferring a phrase that ends the run, then the longest.
-fn cue_phrase(rest: &[(usize, char)]) -> Option<(usize, usize)> {
-    let chars: Vec<char> = rest.iter().map(|&(_, c)| c).collect();
-    let l = chars.len();
+/// Connector characters skipped plus the longest phrase.
+const CUE_HEAD: usize = 4 + 24;
+
+/// Where a phrase starts in a run of `l` characters whose first ones are `chars` and how many
+/// characters it has: after at most 4 connector characters, preferring a phrase that ends the
+/// run, then the longest.
+fn cue_phrase(chars: &[char], l: usize) -> Option<(usize, usize)> {
     let max_skip = chars
         .iter()
         .take(4)
@@ -1277,8 +1323,9 @@ fn han_indices(chars: &[char], zh: usize, typos: usize) -> Option<[u16; 24]> {
 /// The Chinese lists are ordered by how common a character is, and prose is mostly made of the
 /// commonest ones: the mean of ln(2048 / (index + 1)) is about 1 for random indices and 2–3 for
 /// a sentence. Above 1.8 a run with a valid checksum (which one random run in 16 has) is taken
-/// for prose: that keeps about 97% of 12-character sentences and loses under 1% of phrases
-/// (those without a cue; after a cue no checksum or frequency test applies).
+/// for prose: that rules out about 97% of 12-character sentences and loses under 1% of phrases
+/// (only those without a cue: after a cue this test applies only when text follows the phrase
+/// in the same run).
 fn frequent_characters(ix: &[u16]) -> bool {
     let score: f64 = ix
         .iter()
@@ -1323,6 +1370,7 @@ const MIN_KEY_TOKEN: usize = 51;
 
 fn find_key_tokens(text: &str, haystack: &str, spans: &mut Vec<Span>) {
     let b = text.as_bytes();
+    let mut slash = None;
     let mut i = 0;
     while i < b.len() {
         if !b[i].is_ascii_alphanumeric() {
@@ -1339,7 +1387,8 @@ fn find_key_tokens(text: &str, haystack: &str, spans: &mut Vec<Span>) {
         let tok = &b[s..i];
         let kind = if let Some(hex) = hex64(tok) {
             let body = s + (tok.len() - hex.len());
-            (!is_tx_context(text, s, &text[body..i], haystack)).then_some(SecretKind::PrivateKey)
+            (!is_tx_context(text, s, &text[body..i], haystack, &mut slash))
+                .then_some(SecretKind::PrivateKey)
         } else if is_wif(tok) {
             Some(SecretKind::PrivateKey)
         } else if is_xprv(tok) {
@@ -1428,7 +1477,14 @@ static CUE_PAIRS: [u64; 1024] = {
 /// How far before the value (in characters, same line) a transaction cue still counts.
 const TX_CUE_REACH: usize = 24;
 
-fn is_tx_context(text: &str, start: usize, body: &str, haystack: &str) -> bool {
+/// `slash` caches whether `haystack` has a '/' at all (no URL without one).
+fn is_tx_context(
+    text: &str,
+    start: usize,
+    body: &str,
+    haystack: &str,
+    slash: &mut Option<bool>,
+) -> bool {
     if url_like(chunk_before(text, start)) {
         return true;
     }
@@ -1444,8 +1500,7 @@ fn is_tx_context(text: &str, start: usize, body: &str, haystack: &str) -> bool {
         _ => {}
     }
     // The same value linked to an explorer elsewhere in the message: "0xab… (etherscan.io/tx/0xab…)".
-    let hb = haystack.as_bytes();
-    if !hb.contains(&b'/') {
+    if !*slash.get_or_insert_with(|| haystack.as_bytes().contains(&b'/')) {
         return false;
     }
     haystack
@@ -2040,11 +2095,10 @@ mod tests {
     const HEX64: &str = "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318";
     const KEYSTORE: &str = r#"{"address":"008aeeda4d805471df9b2a5b0f38a0c3bcba786b","crypto":{"cipher":"aes-128-ctr","ciphertext":"5318b4d5bcd28de64ee5559e671353e16f075ecae9f99c7a79a38af5f869aa46","cipherparams":{"iv":"6087dab2f9fdbbfaddc31a909735c1e6"},"kdf":"scrypt","kdfparams":{"dklen":32,"n":262144,"p":8,"r":1,"salt":"ab0c7876052600dd703518d6fc3fe8984592145b591fc8fb5c6d43190334ba19"},"mac":"517ead924a9d0dc3124507e3393d175ce3ff7c1e96529c6c555ce9e51205e9b2"},"id":"3198bc9c-6672-5ab3-d995-4942343ae5b6","version":3}"#;
 
-    /// (name, input, expected text, expected kinds)
-    fn check_table(
-        cases: &[(&str, String, String, Vec<SecretKind>)],
-        f: fn(&str) -> Option<Scrubbed>,
-    ) {
+    /// name, input, expected text, expected kinds
+    type Case = (String, String, String, Vec<SecretKind>);
+
+    fn check_table(cases: &[Case], f: fn(&str) -> Option<Scrubbed>) {
         let mut failures = Vec::new();
         for (name, input, want, kinds) in cases {
             match f(input) {
@@ -2057,14 +2111,9 @@ mod tests {
         assert!(failures.is_empty(), "{}", failures.join("\n"));
     }
 
-    fn seed_case(
-        name: &str,
-        before: &str,
-        phrase: &str,
-        after: &str,
-    ) -> (&'static str, String, String, Vec<SecretKind>) {
+    fn seed_case(name: &str, before: &str, phrase: &str, after: &str) -> Case {
         (
-            Box::leak(name.to_string().into_boxed_str()),
+            name.to_string(),
             format!("{before}{phrase}{after}"),
             format!("{before}{SEED}{after}"),
             vec![SecretKind::SeedPhrase],
@@ -2117,6 +2166,19 @@ mod tests {
                 ". Why is my balance zero?",
             ),
             seed_case("after 'my seed is'", "my seed is ", &en12, " ok"),
+            seed_case(
+                "after 'my seed phrase is'",
+                "Please help, my seed phrase is ",
+                &en12,
+                " thanks",
+            ),
+            // (When the shifted 12 words pass the checksum too, 1 in 16, "phrase" goes as well.)
+            seed_case(
+                "after a list word",
+                "my phrase ",
+                &phrase(English, 16, 33, " "),
+                "",
+            ),
             seed_case("quoted", "\"", &en12, "\""),
             seed_case(
                 "json array",
@@ -2203,7 +2265,7 @@ mod tests {
             let first = fmt.split("{w}").next().unwrap().replace("{n}", "1");
             let last = fmt.split("{w}").nth(1).unwrap();
             cases.push((
-                name,
+                name.to_string(),
                 text,
                 format!("{first}{SEED}{last}"),
                 vec![SecretKind::SeedPhrase],
@@ -2270,7 +2332,7 @@ mod tests {
         // Two phrases with text between them.
         let (p1, p2) = (phrase(English, 16, 30, " "), phrase(Spanish, 16, 31, " "));
         cases.push((
-            "two phrases",
+            "two phrases".to_string(),
             format!("first one: {p1}\nand the old wallet: {p2}\nthanks!"),
             format!("first one: {SEED}\nand the old wallet: {SEED}\nthanks!"),
             vec![SecretKind::SeedPhrase],
@@ -2332,22 +2394,14 @@ mod tests {
             seed_case("cue then connector words", "助记词如下\n", &invalid, ""),
             seed_case("latin cue", "My seed: ", &invalid, ""),
             seed_case("cue and one typo", "私钥 ", &typo, ""),
+            // Only the phrase goes: the request after it in the same run stays.
             seed_case(
-                "cue, phrase then more text",
+                "cue, phrase, then more text in the same run",
                 "我的助记词是",
-                &format!("{invalid}请帮忙"),
-                "",
+                &invalid,
+                "请帮我看看",
             ),
         ];
-        // The last case removes only the phrase, keeping the request after it.
-        let mut cases = cases;
-        cases.pop();
-        cases.push((
-            "phrase followed by text in the same run",
-            format!("我的助记词是{invalid}请帮我看看"),
-            format!("我的助记词是{SEED}请帮我看看"),
-            vec![SecretKind::SeedPhrase],
-        ));
         check_table(&cases, scrub);
         // Without a cue, a checksum failure keeps the run.
         assert_eq!(scrub(&invalid), None);
@@ -2356,8 +2410,8 @@ mod tests {
 
     #[test]
     fn keys() {
-        let k = |name: &'static str, input: String, want: String, kind: SecretKind| {
-            (name, input, want, vec![kind])
+        let k = |name: &str, input: String, want: String, kind: SecretKind| {
+            (name.to_string(), input, want, vec![kind])
         };
         use SecretKind::*;
         let cases = vec![
@@ -2503,33 +2557,38 @@ mod tests {
         );
         let want = format!("<p>Hi, my words:</p><p>{SEED}<br></p><p><b></b></p><p>thanks</p>");
         let cases = vec![
-            ("phrase across nodes", html, want, vec![SecretKind::SeedPhrase]),
             (
-                "xprv in an attribute and in text",
+                "phrase across nodes".into(),
+                html,
+                want,
+                vec![SecretKind::SeedPhrase],
+            ),
+            (
+                "xprv in an attribute and in text".into(),
                 format!("<p title=\"{XPRV_VECTOR}\">see <code>{XPRV_VECTOR}</code></p>"),
                 format!("<p title=\"{XPRV}\">see <code>{XPRV}</code></p>"),
                 vec![SecretKind::ExtendedKey],
             ),
             (
-                "unquoted attribute",
+                "unquoted attribute".into(),
                 format!("<span title={XPRV_VECTOR}>x</span>"),
                 format!("<span title=\"{XPRV}\">x</span>"),
                 vec![SecretKind::ExtendedKey],
             ),
             (
-                "escaped keystore json",
+                "escaped keystore json".into(),
                 "<div>file: {&quot;crypto&quot;:{&quot;ciphertext&quot;:&quot;ab&quot;,&quot;kdf&quot;:&quot;scrypt&quot;}}</div>".into(),
                 format!("<div>file: {STORE}</div>"),
                 vec![SecretKind::Keystore],
             ),
             (
-                "entity separators, ideographic space entity",
+                "entity separators, ideographic space entity".into(),
                 format!("<p>{}</p>", phrase(Language::Japanese, 16, 61, "&#12288;")),
                 format!("<p>{SEED}</p>"),
                 vec![SecretKind::SeedPhrase],
             ),
             (
-                "key in text node",
+                "key in text node".into(),
                 format!("<p>my key</p><p>{HEX64}</p>"),
                 format!("<p>my key</p><p>{KEY}</p>"),
                 vec![SecretKind::PrivateKey],
@@ -2577,6 +2636,95 @@ mod tests {
         }
     }
 
+    /// Random phrases of every length in every language, in context and with one typo, are
+    /// removed whole: no word of the phrase is left.
+    #[test]
+    fn random_phrases_leave_no_word() {
+        let mut state: u64 = 0x5eed;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as usize
+        };
+        let contexts = [
+            ("Hi, here are my words: ", " thanks"),
+            ("", ""),
+            ("My seed is ", ". What now?"),
+            ("please help ", " please help"),
+        ];
+        let mut leaks = Vec::new();
+        for (li, lang) in LANGS.iter().enumerate() {
+            let sep = if *lang == Language::Japanese {
+                "\u{3000}"
+            } else {
+                " "
+            };
+            for round in 0..40 {
+                let bytes = [16, 20, 24, 28, 32][round % 5];
+                let ent: Vec<u8> = (0..bytes).map(|_| next() as u8).collect();
+                let m = Mnemonic::from_entropy_in(*lang, &ent).unwrap();
+                let mut words: Vec<String> = m.words().map(|w| w.nfc().collect()).collect();
+                if round % 2 == 1 {
+                    // One typo: a letter replaced or dropped.
+                    let k = next() % words.len();
+                    let mut cs: Vec<char> = words[k].chars().collect();
+                    let pos = next() % cs.len();
+                    if cs.len() > 2 && next() % 2 == 0 {
+                        cs.remove(pos);
+                    } else {
+                        cs[pos] = match li {
+                            ZH_S | ZH_T => '龘',
+                            6 => 'ぬ',
+                            7 => '갉',
+                            _ => 'q',
+                        };
+                    }
+                    words[k] = cs.into_iter().collect();
+                }
+                let (before, after) = contexts[round % contexts.len()];
+                let input = format!("{before}{}{after}", words.join(sep));
+                let out = scrub(&input).map(|s| s.text).unwrap_or_default();
+                let rest = out.replace(SEED, " ");
+                let left: Vec<&String> = words
+                    .iter()
+                    .filter(|w| !format!("{before} {after}").contains(w.as_str()))
+                    .filter(|w| rest.split([' ', '\u{3000}']).any(|t| t == w.as_str()))
+                    .collect();
+                if out.is_empty() || !left.is_empty() {
+                    leaks.push(format!("{input}\n  -> {out:?} (left {left:?})"));
+                }
+            }
+        }
+        assert!(leaks.is_empty(), "{}", leaks.join("\n"));
+    }
+
+    /// A long paste of list words with a stray word every 12 (the worst case for the window
+    /// search) is still scanned in linear time.
+    #[test]
+    fn long_word_lists_stay_linear() {
+        let list = Language::English.word_list();
+        let text: String = (0..12_000)
+            .map(|i| {
+                if i % 12 == 0 {
+                    "qzx"
+                } else {
+                    list[(i * 7919) % 2048]
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        let t = std::time::Instant::now();
+        let out = scrub(&text).unwrap();
+        assert_eq!(out.text, SEED);
+        // Generous for an unoptimized build; quadratic behaviour takes minutes here.
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(10),
+            "{:?}",
+            t.elapsed()
+        );
+    }
+
     proptest::proptest! {
         #[test]
         fn never_panics(s in "\\PC{0,400}") {
@@ -2598,288 +2746,6 @@ mod tests {
                 proptest::prop_assert!(!out.found.is_empty());
             }
             let _ = scrub_html(&s);
-        }
-    }
-}
-
-#[cfg(test)]
-mod explore_tmp {
-    #[test]
-    #[ignore]
-    fn corpus() {
-        for f in [
-            "book", "en", "en_GB", "zh_CN", "zh_TW", "ja", "ko", "es", "fr", "it", "pt_BR", "cs",
-        ] {
-            let s = std::fs::read_to_string(format!("/tmp/corpus/{f}.txt")).unwrap_or_default();
-            let s = s.replace("\\n", "\n");
-            let mut n = 0;
-            let mut hits = 0;
-            let mut shown = 0;
-            for line in s.lines() {
-                n += 1;
-                if let Some(out) = super::scrub(line) {
-                    hits += 1;
-                    if shown < 12 {
-                        shown += 1;
-                        println!("[{f}] {line}\n   -> {}", out.text);
-                    }
-                }
-            }
-            println!("== {f}: {hits} of {n} lines altered");
-            if f.starts_with("zh") {
-                let (mut n, mut hits, mut shown) = (0, 0, 0);
-                for line in s.lines() {
-                    for cue in ["我的助记词丢了，", "助记词", "My seed phrase: "] {
-                        n += 1;
-                        let m = format!("{cue}{line}");
-                        if let Some(out) = super::scrub(&m) {
-                            hits += 1;
-                            if shown < 15 {
-                                shown += 1;
-                                println!("[{f} cue] {m}\n   -> {}", out.text);
-                            }
-                        }
-                    }
-                }
-                println!("== {f} with cue: {hits} of {n} altered");
-            }
-            let lines: Vec<&str> = s.lines().collect();
-            let (mut n, mut hits) = (0, 0);
-            for chunk in lines.chunks(6) {
-                n += 1;
-                if let Some(out) = super::scrub(&chunk.join("\n")) {
-                    hits += 1;
-                    if hits < 4 {
-                        println!("[{f} 6] {:?}\n   -> {:?}", chunk.join("\n"), out.text);
-                    }
-                }
-            }
-            println!("== {f} in 6-line messages: {hits} of {n} altered");
-        }
-    }
-}
-
-#[cfg(test)]
-mod explore_recall_tmp {
-    use super::*;
-    #[test]
-    #[ignore]
-    fn recall() {
-        let mut state: u64 = 0x1234_5678;
-        let mut next = move || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 33) as u32
-        };
-        for (li, lang) in LANGS.iter().enumerate() {
-            let (mut n, mut ok, mut typo_ok, mut zh_ok, mut zh_n) = (0, 0, 0, 0, 0);
-            let mut shown = 0;
-            for round in 0..1500 {
-                let bytes = [16, 20, 24, 28, 32][round % 5];
-                let ent: Vec<u8> = (0..bytes).map(|_| next() as u8).collect();
-                let m = bip39::Mnemonic::from_entropy_in(*lang, &ent).unwrap();
-                let words: Vec<&str> = m.words().collect();
-                let sep = if li == 6 { "\u{3000}" } else { " " };
-                let p = words.join(sep);
-                let contexts = [
-                    ("Hi, here are my words: ", " thanks"),
-                    ("please help ", " please help"),
-                    ("", ""),
-                    ("My seed is ", ". What now?"),
-                ];
-                let (b, a) = contexts[round % 4];
-                let input = format!("{b}{p}{a}");
-                n += 1;
-                let want = format!("{b}[seed phrase removed]{a}");
-                match scrub(&input) {
-                    Some(s) if s.text == want => ok += 1,
-                    other => {
-                        if shown < 5 {
-                            shown += 1;
-                            println!("[{lang:?}] {input}\n  -> {:?}", other.map(|s| s.text));
-                        }
-                    }
-                }
-                // a typo: mutate one random word
-                let mut tw: Vec<String> = words.iter().map(|s| s.to_string()).collect();
-                let k = next() as usize % tw.len();
-                let chars: Vec<char> = tw[k].nfc().collect();
-                let pos = next() as usize % chars.len();
-                let mut c2 = chars.clone();
-                let repl = match li {
-                    1 | 2 => '龘',
-                    6 => 'ぬ',
-                    7 => '갉',
-                    _ => 'q',
-                };
-                if next() % 2 == 0 && chars.len() > 1 {
-                    c2.remove(pos);
-                } else {
-                    c2[pos] = repl;
-                }
-                tw[k] = c2.into_iter().collect();
-                let tinput = format!("{b}{}{a}", tw.join(sep));
-                match scrub(&tinput) {
-                    Some(s)
-                        if !tw.iter().enumerate().any(|(j, w)| {
-                            j != k
-                                && w.chars().count() > 0
-                                && s.text
-                                    .replace("[seed phrase removed]", "#")
-                                    .contains(&format!("{sep}{w}{sep}"))
-                        }) && s.text.contains("[seed phrase removed]") =>
-                    {
-                        typo_ok += 1
-                    }
-                    other => {
-                        if shown < 10 {
-                            shown += 1;
-                            println!("[{lang:?} typo] {tinput}\n  -> {:?}", other.map(|s| s.text));
-                        }
-                    }
-                }
-                if li == 1 || li == 2 {
-                    zh_n += 1;
-                    let u = words.concat();
-                    if scrub(&u).is_some() {
-                        zh_ok += 1;
-                    }
-                }
-            }
-            println!("== {lang:?}: exact {ok}/{n}, typo {typo_ok}/{n}, unseparated {zh_ok}/{zh_n}");
-        }
-    }
-}
-#[cfg(test)]
-mod explore_cand_tmp {
-    #[test]
-    #[ignore]
-    fn cand() {
-        let msgs = [
-            "Hi team, I sent 250 USDT from my exchange account to this wallet about two hours ago. The exchange shows the withdrawal as completed and gave me a transaction id, but my balance in the app still says zero. I already restarted the app and checked the network (Tron). Can you please check what is going on? Thanks, Sam",
-            "你好，我昨天晚上从交易所提了一笔USDT到这个钱包地址，交易所显示已经完成，但是钱包里的余额一直没有变化。我已经重启过应用，也确认了网络是波场，请问这是什么原因？需要我提供交易哈希吗？麻烦尽快帮我处理，谢谢！",
-        ];
-        for m in msgs {
-            let mut v = Vec::new();
-            super::tokenize(m, |t| {
-                let c = super::classify(m, t);
-                v.push((c.w, c.t, c.neutral, t.map(|t| &m[t.start..t.end])));
-            });
-            for l in 0..10 {
-                let bit = 1u16 << l;
-                let s: String = v
-                    .iter()
-                    .map(|(w, t, n, _)| {
-                        if *n {
-                            'n'
-                        } else if w & bit != 0 {
-                            'W'
-                        } else if t & bit != 0 {
-                            't'
-                        } else {
-                            '|'
-                        }
-                    })
-                    .collect();
-                println!("{l}: {s}");
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod explore_patho_tmp {
-    use super::*;
-    #[test]
-    #[ignore]
-    fn patho() {
-        let list = Language::English.word_list();
-        let mut x: u64 = 7;
-        let mut rnd = || {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
-            (x >> 33) as usize
-        };
-        let all_w: String = (0..15000)
-            .map(|_| list[rnd() % 2048])
-            .collect::<Vec<_>>()
-            .join(" ");
-        let every12: String = (0..15000)
-            .map(|i| {
-                if i % 12 == 0 {
-                    "qzx"
-                } else {
-                    list[rnd() % 2048]
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" ");
-        let every6: String = (0..15000)
-            .map(|i| {
-                if i % 6 == 0 {
-                    "qzx"
-                } else {
-                    list[rnd() % 2048]
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" ");
-        let zh: String = (0..30000)
-            .map(|_| Language::SimplifiedChinese.word_list()[rnd() % 2048])
-            .collect();
-        let zh_cue = format!("助记词{zh}");
-        let zh_clauses: String = (0..3000)
-            .map(|i| {
-                format!(
-                    "{}助记词{}，",
-                    if i % 2 == 0 { "seed" } else { "" },
-                    (0..12)
-                        .map(|_| Language::SimplifiedChinese.word_list()[rnd() % 2048])
-                        .collect::<String>()
-                )
-            })
-            .collect();
-        let braces = "{\"".repeat(50000);
-        let braces2 = "{\"a\":".repeat(30000);
-        let hexes: String = (0..1500)
-            .map(|i| format!("{:064x} ", i as u128 * 0x1234567890abcdefu128))
-            .collect();
-        let a = "a ".repeat(50000);
-        let html: String = (0..10000)
-            .map(|_| format!("<p>{}</p>", list[rnd() % 2048]))
-            .collect();
-        let jp: String = (0..15000)
-            .map(|_| Language::Japanese.word_list()[rnd() % 2048])
-            .collect::<Vec<_>>()
-            .join("\u{3000}");
-        for (name, t) in [
-            ("all_w", &all_w),
-            ("every12", &every12),
-            ("every6", &every6),
-            ("zh", &zh),
-            ("zh_cue", &zh_cue),
-            ("zh_clauses", &zh_clauses),
-            ("braces", &braces),
-            ("braces2", &braces2),
-            ("hexes", &hexes),
-            ("a", &a),
-            ("html", &html),
-            ("jp", &jp),
-        ] {
-            let t0 = std::time::Instant::now();
-            let r = scrub(t);
-            let t1 = t0.elapsed();
-            let t0 = std::time::Instant::now();
-            let h = scrub_html(t);
-            println!(
-                "{name}: {} bytes, scrub {:?} ({:?} found, {} bytes out), html {:?} ({})",
-                t.len(),
-                t1,
-                r.as_ref().map(|r| r.found.clone()),
-                r.as_ref().map_or(0, |r| r.text.len()),
-                t0.elapsed(),
-                h.is_some()
-            );
         }
     }
 }

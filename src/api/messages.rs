@@ -182,10 +182,12 @@ pub(super) async fn guard_reply(
         category = refusal.category,
         "unsafe reply refused"
     );
-    state
-        .store
-        .metrics()
-        .add(crate::metrics::UNSAFE_REPLIES, &channel, refusal.category, 1);
+    state.store.metrics().add(
+        crate::metrics::UNSAFE_REPLIES,
+        &channel,
+        refusal.category,
+        1,
+    );
     state.store.announce_refusal(crate::store::RefusedReply {
         agent_id: agent.id,
         agent_name: agent.name.clone(),

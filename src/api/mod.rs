@@ -135,7 +135,10 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
             "/canned_answers/{id}",
             patch(canned_answers::patch_canned).delete(canned_answers::delete_canned),
         )
-        .route("/conversations/{id}/verify", post(verification::post_verify))
+        .route(
+            "/conversations/{id}/verify",
+            post(verification::post_verify),
+        )
         .route(
             "/conversations/{id}/verification",
             get(verification::get_verification),

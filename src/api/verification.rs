@@ -83,7 +83,10 @@ pub async fn post_verify(
         .clone();
     let contact = state.store.contact(conversation.contact.id).await?;
     let language = crate::safety::language(
-        contact.identities.iter().find_map(|i| i.language.as_deref()),
+        contact
+            .identities
+            .iter()
+            .find_map(|i| i.language.as_deref()),
         &contact.display_name,
     );
     let code = crate::store::new_code();
@@ -117,7 +120,12 @@ pub async fn post_verify(
     let metrics = state.store.metrics();
     if let Err(reason) = sent {
         state.store.abandon_verification(verification.id).await?;
-        metrics.add(crate::metrics::VERIFICATIONS, channel.name(), "send_failed", 1);
+        metrics.add(
+            crate::metrics::VERIFICATIONS,
+            channel.name(),
+            "send_failed",
+            1,
+        );
         tracing::warn!(conversation = id, error = %reason, "verification code not sent");
         return Err(ApiError::Rejected(
             StatusCode::BAD_GATEWAY,

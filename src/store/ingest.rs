@@ -152,7 +152,11 @@ impl Ingestor {
         self.jobs.send(job).await.map_err(|_| closed())?;
         let report = answer.await.map_err(|_| closed())??;
         for (n, kinds) in secrets {
-            if report.items.get(n).is_some_and(|i| i.outcome == Outcome::Created) {
+            if report
+                .items
+                .get(n)
+                .is_some_and(|i| i.outcome == Outcome::Created)
+            {
                 for kind in kinds {
                     let m = self.store.metrics();
                     m.add(crate::metrics::SECRETS_REMOVED, channel, kind.as_str(), 1);
@@ -788,7 +792,10 @@ async fn flush_new(conn: &mut sqlx::SqliteConnection, group: &mut Group<'_>) -> 
 
 /// A customer who sent a wallet secret needs an agent now: the conversation turns urgent and
 /// carries the `secret_removed` mark (rare: one statement per group that has any).
-async fn flag_conversations(conn: &mut sqlx::SqliteConnection, group: &mut Group<'_>) -> Result<()> {
+async fn flag_conversations(
+    conn: &mut sqlx::SqliteConnection,
+    group: &mut Group<'_>,
+) -> Result<()> {
     if group.flagged.is_empty() {
         return Ok(());
     }

@@ -13,7 +13,9 @@ mod threading;
 mod verification;
 
 pub use files::FileStore;
-pub use ingest::{IngestItem, IngestReport, Ingestor, Outcome, PreparedAttachment, PreparedInbound};
+pub use ingest::{
+    IngestItem, IngestReport, Ingestor, Outcome, PreparedAttachment, PreparedInbound,
+};
 pub use model::*;
 pub use notes::{CannedAnswer, Note};
 pub(crate) use outbox::after_ms;

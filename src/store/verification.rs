@@ -189,7 +189,11 @@ impl Store {
 
     /// The pending attempt of a channel thread, if any (expired ones included: their code is
     /// still removed from the message, it just verifies nothing).
-    pub async fn pending_code(&self, channel: &str, thread_id: &str) -> Result<Option<PendingCode>> {
+    pub async fn pending_code(
+        &self,
+        channel: &str,
+        thread_id: &str,
+    ) -> Result<Option<PendingCode>> {
         let row: Option<(i64, String, i64)> = sqlx::query_as(
             "SELECT v.id, v.code_sha256, v.expires_at
              FROM verifications v JOIN conversations c ON c.id = v.conversation_id
@@ -324,8 +328,16 @@ mod tests {
     #[test]
     fn codes_are_six_digits_and_vary() {
         let codes: std::collections::HashSet<String> = (0..200).map(|_| new_code()).collect();
-        assert!(codes.iter().all(|c| c.len() == 6 && c.bytes().all(|b| b.is_ascii_digit())));
-        assert!(codes.len() > 190, "200 codes gave only {} distinct", codes.len());
+        assert!(
+            codes
+                .iter()
+                .all(|c| c.len() == 6 && c.bytes().all(|b| b.is_ascii_digit()))
+        );
+        assert!(
+            codes.len() > 190,
+            "200 codes gave only {} distinct",
+            codes.len()
+        );
     }
 
     #[test]

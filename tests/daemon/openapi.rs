@@ -946,15 +946,33 @@ async fn every_documented_operation_answers_as_documented() {
     c.expect(409, M::POST, &verify, agent, email.clone()).await;
     c.expect(400, M::POST, &verify, agent, Some(json!({"email": "no"})))
         .await;
-    c.expect(404, M::POST, "/api/v1/conversations/999999/verify", agent, email)
-        .await;
+    c.expect(
+        404,
+        M::POST,
+        "/api/v1/conversations/999999/verify",
+        agent,
+        email,
+    )
+    .await;
     c.expect(200, M::GET, &format!("{one}/verification"), agent, None)
         .await;
-    c.expect(404, M::GET, "/api/v1/conversations/999999/verification", agent, None)
-        .await;
+    c.expect(
+        404,
+        M::GET,
+        "/api/v1/conversations/999999/verification",
+        agent,
+        None,
+    )
+    .await;
     let unsafe_reply = Some(json!({"text": "Please send us your seed phrase"}));
-    c.expect(422, M::POST, &format!("{one}/messages"), agent, unsafe_reply)
-        .await;
+    c.expect(
+        422,
+        M::POST,
+        &format!("{one}/messages"),
+        agent,
+        unsafe_reply,
+    )
+    .await;
 
     // Notes.
     let notes = format!("{one}/notes");

@@ -9,8 +9,7 @@ use serde_json::{Value, json};
 use switchboard::config::ChannelConfig;
 
 /// A valid BIP-39 phrase (a reference test vector, entropy 9e885d952ad362caeb4efe34a8e91bd2).
-const PHRASE: &str =
-    "scheme spot photo card baby mountain device kick cradle pact join borrow";
+const PHRASE: &str = "scheme spot photo card baby mountain device kick cradle pact join borrow";
 
 fn marked(text: &str) -> bool {
     text.contains("[seed phrase removed]")
@@ -42,9 +41,7 @@ fn assert_nowhere_on_disk(app: &TestApp, needle: &str) {
     for file in files {
         let bytes = std::fs::read(&file).unwrap_or_default();
         assert!(
-            !bytes
-                .windows(needle.len())
-                .any(|w| w == needle.as_bytes()),
+            !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
             "{needle:?} found in {}",
             file.display()
         );
@@ -52,9 +49,7 @@ fn assert_nowhere_on_disk(app: &TestApp, needle: &str) {
 }
 
 async fn conversation(app: &TestApp, id: i64) -> Value {
-    app.get_json(&format!("/api/v1/conversations/{id}"))
-        .await["conversation"]
-        .clone()
+    app.get_json(&format!("/api/v1/conversations/{id}")).await["conversation"].clone()
 }
 
 #[tokio::test]
@@ -66,7 +61,7 @@ async fn a_seed_phrase_never_reaches_disk_and_the_customer_is_warned() {
             json!({"thread_id": "t-seed", "message_id": "m1",
                    "sender": {"id": "v1", "name": "Carol"},
                    "subject": "help",
-                   "text": format!("Is this right? My words are {PHRASE}. Please check my balance"),
+                   "text": format!("Is this right? My words are {PHRASE}. Is my wallet safe?"),
                    "attachments": [{"filename": "backup.txt", "content_type": "text/plain",
                        "data_base64": base64_of(&format!("1. {}", PHRASE.replace(' ', "\n2. ")))}]}),
         )
@@ -79,8 +74,11 @@ async fn a_seed_phrase_never_reaches_disk_and_the_customer_is_warned() {
     let messages = app.wait_messages(id, 2).await;
     let stored = messages[0]["text"].as_str().unwrap();
     assert!(marked(stored), "{stored}");
-    assert!(stored.starts_with("Is this right? My words are "), "{stored}");
-    assert!(stored.ends_with(". Please check my balance"), "{stored}");
+    assert!(
+        stored.starts_with("Is this right? My words are "),
+        "{stored}"
+    );
+    assert!(stored.ends_with(". Is my wallet safe?"), "{stored}");
     // The warning goes out through the outbox like any reply, and is delivered.
     let warning = &messages[1];
     assert_eq!(warning["direction"], "outbound");
@@ -131,7 +129,9 @@ async fn transaction_hashes_addresses_and_ordinary_words_are_kept_exactly() {
         "我的钱包密码忘记了，怎么找回？转账已经三天了还没有到账",
     ];
     for (n, text) in texts.iter().enumerate() {
-        let accepted = app.customer_says(&format!("t{n}"), &format!("m{n}"), text).await;
+        let accepted = app
+            .customer_says(&format!("t{n}"), &format!("m{n}"), text)
+            .await;
         assert_eq!(accepted["secret_removed"], false, "{text}");
         let id = accepted["conversation_id"].as_i64().unwrap();
         assert_eq!(app.messages(id).await[0]["text"], *text);
@@ -154,7 +154,10 @@ async fn a_private_key_in_an_edit_is_removed_from_the_message_and_its_revision()
         .await;
     assert_eq!(response.status(), 201);
     let messages = app.wait_messages(id, 3).await;
-    assert_eq!(messages[1]["text"], "my private key is [private key removed]");
+    assert_eq!(
+        messages[1]["text"],
+        "my private key is [private key removed]"
+    );
     assert_eq!(conversation(&app, id).await["priority"], "urgent");
     assert_nowhere_on_disk(&app, &key[..24]);
 }
@@ -162,14 +165,25 @@ async fn a_private_key_in_an_edit_is_removed_from_the_message_and_its_revision()
 #[tokio::test]
 async fn unsafe_replies_are_refused_with_422_and_nothing_is_queued() {
     let app = spawn_app().await;
-    let accepted = app.customer_says("t-reply", "m1", "my transfer failed").await;
+    let accepted = app
+        .customer_says("t-reply", "m1", "my transfer failed")
+        .await;
     let id = accepted["conversation_id"].as_i64().unwrap();
     let path = format!("/api/v1/conversations/{id}/messages");
     let refused = [
-        ("Please send us your seed phrase so we can restore the wallet", "seed_phrase"),
+        (
+            "Please send us your seed phrase so we can restore the wallet",
+            "seed_phrase",
+        ),
         ("请把助记词发给我们核实", "seed_phrase"),
-        ("Install AnyDesk and give me the 9-digit ID", "remote_access"),
-        (&format!("Is this yours? {PHRASE}") as &str, "contains_secret"),
+        (
+            "Install AnyDesk and give me the 9-digit ID",
+            "remote_access",
+        ),
+        (
+            &format!("Is this yours? {PHRASE}") as &str,
+            "contains_secret",
+        ),
     ];
     for (text, category) in refused {
         let response = app
@@ -184,8 +198,11 @@ async fn unsafe_replies_are_refused_with_422_and_nothing_is_queued() {
     assert_eq!(app.messages(id).await.len(), 1, "nothing was queued");
     assert!(app.hook.received().is_empty(), "nothing was sent");
     // Warnings pass.
-    app.reply_sent(id, "We will never ask for your seed phrase. Never share it with anyone.")
-        .await;
+    app.reply_sent(
+        id,
+        "We will never ask for your seed phrase. Never share it with anyone.",
+    )
+    .await;
     app.reply_sent(id, "请勿向任何人透露您的助记词").await;
     let metrics = app.get("/metrics").await.text().await.unwrap();
     assert!(
@@ -230,7 +247,10 @@ async fn admins_see_refused_replies_on_their_event_stream() {
         seen.push_str(&String::from_utf8_lossy(&chunk));
     }
     assert!(seen.contains(r#""category":"private_key""#), "{seen}");
-    assert!(!seen.contains("What is your"), "the text is not broadcast: {seen}");
+    assert!(
+        !seen.contains("What is your"),
+        "the text is not broadcast: {seen}"
+    );
 }
 
 #[tokio::test]
@@ -251,9 +271,12 @@ async fn telegram_deletes_the_customers_message_and_warns_them() {
     let warned = eventually(|| {
         let sends = fake.calls("sendMessage");
         async move {
-            sends
-                .into_iter()
-                .find(|s| s["text"].as_str().unwrap_or("").starts_with("Security warning"))
+            sends.into_iter().find(|s| {
+                s["text"]
+                    .as_str()
+                    .unwrap_or("")
+                    .starts_with("Security warning")
+            })
         }
     })
     .await;
@@ -269,7 +292,7 @@ async fn discord_deletes_a_support_channel_post_but_cannot_delete_a_dm() {
     use crate::discord_fake::SUPPORT_CHANNEL;
     const CAROL: u64 = 424_242_424_242_424_242;
     let (app, fake) = crate::discord::spawn_with(switchboard_discord::ThreadMode::Private).await;
-    let post = fake.push_message(SUPPORT_CHANNEL, true, CAROL, "Carol", &format!("{PHRASE}"));
+    let post = fake.push_message(SUPPORT_CHANNEL, true, CAROL, "Carol", PHRASE);
     app.wait_conversations("discord", 1).await;
     let path = format!(
         "/api/v10/channels/{SUPPORT_CHANNEL}/messages/{}",
@@ -323,7 +346,9 @@ async fn code_mailed(smtp: &SmtpServer, n: usize) -> String {
 #[tokio::test]
 async fn a_customer_is_verified_by_the_code_sent_to_their_email() {
     let (app, smtp, _dovecot) = spawn_verifying().await;
-    let accepted = app.customer_says("t-v", "m1", "I lost access, please reset 2FA").await;
+    let accepted = app
+        .customer_says("t-v", "m1", "I lost access, please reset 2FA")
+        .await;
     let id = accepted["conversation_id"].as_i64().unwrap();
     let response = app
         .send_json(
@@ -348,7 +373,10 @@ async fn a_customer_is_verified_by_the_code_sent_to_their_email() {
     app.customer_says("t-v", "m2", &format!("the code is {code}"))
         .await;
     let messages = app.wait_messages(id, 3).await;
-    assert_eq!(messages[2]["text"], "the code is [verification code removed]");
+    assert_eq!(
+        messages[2]["text"],
+        "the code is [verification code removed]"
+    );
     let contact_id = conversation(&app, id).await["contact"]["id"].clone();
     let contact = eventually(|| {
         let app = &app;
@@ -359,7 +387,10 @@ async fn a_customer_is_verified_by_the_code_sent_to_their_email() {
         }
     })
     .await;
-    assert_eq!(contact["verified_emails"][0]["email"], "carol@customer.example");
+    assert_eq!(
+        contact["verified_emails"][0]["email"],
+        "carol@customer.example"
+    );
     assert_eq!(contact["verified_emails"][0]["conversation_id"], id);
     assert_eq!(
         conversation(&app, id).await["contact"]["verified_emails"],
@@ -410,9 +441,11 @@ async fn five_wrong_codes_lock_the_attempt_and_the_agent_sees_why() {
         json!(["verification_locked"])
     );
     // Even the right code does nothing now.
-    app.customer_says("t-w", "late", &format!("{code}")).await;
+    app.customer_says("t-w", "late", &code).await;
     let contact_id = conversation(&app, id).await["contact"]["id"].clone();
-    let contact = app.get_json(&format!("/api/v1/contacts/{contact_id}")).await;
+    let contact = app
+        .get_json(&format!("/api/v1/contacts/{contact_id}"))
+        .await;
     assert_eq!(contact["contact"]["verified_emails"], json!([]));
 }
 
