@@ -561,4 +561,5 @@ def test_a_removed_secret_shows_a_banner_and_an_unsafe_reply_is_refused(daemon, 
     inbox.filter(t, cid, other)
     inbox.open(other)
     expect(page.locator("#safety")).to_be_hidden()
-    assert inbox.errors == []
+    # The browser logs the refused request (422) itself; nothing else may fail.
+    assert [e for e in inbox.errors if "422" not in e] == []
