@@ -319,6 +319,16 @@ async fn discord_deletes_a_support_channel_post_but_cannot_delete_a_dm() {
     assert_nowhere_on_disk(&app, "cradle");
 }
 
+/// Asks the daemon to verify the customer of conversation `id`.
+async fn verify(app: &TestApp, id: i64, body: Value) -> reqwest::Response {
+    app.send_json(
+        Method::POST,
+        &format!("/api/v1/conversations/{id}/verify"),
+        body,
+    )
+    .await
+}
+
 async fn spawn_verifying() -> (TestApp, SmtpServer, Dovecot) {
     let (dovecot, smtp) = tokio::join!(Dovecot::start(None), SmtpServer::start(None));
     let mail = crate::email::email_config(dovecot.port, smtp.port, None);
@@ -350,13 +360,7 @@ async fn a_customer_is_verified_by_the_code_sent_to_their_email() {
         .customer_says("t-v", "m1", "I lost access, please reset 2FA")
         .await;
     let id = accepted["conversation_id"].as_i64().unwrap();
-    let response = app
-        .send_json(
-            Method::POST,
-            &format!("/api/v1/conversations/{id}/verify"),
-            json!({"email": "Carol@Customer.example"}),
-        )
-        .await;
+    let response = verify(&app, id, json!({"email": "Carol@Customer.example"})).await;
     assert_eq!(response.status(), 202);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["verification"]["status"], "pending");
@@ -408,13 +412,7 @@ async fn five_wrong_codes_lock_the_attempt_and_the_agent_sees_why() {
     let (app, smtp, _dovecot) = spawn_verifying().await;
     let accepted = app.customer_says("t-w", "m1", "change my email").await;
     let id = accepted["conversation_id"].as_i64().unwrap();
-    let response = app
-        .send_json(
-            Method::POST,
-            &format!("/api/v1/conversations/{id}/verify"),
-            json!({"email": "carol@customer.example"}),
-        )
-        .await;
+    let response = verify(&app, id, json!({"email": "carol@customer.example"})).await;
     assert_eq!(response.status(), 202);
     let code = code_mailed(&smtp, 1).await;
     let wrong = |n: u32| {
@@ -454,21 +452,9 @@ async fn verification_without_an_email_channel_is_a_conflict() {
     let app = spawn_app().await;
     let accepted = app.customer_says("t-x", "m1", "hi").await;
     let id = accepted["conversation_id"].as_i64().unwrap();
-    let response = app
-        .send_json(
-            Method::POST,
-            &format!("/api/v1/conversations/{id}/verify"),
-            json!({"email": "carol@customer.example"}),
-        )
-        .await;
+    let response = verify(&app, id, json!({"email": "carol@customer.example"})).await;
     assert_eq!(response.status(), 409);
-    let response = app
-        .send_json(
-            Method::POST,
-            &format!("/api/v1/conversations/{id}/verify"),
-            json!({"email": "not an address"}),
-        )
-        .await;
+    let response = verify(&app, id, json!({"email": "not an address"})).await;
     assert_eq!(response.status(), 400);
 }
 
