@@ -39,16 +39,21 @@ impl Application {
             tokio::sync::watch::channel(store.revocation_mark().await.unwrap_or_default());
         let dispatcher =
             Dispatcher::new(store.clone(), channels.all.clone(), config.outbox.clone());
+        let texts = Arc::new(crate::safety::Texts::new(
+            &config.safety,
+            &config.verification,
+        ));
+        let guard = crate::store::Guard {
+            texts: texts.clone(),
+            expiry: config.outbox.expiry,
+        };
         let state = AppState {
-            ingestor: Ingestor::start(store.clone()),
+            ingestor: Ingestor::with_guard(store.clone(), guard),
             store,
             channels,
             dispatcher,
             expiry: config.outbox.expiry,
-            texts: Arc::new(crate::safety::Texts::new(
-                &config.safety,
-                &config.verification,
-            )),
+            texts,
             verification_channel: config.verification.email_channel.clone(),
             auth: Arc::new(AuthLimiter::default()),
             streams: Arc::new(api::StreamSlots::new(

@@ -4,9 +4,8 @@
 
 use crate::config::{SafetyConfig, VerificationConfig};
 use crate::outbox::Dispatcher;
-use crate::store::{IngestReport, Store};
+use crate::store::IngestReport;
 use std::collections::BTreeMap;
-use std::time::Duration;
 use switchboard_core::{AttachmentData, Inbound};
 use switchboard_safety::{SecretKind, scrub, scrub_html};
 
@@ -40,6 +39,21 @@ pub fn scrub_inbound(inbound: &mut Inbound) -> Vec<SecretKind> {
         let AttachmentData::Bytes(bytes) = &attachment.data else {
             continue;
         };
+        if attachment
+            .content_type
+            .eq_ignore_ascii_case("message/rfc822")
+        {
+            let kinds = mail_secrets(bytes);
+            if !kinds.is_empty() {
+                // A mail cannot be cut like text (encoded parts, signatures): it is not kept.
+                attachment.data = AttachmentData::Missing {
+                    note: ORIGINAL_DROPPED.into(),
+                    size: None,
+                };
+                found.extend(kinds);
+            }
+            continue;
+        }
         if !is_text(&attachment.content_type, &attachment.filename)
             || bytes.len() > MAX_SCANNED_ATTACHMENT
         {
@@ -57,6 +71,67 @@ pub fn scrub_inbound(inbound: &mut Inbound) -> Vec<SecretKind> {
     found.sort_unstable();
     found.dedup();
     found
+}
+
+/// The note that stands for a kept mail the guard found a secret in.
+const ORIGINAL_DROPPED: &str =
+    "original mail not kept: it held a wallet secret (removed from the message above)";
+
+/// Mails bigger than this are not decoded again here: the email channel's own limit is lower.
+const MAX_SCANNED_MAIL: usize = 64 << 20;
+
+/// The secrets in a whole mail as received: its raw text, subject, and every decoded text part,
+/// quoted history and nested mails included (what the message row shows is only the new text).
+fn mail_secrets(raw: &[u8]) -> Vec<SecretKind> {
+    let mut found = Vec::new();
+    let mut check = |text: &str, html: bool| {
+        let cleaned = if html { scrub_html(text) } else { scrub(text) };
+        if let Some(cleaned) = cleaned {
+            found.extend(cleaned.found);
+        }
+    };
+    check(
+        &String::from_utf8_lossy(&raw[..raw.len().min(MAX_SCANNED_ATTACHMENT)]),
+        false,
+    );
+    if raw.len() <= MAX_SCANNED_MAIL
+        && let Some(mail) = mail_parser::MessageParser::default().parse(raw)
+    {
+        scan_mail(&mail, 0, &mut check);
+    }
+    found.sort_unstable();
+    found.dedup();
+    found
+}
+
+fn scan_mail(mail: &mail_parser::Message<'_>, depth: usize, check: &mut impl FnMut(&str, bool)) {
+    use mail_parser::{MimeHeaders, PartType};
+    if let Some(subject) = mail.subject() {
+        check(subject, false);
+    }
+    for part in &mail.parts {
+        match &part.body {
+            PartType::Text(text) if text.len() <= MAX_SCANNED_ATTACHMENT => check(text, false),
+            PartType::Html(html) if html.len() <= MAX_SCANNED_ATTACHMENT => check(html, true),
+            PartType::Binary(bytes) | PartType::InlineBinary(bytes)
+                if bytes.len() <= MAX_SCANNED_ATTACHMENT =>
+            {
+                let content_type = part
+                    .content_type()
+                    .map(|ct| format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or("")))
+                    .unwrap_or_default();
+                let name = part.attachment_name().unwrap_or("");
+                if is_text(&content_type, name)
+                    && let Ok(text) = std::str::from_utf8(bytes)
+                {
+                    check(text, false);
+                }
+            }
+            // Forwarded mail inside mail; a bound keeps a crafted nesting cheap.
+            PartType::Message(inner) if depth < 3 => scan_mail(inner, depth + 1, check),
+            _ => {}
+        }
+    }
 }
 
 /// Types a customer's pasted secret can hide in: plain text, JSON (keystore files), CSV, ...
@@ -109,6 +184,20 @@ pub fn remove_code(inbound: &mut Inbound, is_code: impl Fn(&str) -> bool) -> boo
         inbound.text = inbound.text.replace(code.as_str(), CODE_MARKER);
         if let Some(html) = &mut inbound.html {
             *html = html.replace(code.as_str(), CODE_MARKER);
+        }
+    }
+    if !codes.is_empty() {
+        // The kept original mail holds the code too (perhaps encoded): it goes.
+        for attachment in &mut inbound.attachments {
+            if attachment
+                .content_type
+                .eq_ignore_ascii_case("message/rfc822")
+            {
+                attachment.data = AttachmentData::Missing {
+                    note: "original mail not kept: it held a one-time code".into(),
+                    size: None,
+                };
+            }
         }
     }
     !codes.is_empty()
@@ -289,46 +378,26 @@ impl Origin {
     }
 }
 
-/// After a batch is stored: every customer whose new message held a secret gets the warning
-/// through the outbox (once per thread and batch), and the platform is asked to delete their
-/// message where the bot may. A failure here is logged; the message itself is already safe.
-pub async fn after_ingest(
-    store: &Store,
+/// After a batch is stored (with the warning to each customer whose new message held a secret,
+/// queued in the same transaction): the dispatcher is woken for the warnings, and the platform
+/// is asked to delete those messages where the bot may.
+pub fn after_ingest(
     dispatcher: &Dispatcher,
-    texts: &Texts,
-    expiry: Duration,
     channel: &str,
     origins: &[Origin],
     report: &IngestReport,
 ) {
     use crate::store::Outcome;
-    let mut warned: Vec<&str> = Vec::new();
+    let mut any = false;
     for (item, origin) in report.items.iter().zip(origins) {
         if !item.secret_removed || !matches!(item.outcome, Outcome::Created | Outcome::Updated) {
             continue;
         }
         dispatcher.retract(channel, &origin.thread_id, &origin.message_id);
-        if warned.contains(&origin.thread_id.as_str()) {
-            continue;
-        }
-        warned.push(&origin.thread_id);
-        match store
-            .create_auto_reply(
-                channel,
-                &origin.thread_id,
-                texts.warning(&origin.language),
-                expiry,
-            )
-            .await
-        {
-            Ok(_) => dispatcher.wake(),
-            Err(e) => tracing::error!(
-                channel,
-                conversation = item.conversation_id,
-                error = %e,
-                "secret warning not queued"
-            ),
-        }
+        any = true;
+    }
+    if any {
+        dispatcher.wake();
     }
 }
 
@@ -372,8 +441,17 @@ mod tests {
             .collect();
         assert_eq!(found, ["123456", "654321"]);
         let mut inbound = Inbound::text("t", "m", Sender::new("u", "A"), "it is 123456 ok 999999");
+        inbound.attachments = vec![InboundAttachment {
+            filename: "original.eml".into(),
+            content_type: "message/rfc822".into(),
+            data: AttachmentData::Bytes(b"Subject: x\r\n\r\nit is 123456 ok"[..].into()),
+        }];
         assert!(remove_code(&mut inbound, |c| c == "123456"));
         assert_eq!(inbound.text, format!("it is {CODE_MARKER} ok 999999"));
+        assert!(matches!(
+            inbound.attachments[0].data,
+            AttachmentData::Missing { .. }
+        ));
     }
 
     #[test]

@@ -733,6 +733,9 @@ fn separated_runs(text: &str, candidates: u16, spans: &mut Vec<Span>) {
 /// run is covered by overlapping windows).
 const MAX_WINDOW: usize = 72;
 
+/// Most tokens a checksum may cut off one side of a window (see [`Segment::refine`]).
+const MAX_FAR_CUT: usize = 6;
+
 /// Unknown words allowed in a window of `len` tokens.
 fn allowance(len: usize) -> usize {
     len / MIN_WORDS
@@ -785,6 +788,50 @@ impl Segment<'_> {
         self.text[a..b]
             .chars()
             .any(|c| matches!(c, ':' | '.' | '!' | '?' | '\n' | '：' | '。' | '！' | '？'))
+    }
+
+    /// Whether the separator after `seg[k]` ends a sentence or a line.
+    fn sentence_end_after(&self, k: usize) -> bool {
+        let (a, b) = (
+            self.toks[self.seg[k].0].end,
+            self.toks[self.seg[k + 1].0].start,
+        );
+        self.text[a..b]
+            .chars()
+            .any(|c| matches!(c, '.' | '!' | '?' | '\n' | '。' | '！' | '？'))
+    }
+
+    /// A window that runs across the end of a sentence ("…join borrow. Please check my
+    /// balance": list words after the phrase) is cut there when one side has a phrase's length
+    /// and the other is too short to be one. Only where such ends are rare in the window: a
+    /// numbered ("1. castle 2. …") or one-word-per-line phrase has one in every gap.
+    fn sentence_split(&self, i: usize, e: usize) -> Option<Window> {
+        let ends: Vec<usize> = (i..e).filter(|&k| self.sentence_end_after(k)).collect();
+        if ends.is_empty() || ends.len() > 2 {
+            return None;
+        }
+        let phrase = |a: usize, b: usize| {
+            let len = b + 1 - a;
+            len.is_multiple_of(3) && self.valid(a, b) && !self.unknown(a) && !self.unknown(b)
+        };
+        let mut found = None;
+        for &k in &ends {
+            let (left, right) = ((i, k), (k + 1, e));
+            let (ll, rl) = (k + 1 - i, e - k);
+            let part = if phrase(left.0, left.1) && rl < MIN_WORDS {
+                left
+            } else if phrase(right.0, right.1) && ll < MIN_WORDS {
+                right
+            } else {
+                continue;
+            };
+            // Two different cuts would each leave a phrase: no way to tell which is right.
+            if found.is_some_and(|w| w != part) {
+                return None;
+            }
+            found = Some(part);
+        }
+        found
     }
 
     /// Whether the list words `seg[a..=b]` carry a valid BIP-39 checksum.
@@ -879,6 +926,9 @@ impl Segment<'_> {
     /// valid checksum, else the least cut. Otherwise it stays whole: removing a neighbour costs
     /// less than leaving a word of the phrase.
     fn refine(&mut self, i: usize, e: usize) -> Window {
+        if let Some(w) = self.sentence_split(i, e) {
+            return w;
+        }
         let pure = self.unknowns(i, e) == 0;
         // A plausible length between list words: only a checksum can still move its edges
         // ("my seed phrase is" + 12 words is 15 tokens).
@@ -891,9 +941,9 @@ impl Segment<'_> {
         let mut best_cut: Option<(usize, Window)> = None;
         // Checksum-valid parts of a window of list words only, cut anywhere: (len, part, count).
         let mut loose_ck: Option<(usize, Window, usize)> = None;
-        for li in 0..=3 {
+        for li in 0..=MAX_FAR_CUT {
             let a = i + li;
-            for ri in 0..=3 {
+            for ri in 0..=MAX_FAR_CUT {
                 if e < a + ri {
                     continue;
                 }
@@ -902,14 +952,31 @@ impl Segment<'_> {
                 if !len.is_multiple_of(3) || !self.valid(a, b) {
                     continue;
                 }
+                // Beyond 3 tokens only a checksum may cut, and only off a side that holds a
+                // word of no list ("…borrow please check my balance": "my"), so a run of
+                // list words stays whole.
+                let far = li > 3 || ri > 3;
+                if far {
+                    let mut side =
+                        |x: usize, y: usize| (x..=y).any(|k| self.unknown(k) && !self.near(k));
+                    let ok = (li <= 3 || side(i, a - 1))
+                        && (ri <= 3 || side(b + 1, e))
+                        && self.unknowns(a, b) == 0
+                        && self.checksum(a, b);
+                    if !ok {
+                        continue;
+                    }
+                }
                 // A cut drops unknown words at the edge, or stands after a word that is no
                 // list word and no typo of one ("is"), or at punctuation: never inside the
                 // window at a typo, which belongs to the phrase.
                 let left = li == 0
+                    || far
                     || self.punct_after(a - 1)
                     || self.unknowns(i, a - 1) == li
                     || (self.unknown(a - 1) && !self.near(a - 1));
                 let right = ri == 0
+                    || far
                     || self.punct_after(b)
                     || self.unknowns(b + 1, e) == ri
                     || (self.unknown(b + 1) && !self.near(b + 1));
@@ -1027,7 +1094,7 @@ fn windows(text: &str, toks: &[Class], seg: &[(usize, bool)], lang: usize, spans
 fn near_list_word(word: &str, lang: usize) -> bool {
     let (w, max): (Vec<char>, usize) = if LATIN_MASK & (1 << lang) != 0 {
         let mut key = KeyBuf::new();
-        if !key.push_normalized(word) {
+        if !key.push_normalized(word) || FUNCTION_WORDS.contains(&key.as_str()) {
             return false;
         }
         (key.as_str().chars().collect(), 2)
@@ -1048,6 +1115,25 @@ fn near_list_word(word: &str, lang: usize) -> bool {
             && levenshtein_at_most(&w, cand, max)
     })
 }
+
+/// The commonest short words of the Latin-script languages. Within edit distance 2 nearly every
+/// short word is "near" some list word ("and" → "ant"), which let a phrase swallow the sentence
+/// after it; a customer who mistypes a list word does not land on one of these.
+const FUNCTION_WORDS: &[&str] = &[
+    // English
+    "and", "the", "are", "was", "were", "has", "had", "have", "you", "your", "our", "its", "not",
+    "but", "for", "with", "this", "that", "what", "why", "how", "who", "when", "can", "cant",
+    "will", "from", "just", "there", "here", "them", "they", "his", "her", "him", "she", "did",
+    "does", "dont", "didnt", "get", "got", "any", "all", "now", "then", "than", "been", "would",
+    "could", "should", "please", "thanks", "hello", "sir", "pls", "plz", "yes", "ok", "okay",
+    "works", "mine", "see", "also", "very", "too",
+    // Spanish, Portuguese, Italian, French
+    "que", "los", "las", "del", "por", "para", "con", "una", "uno", "mis", "sus", "por", "pero",
+    "como", "esta", "este", "eso", "son", "hay", "muy", "nao", "sim", "com", "uma", "meu", "minha",
+    "dos", "das", "pelo", "che", "non", "per", "sono", "della", "mio", "mia", "les", "des", "est",
+    "pas", "une", "qui", "mon", "mes", "dans", "pour", "avec", "sur", "mais", // Czech
+    "jak", "ale", "pro", "jsem", "moje", "muj", "tak", "nebo", "jsou",
+];
 
 /// Which letters a word has, as bits (a–z, and six buckets for everything else).
 fn letter_mask(chars: &[char]) -> u32 {
@@ -2166,6 +2252,56 @@ mod tests {
                 ". Why is my balance zero?",
             ),
             seed_case("after 'my seed is'", "my seed is ", &en12, " ok"),
+            // A short list word ("my") after the phrase must not pull the next sentence in.
+            seed_case(
+                "followed by a sentence",
+                "",
+                "scheme spot photo card baby mountain device kick cradle pact join borrow",
+                ". Please check my balance",
+            ),
+            // A reference vector with repeated words and no punctuation around it.
+            seed_case(
+                "repeated words between prose",
+                "my phrase is ",
+                "legal winner thank year wave sausage worth useful legal winner thank yellow",
+                " and nothing works",
+            ),
+            seed_case(
+                "followed by a lower-case request",
+                "",
+                "scheme spot photo card baby mountain device kick cradle pact join borrow",
+                " please check my balance",
+            ),
+            seed_case(
+                "followed by 'and'",
+                "",
+                "scheme spot photo card baby mountain device kick cradle pact join borrow",
+                " and my balance is zero",
+            ),
+            seed_case(
+                "list words before, sentence after",
+                "Hello, please check my wallet ",
+                "scheme spot photo card baby mountain device kick cradle pact join borrow",
+                ". Please check balance",
+            ),
+            seed_case(
+                "checksum invalid, sentence after",
+                "",
+                &["abandon"; 12].join(" "),
+                ". Please check balance",
+            ),
+            seed_case(
+                "typo, sentence after",
+                "",
+                "scheme spot photo card baby mountian device kick cradle pact join borrow",
+                ". Please check my balance",
+            ),
+            seed_case(
+                "repeated words alone",
+                "",
+                "legal winner thank year wave sausage worth useful legal winner thank yellow",
+                "",
+            ),
             seed_case(
                 "after 'my seed phrase is'",
                 "Please help, my seed phrase is ",

@@ -135,16 +135,7 @@ pub async fn channel_inbound(
     let batch = vec![inbound];
     let origins = crate::safety::Origin::of(&batch);
     let report = state.ingestor.ingest(&name, batch, None).await?;
-    crate::safety::after_ingest(
-        &state.store,
-        &state.dispatcher,
-        &state.texts,
-        state.expiry,
-        &name,
-        &origins,
-        &report,
-    )
-    .await;
+    crate::safety::after_ingest(&state.dispatcher, &name, &origins, &report);
     let item = report
         .items
         .first()

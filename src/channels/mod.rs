@@ -100,16 +100,7 @@ impl InboundSink for ChannelSink {
             .ingest(&self.channel, batch, cursor)
             .await
             .map_err(|e| SinkError(e.to_string()))?;
-        crate::safety::after_ingest(
-            self.ingestor.store(),
-            &self.dispatcher,
-            &self.texts,
-            self.expiry,
-            &self.channel,
-            &origins,
-            &report,
-        )
-        .await;
+        crate::safety::after_ingest(&self.dispatcher, &self.channel, &origins, &report);
         Ok(())
     }
 

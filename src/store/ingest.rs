@@ -39,6 +39,10 @@ pub struct PreparedInbound {
     pub attachments: Vec<PreparedAttachment>,
     /// A wallet secret was cut from it before it got here: its conversation turns urgent.
     pub secret_removed: bool,
+    /// The warning to queue to the customer, in the same transaction as the message, when it is
+    /// stored now (a crash between the two would leave the customer unwarned for good: a
+    /// redelivery is a duplicate). Set with `secret_removed`.
+    pub warning: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +71,8 @@ pub struct IngestReport {
 
 struct Job {
     channel: Arc<str>,
+    /// When an automatic warning queued with this batch expires undelivered.
+    warning_expires_at: i64,
     batch: Vec<PreparedInbound>,
     cursor: Option<String>,
     reply: oneshot::Sender<Result<IngestReport>>,
@@ -77,14 +83,39 @@ struct Job {
 pub struct Ingestor {
     store: Store,
     jobs: mpsc::Sender<Job>,
+    guard: Arc<Guard>,
+}
+
+/// What the ingest needs to warn a customer whose message held a secret.
+pub struct Guard {
+    pub texts: Arc<crate::safety::Texts>,
+    /// How long the warning may wait for delivery (the outbox expiry).
+    pub expiry: std::time::Duration,
+}
+
+impl Default for Guard {
+    fn default() -> Self {
+        Self {
+            texts: Arc::default(),
+            expiry: std::time::Duration::from_secs(24 * 3600),
+        }
+    }
 }
 
 impl Ingestor {
     /// Starts the writer task; it ends when the last handle is dropped.
     pub fn start(store: Store) -> Self {
+        Self::with_guard(store, Guard::default())
+    }
+
+    pub fn with_guard(store: Store, guard: Guard) -> Self {
         let (jobs, rx) = mpsc::channel(4 * MAX_GROUP);
         tokio::spawn(writer(store.clone(), rx));
-        Self { store, jobs }
+        Self {
+            store,
+            jobs,
+            guard: Arc::new(guard),
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -135,15 +166,22 @@ impl Ingestor {
                     note,
                 });
             }
+            let warning = secret_removed.then(|| {
+                let language =
+                    crate::safety::language(inbound.sender.language.as_deref(), &inbound.text);
+                self.guard.texts.warning(&language).to_owned()
+            });
             prepared.push(PreparedInbound {
                 inbound,
                 attachments: stored,
                 secret_removed,
+                warning,
             });
         }
         let (reply, answer) = oneshot::channel();
         let job = Job {
             channel: channel.into(),
+            warning_expires_at: super::outbox::after_ms(super::now_ms(), self.guard.expiry),
             batch: prepared,
             cursor,
             reply,
@@ -404,6 +442,7 @@ fn count(store: &Store, channel: &str, report: &IngestReport) {
 /// A new message waiting for the group's multi-row insert.
 struct PendingNew<'a> {
     job: usize,
+    warning_expires_at: i64,
     slot: usize,
     channel: &'a Arc<str>,
     item: &'a PreparedInbound,
@@ -419,8 +458,8 @@ struct Group<'a> {
     pending: Vec<PendingNew<'a>>,
     /// Conversations that received new messages, with the newest message time.
     touched: HashMap<i64, i64>,
-    /// Conversations where the guard cut a secret from a message stored now.
-    flagged: Vec<i64>,
+    /// Conversations where the guard cut a secret from a message stored now, with the message.
+    flagged: Vec<(i64, &'a Arc<str>, &'a PreparedInbound, i64)>,
     contact_names: HashMap<i64, String>,
 }
 
@@ -473,6 +512,7 @@ async fn commit_group(
             match inbound.change {
                 Change::New => group.pending.push(PendingNew {
                     job: j,
+                    warning_expires_at: job.warning_expires_at,
                     slot,
                     channel: &job.channel,
                     item,
@@ -495,7 +535,10 @@ async fn commit_group(
                     )
                     .await?;
                     if item.secret_removed && item_report.outcome != Outcome::Duplicate {
-                        group.flagged.push(conversation_id);
+                        let expires = job.warning_expires_at;
+                        group
+                            .flagged
+                            .push((conversation_id, &job.channel, item, expires));
                         group.touched.entry(conversation_id).or_insert(0);
                     }
                     group.reports[j].items[slot] = item_report;
@@ -772,7 +815,10 @@ async fn flush_new(conn: &mut sqlx::SqliteConnection, group: &mut Group<'_>) -> 
             secret_removed: p.item.secret_removed,
         };
         if p.item.secret_removed {
-            group.flagged.push(p.conversation_id);
+            let expires = p.warning_expires_at;
+            group
+                .flagged
+                .push((p.conversation_id, p.channel, p.item, expires));
         }
         let at = p
             .item
@@ -799,17 +845,42 @@ async fn flag_conversations(
     if group.flagged.is_empty() {
         return Ok(());
     }
-    group.flagged.sort_unstable();
-    group.flagged.dedup();
+    let mut ids: Vec<i64> = group.flagged.iter().map(|f| f.0).collect();
+    ids.sort_unstable();
+    ids.dedup();
     sqlx::query(
         "UPDATE conversations SET priority = 'urgent',
              flags = CASE WHEN EXISTS (SELECT 1 FROM json_each(flags) f WHERE f.value = 'secret_removed')
                  THEN flags ELSE json_insert(flags, '$[#]', 'secret_removed') END
          WHERE id IN (SELECT j.value FROM json_each(?1) AS j)",
     )
-    .bind(to_json(&group.flagged)?)
+    .bind(to_json(&ids)?)
     .execute(&mut *conn)
     .await?;
+    // One warning per conversation and group, however many of its messages held a secret.
+    let mut warned: Vec<i64> = Vec::new();
+    for &(conversation_id, channel, item, expires_at) in &group.flagged {
+        let Some(text) = item.warning.as_deref() else {
+            continue;
+        };
+        if warned.contains(&conversation_id) {
+            continue;
+        }
+        warned.push(conversation_id);
+        let reply = super::outbox::Outbound {
+            conversation_id,
+            channel,
+            agent: None,
+            text,
+            reply_to: None,
+            files: &[],
+        };
+        let id = super::outbox::queue_outbound(conn, reply, group.now, expires_at).await?;
+        if group.listening {
+            let message = super::inbox::message(conn, id).await?;
+            group.events.push(Event::MessageCreated(message));
+        }
+    }
     Ok(())
 }
 

@@ -14,7 +14,7 @@ mod verification;
 
 pub use files::FileStore;
 pub use ingest::{
-    IngestItem, IngestReport, Ingestor, Outcome, PreparedAttachment, PreparedInbound,
+    Guard, IngestItem, IngestReport, Ingestor, Outcome, PreparedAttachment, PreparedInbound,
 };
 pub use model::*;
 pub use notes::{CannedAnswer, Note};

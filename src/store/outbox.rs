@@ -5,6 +5,7 @@
 use super::{
     Agent, Event, Message, PreparedAttachment, Result, Store, StoreError, inbox, ingest, now_ms,
 };
+use sqlx::SqliteConnection;
 use std::time::Duration;
 use switchboard_core::Delivered;
 
@@ -252,42 +253,19 @@ impl Store {
             }
         };
         let now = now_ms();
-        let message_id: i64 = sqlx::query_scalar(
-            "INSERT INTO messages (conversation_id, channel, direction, sender_agent_id, sender_name,
-                 text, reply_to_external_id, delivery_status, created_at, auto_generated)
-             VALUES (?1, ?2, 'outbound', ?3, ?4, ?5, ?6, 'pending', ?7, ?8) RETURNING id",
+        let message_id = queue_outbound(
+            &mut tx,
+            Outbound {
+                conversation_id,
+                channel: &conversation.channel,
+                agent,
+                text,
+                reply_to,
+                files,
+            },
+            now,
+            after_ms(now, expiry),
         )
-        .bind(conversation_id)
-        .bind(&conversation.channel)
-        .bind(agent.map(|a| a.id))
-        .bind(agent.map_or("Switchboard", |a| a.name.as_str()))
-        .bind(text)
-        .bind(reply_to)
-        .bind(now)
-        .bind(agent.is_none())
-        .fetch_one(&mut *tx)
-        .await?;
-        ingest::insert_attachments(&mut tx, message_id, files, now).await?;
-        sqlx::query(
-            "INSERT INTO outbox (message_id, conversation_id, channel, status, due_at, expires_at,
-                 created_at, updated_at, delivery_id)
-             VALUES (?1, ?2, ?3, 'scheduled', ?4, ?5, ?4, ?4, ?6)",
-        )
-        .bind(message_id)
-        .bind(conversation_id)
-        .bind(&conversation.channel)
-        .bind(now)
-        .bind(after_ms(now, expiry))
-        .bind(delivery_id())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE conversations SET last_message_at = MAX(last_message_at, ?2), updated_at = ?2
-             WHERE id = ?1",
-        )
-        .bind(conversation_id)
-        .bind(now)
-        .execute(&mut *tx)
         .await?;
         if let (Some(key), Some(agent)) = (idempotency_key, agent) {
             sqlx::query(
@@ -603,4 +581,63 @@ async fn outbox_status(conn: &mut sqlx::SqliteConnection, message_id: i64) -> Re
         .fetch_optional(&mut *conn)
         .await?
         .ok_or(StoreError::NotFound)
+}
+
+/// A reply to write: by an agent, or automatic (`agent: None`).
+pub(super) struct Outbound<'a> {
+    pub conversation_id: i64,
+    pub channel: &'a str,
+    pub agent: Option<&'a Agent>,
+    pub text: &'a str,
+    pub reply_to: Option<String>,
+    pub files: &'a [PreparedAttachment],
+}
+
+/// Writes an outbound message and its outbox row in the caller's transaction, so the reply
+/// exists exactly when whatever caused it does (the ingest of a message that held a secret
+/// queues its warning this way). Returns the message id.
+pub(super) async fn queue_outbound(
+    conn: &mut SqliteConnection,
+    reply: Outbound<'_>,
+    now: i64,
+    expires_at: i64,
+) -> Result<i64> {
+    let message_id: i64 = sqlx::query_scalar(
+        "INSERT INTO messages (conversation_id, channel, direction, sender_agent_id, sender_name,
+             text, reply_to_external_id, delivery_status, created_at, auto_generated)
+         VALUES (?1, ?2, 'outbound', ?3, ?4, ?5, ?6, 'pending', ?7, ?8) RETURNING id",
+    )
+    .bind(reply.conversation_id)
+    .bind(reply.channel)
+    .bind(reply.agent.map(|a| a.id))
+    .bind(reply.agent.map_or("Switchboard", |a| a.name.as_str()))
+    .bind(reply.text)
+    .bind(reply.reply_to)
+    .bind(now)
+    .bind(reply.agent.is_none())
+    .fetch_one(&mut *conn)
+    .await?;
+    ingest::insert_attachments(conn, message_id, reply.files, now).await?;
+    sqlx::query(
+        "INSERT INTO outbox (message_id, conversation_id, channel, status, due_at, expires_at,
+             created_at, updated_at, delivery_id)
+         VALUES (?1, ?2, ?3, 'scheduled', ?4, ?5, ?4, ?4, ?6)",
+    )
+    .bind(message_id)
+    .bind(reply.conversation_id)
+    .bind(reply.channel)
+    .bind(now)
+    .bind(expires_at)
+    .bind(delivery_id())
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE conversations SET last_message_at = MAX(last_message_at, ?2), updated_at = ?2
+         WHERE id = ?1",
+    )
+    .bind(reply.conversation_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(message_id)
 }

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use switchboard::config::ChannelConfig;
 use switchboard_email::EmailConfig;
 
-const CHANNEL: &str = "support-mail";
-const SUPPORT: &str = "support@wallet.example";
+pub const CHANNEL: &str = "support-mail";
+pub const SUPPORT: &str = "support@wallet.example";
 
 pub fn email_config(imap_port: u16, smtp_port: u16, tls: Option<&TestCa>) -> EmailConfig {
     let (host, imap_tls, smtp_tls, ca) = match tls {

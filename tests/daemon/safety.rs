@@ -484,3 +484,103 @@ async fn the_safety_notice_follows_every_greeting() {
     );
     drop(app);
 }
+
+/// A customer mails their phrase in the plain part, the HTML part and a text file.
+fn mail_with_phrase() -> Vec<u8> {
+    let support = crate::email::SUPPORT;
+    format!(
+        "From: Erin <erin@customer.example>\r\nTo: Wallet Support <{support}>\r\n\
+         Subject: wallet empty\r\nMessage-ID: <seed-1@customer.example>\r\n\
+         Date: Tue, 24 Nov 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n\
+         --outer\r\nContent-Type: multipart/alternative; boundary=\"alt\"\r\n\r\n\
+         --alt\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         My balance is gone. My words: {PHRASE}. Please check.\r\n\
+         --alt\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
+         <p>My balance is gone. My words: <b>{PHRASE}</b>. Please check.</p>\r\n\
+         --alt--\r\n\
+         --outer\r\nContent-Type: text/plain; name=\"backup.txt\"\r\n\
+         Content-Disposition: attachment; filename=\"backup.txt\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--outer--\r\n",
+        base64_of(&format!("wallet backup\n{PHRASE}\n"))
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn a_phrase_mailed_over_imap_is_removed_from_every_part_and_the_customer_warned() {
+    let crate::email::MailSetup { app, dovecot, smtp } = crate::email::spawn_mail().await;
+    dovecot.append(&mail_with_phrase()).await;
+    let id = id_of(&app.wait_conversations(crate::email::CHANNEL, 1).await[0]);
+    let message = app.wait_messages(id, 1).await[0].clone();
+    let text = message["text"].as_str().unwrap();
+    assert_eq!(
+        text.trim(),
+        "My balance is gone. My words: [seed phrase removed]. Please check."
+    );
+    let html = message["html"].as_str().unwrap();
+    assert!(marked(html) && !html.contains("cradle"), "{html}");
+    let file = &message["attachments"][0];
+    assert_eq!(file["filename"], "backup.txt");
+    let body = app
+        .get(file["url"].as_str().unwrap())
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body, "wallet backup\n[seed phrase removed]\n");
+    // The original mail, kept with every message, cannot be cut like text: it is not kept.
+    let original = &message["attachments"][1];
+    assert_eq!(original["filename"], "original.eml");
+    assert!(original["url"].is_null(), "{original}");
+    assert!(original["note"].as_str().unwrap().contains("wallet secret"));
+    let flagged = conversation(&app, id).await;
+    assert_eq!(flagged["priority"], "urgent");
+    assert_eq!(flagged["flags"], json!(["secret_removed"]));
+
+    // The warning goes back by mail, in the thread.
+    let warning = eventually(|| {
+        let received = smtp.received();
+        async move { received.first().cloned() }
+    })
+    .await;
+    let warning = String::from_utf8_lossy(&warning).to_string();
+    assert!(warning.contains("erin@customer.example"), "{warning}");
+    assert!(
+        warning.contains("seed-1@customer.example"),
+        "a reply in the thread: {warning}"
+    );
+    assert!(!warning.contains("cradle"));
+    let messages = app.wait_messages(id, 2).await;
+    assert_eq!(messages[1]["auto_generated"], true);
+    assert_nowhere_on_disk(&app, "cradle pact");
+    assert_nowhere_on_disk(&app, "cradle</b>");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_phrase_only_in_the_quoted_history_keeps_the_original_mail_off_disk() {
+    let crate::email::MailSetup { app, dovecot, .. } = crate::email::spawn_mail().await;
+    let body =
+        format!("Any news?\r\n\r\nOn Mon, 23 Nov 2026, Erin wrote:\r\n> my words are {PHRASE}\r\n");
+    let raw = crate::email::mail(
+        "erin@customer.example",
+        "q-1@customer.example",
+        "news",
+        "",
+        &body,
+    );
+    dovecot.append(&raw).await;
+    let id = id_of(&app.wait_conversations(crate::email::CHANNEL, 1).await[0]);
+    let message = app.wait_messages(id, 1).await[0].clone();
+    assert_eq!(message["text"].as_str().unwrap().trim(), "Any news?");
+    let original = &message["attachments"][0];
+    assert_eq!(original["filename"], "original.eml");
+    assert!(original["url"].is_null(), "{original}");
+    assert_eq!(
+        conversation(&app, id).await["flags"],
+        json!(["secret_removed"])
+    );
+    assert_nowhere_on_disk(&app, "cradle pact");
+    app.stop().await;
+}

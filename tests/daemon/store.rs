@@ -301,3 +301,56 @@ async fn only_newly_stored_mail_adds_people_to_a_thread() {
         ["u1", "bob@example.com", "carol@example.com"]
     );
 }
+
+#[tokio::test]
+async fn a_secret_and_its_warning_are_stored_together_and_a_redelivery_adds_neither() {
+    let (store, ingestor, _dir) = store().await;
+    let phrase = "scheme spot photo card baby mountain device kick cradle pact join borrow";
+    let mut first = msg("t1", "1", &format!("my words: {phrase}"));
+    first.sender.language = Some("es".into());
+    // Two messages with secrets in one conversation and batch: one warning.
+    let second = msg("t1", "2", &format!("again {phrase}"));
+    let report = ingestor
+        .ingest(
+            "tg",
+            vec![first.clone(), second.clone()],
+            Some("c=2".into()),
+        )
+        .await
+        .unwrap();
+    assert!(report.items.iter().all(|i| i.secret_removed));
+    let conversation = report.items[0].conversation_id;
+    // No call after the ingest: the warning is already there, queued for delivery.
+    let warnings = |messages: Vec<switchboard::store::Message>| {
+        messages
+            .into_iter()
+            .filter(|m| m.auto_generated)
+            .map(|m| (m.text, m.delivery_status))
+            .collect::<Vec<_>>()
+    };
+    let found = warnings(store.messages(conversation).await.unwrap());
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].0.contains("frase"),
+        "the customer's language: {}",
+        found[0].0
+    );
+    assert_eq!(
+        found[0].1,
+        Some(switchboard::store::DeliveryStatus::Pending)
+    );
+    // The adapter crashed before acknowledging and receives the batch again.
+    ingestor
+        .ingest("tg", vec![first, second], Some("c=2".into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        warnings(store.messages(conversation).await.unwrap()).len(),
+        1
+    );
+    let stored = store.messages(conversation).await.unwrap();
+    assert!(
+        stored.iter().all(|m| !m.text.contains("cradle")),
+        "{stored:?}"
+    );
+}
