@@ -1,8 +1,12 @@
 //! Ingest over HTTP (the `api` channel's inbound endpoint) while agents' live event streams are
-//! open: the same load with no stream and with BENCH_STREAMS of them, each reading every event.
+//! open: the same load with no stream and with BENCH_STREAMS of them.
 //!
-//! `cargo bench --bench event_streams` (env: BENCH_STREAMS, BENCH_MESSAGES, BENCH_POSTERS)
-//! prints messages/second for both runs and the slowdown.
+//! BENCH_VIEW=inbox (the default) opens the streams the web inbox opens (`view=inbox`), each
+//! focused on one busy conversation (every 500th message lands there) and reading the list
+//! changes of all 500; BENCH_VIEW=all opens full streams, each reading every event.
+//!
+//! `cargo bench --bench event_streams` (env: BENCH_STREAMS, BENCH_MESSAGES, BENCH_POSTERS,
+//! BENCH_VIEW) prints messages/second for both runs and the slowdown.
 
 #[path = "common/mod.rs"]
 #[allow(dead_code)]
@@ -22,19 +26,41 @@ fn main() {
     let streams = env("BENCH_STREAMS", if full { 2_000 } else { 20 });
     let messages = env("BENCH_MESSAGES", if full { 4_000 } else { 100 });
     let posters = env("BENCH_POSTERS", 16);
+    let inbox = std::env::var("BENCH_VIEW").map_or(true, |v| v != "all");
+    let view = if inbox { "inbox" } else { "all" };
     common::runtime().block_on(async {
-        let without = run(0, messages, posters).await;
-        let with = run(streams, messages, posters).await;
+        let without = run(0, messages, posters, inbox).await;
+        let with = run(streams, messages, posters, inbox).await;
         println!(
             "ingest over HTTP, {messages} messages from {posters} posters: {without:.0} msg/s with no \
-             event stream, {with:.0} msg/s with {streams} streams open ({:.1} % slower)",
+             event stream, {with:.0} msg/s with {streams} streams (view={view}) open ({:.1} % slower)",
             (1.0 - with / without) * 100.0
         );
     });
 }
 
+/// Posts message `n` (thread `t-{n % 500}`) and returns its conversation's id.
+async fn post(app: &BenchApp, n: usize, text: String) -> i64 {
+    let response = app
+        .client
+        .post(format!("{}/api/v1/channels/website/inbound", app.base))
+        .bearer_auth(SECRET)
+        .json(&serde_json::json!({
+            "thread_id": format!("t-{}", n % 500),
+            "message_id": format!("m-{n}"),
+            "sender": {"id": format!("c-{}", n % 500), "name": "Customer"},
+            "text": text,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let body: serde_json::Value = response.json().await.unwrap();
+    body["conversation_id"].as_i64().unwrap()
+}
+
 /// Messages per second stored while `streams` event streams read along.
-async fn run(streams: usize, messages: usize, posters: usize) -> f64 {
+async fn run(streams: usize, messages: usize, posters: usize, inbox: bool) -> f64 {
     let dir = tempfile::TempDir::new().unwrap();
     let channel = ChannelConfig::Api(ApiChannelConfig {
         name: "website".into(),
@@ -49,6 +75,15 @@ async fn run(streams: usize, messages: usize, posters: usize) -> f64 {
     })
     .await;
     let app = Arc::new(app);
+    // The conversation every inbox has open; the last message (n = messages, a multiple of 500
+    // away from 0) lands there too.
+    let watched = post(&app, 0, "first message".into()).await;
+    let messages = (messages / 500).max(1) * 500;
+    let path = if inbox {
+        format!("/api/v1/events?view=inbox&conversation={watched}")
+    } else {
+        "/api/v1/events".into()
+    };
     // Every stream counts the messages it saw; the run ends when each saw the last one.
     let seen_last = Arc::new(AtomicUsize::new(0));
     let marker = format!("last message {messages}");
@@ -57,7 +92,7 @@ async fn run(streams: usize, messages: usize, posters: usize) -> f64 {
         // One connection per stream, as separate browsers have.
         let client = reqwest::Client::new();
         let response = client
-            .get(format!("{}/api/v1/events", app.base))
+            .get(format!("{}{path}", app.base))
             .bearer_auth(&app.token)
             .send()
             .await
@@ -96,20 +131,7 @@ async fn run(streams: usize, messages: usize, posters: usize) -> f64 {
                 } else {
                     format!("message {n}: my deposit has not arrived yet, tx 0x{n:064x}")
                 };
-                let response = app
-                    .client
-                    .post(format!("{}/api/v1/channels/website/inbound", app.base))
-                    .bearer_auth(SECRET)
-                    .json(&serde_json::json!({
-                        "thread_id": format!("t-{}", n % 500),
-                        "message_id": format!("m-{n}"),
-                        "sender": {"id": format!("c-{}", n % 500), "name": "Customer"},
-                        "text": text,
-                    }))
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(response.status(), 201);
+                post(&app, n, text).await;
             }
         }));
     }

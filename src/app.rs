@@ -47,6 +47,7 @@ impl Application {
             texts: texts.clone(),
             expiry: config.outbox.expiry,
         };
+        let live = api::Live::start(store.clone());
         let state = AppState {
             ingestor: Ingestor::with_guard(store.clone(), guard),
             store,
@@ -61,6 +62,7 @@ impl Application {
                 config.server.max_event_streams_per_agent,
             )),
             revocations,
+            live,
             health: Arc::default(),
             shutdown: shutdown.clone(),
         };

@@ -661,6 +661,20 @@ fn find_mnemonics(text: &str, spans: &mut Vec<Span>) {
     if text.len() < 2 * MIN_WORDS {
         return;
     }
+    // Most messages are ASCII and short: every list word (accents folded) is a run of letters,
+    // so fewer than 12 runs hold no phrase, and counting them costs a fraction of tokenizing.
+    if text.is_ascii() {
+        let mut runs = 0;
+        let mut in_run = false;
+        for b in text.bytes() {
+            let letter = b.is_ascii_alphabetic();
+            runs += usize::from(letter && !in_run);
+            in_run = letter;
+        }
+        if runs < MIN_WORDS {
+            return;
+        }
+    }
     // A valid window (>= 12 tokens, at most one unknown per 12) always holds 12 consecutive
     // tokens of which 11 are list words, so only such a block (list words of any language
     // counted together) sends the text to the full rule: one bit per token of the last 12.

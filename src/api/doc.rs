@@ -52,6 +52,7 @@ use utoipa::{IntoResponses, OpenApi, ToResponse, ToSchema};
         contacts::get_contact,
         contacts::merge_contact,
         events::events,
+        events::put_focus,
         agents::me,
         inbound::channel_inbound,
         inbound::telegram_webhook,

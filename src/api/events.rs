@@ -2,18 +2,51 @@
 
 use super::AppState;
 use super::auth::AuthAgent;
-use super::doc::AgentErrors;
-use super::error::ApiError;
+use super::doc::{AgentErrors, BadRequest, JsonBodyErrors};
+use super::error::{ApiError, ErrorBody, Json, Path, Query};
+use super::live::{Registration, chunk_for};
 use crate::store::Published;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
+use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventsQuery {
+    /// `all` (the default): every event as it happens. `inbox`: what an inbox shows, at a cost
+    /// that does not grow with the desk's traffic: every event of the focused conversation
+    /// (within 100 ms), and for the list the latest `conversation.updated` of each changed
+    /// conversation plus `conversation.activity` (`{"id", "last_message_at"}`) for new messages
+    /// elsewhere, at most once a second under load and at most 50 per round, newest first
+    /// (`list.more` with `{"more": n}` when some were left out: reload the list page). The
+    /// stream starts with `ready` (`{"stream": id}`), the id to change its focus with.
+    view: Option<View>,
+    /// With `view=inbox`: the conversation to focus on first.
+    #[param(minimum = 1)]
+    conversation: Option<i64>,
+}
+
+#[derive(Deserialize, ToSchema, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum View {
+    All,
+    Inbox,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Focus {
+    /// The conversation whose every event the stream then carries; null for none.
+    conversation_id: Option<i64>,
+}
 
 /// Live events (Server-Sent Events), sent after each change committed.
 ///
@@ -22,19 +55,27 @@ use tokio::sync::broadcast;
 /// event's data is `{"type": ..., "data": ...}` with the message, conversation or note as the
 /// API returns it. A `resync` event (`{"missed": n}`) means events were missed: reload. The
 /// stream ends when its token is revoked; streams are limited per agent and in all (429 past
-/// the limit).
+/// the limit). `view=inbox` is the stream an inbox should open: see its parameter.
 #[utoipa::path(get, path = "/api/v1/events",
+    params(EventsQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The event stream, open until the client leaves, the token is revoked or the daemon stops",
             content_type = "text/event-stream"),
+        (status = 400, response = BadRequest),
         AgentErrors,
     ))]
 pub async fn events(
     State(state): State<AppState>,
     AuthAgent(agent): AuthAgent,
+    Query(query): Query<EventsQuery>,
     headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
+    if query.conversation.is_some() && query.view != Some(View::Inbox) {
+        return Err(ApiError::BadRequest(
+            "conversation: only with view=inbox".into(),
+        ));
+    }
     let slot = state.streams.open(agent.id)?;
     let token = headers
         .get(header::AUTHORIZATION)
@@ -55,18 +96,40 @@ pub async fn events(
             }
         }
     };
-    let stream = Stream {
-        events: state.store.subscribe(),
-        last_write: None,
-        admin: agent.role == crate::store::Role::Admin,
-        _slot: slot,
+    let admin = agent.role == crate::store::Role::Admin;
+    let body = if query.view == Some(View::Inbox) {
+        let registration = state
+            .live
+            .register(agent.id, query.conversation)
+            .ok_or_else(|| ApiError::TooManyRequests("too many open event streams".into()))?;
+        let ready = json!({"type": "ready", "data": {"stream": registration.id}});
+        let stream = InboxStream {
+            ready: Some(format!("event: ready\ndata: {ready}\n\n").into()),
+            registration,
+            admin,
+            _slot: slot,
+        };
+        futures_util::stream::unfold(stream, |mut stream| async move {
+            let chunk = stream.next_chunk().await?;
+            Some((Ok::<_, std::convert::Infallible>(chunk), stream))
+        })
+        .boxed()
+    } else {
+        let stream = Stream {
+            events: state.store.subscribe(),
+            last_write: None,
+            admin,
+            _slot: slot,
+        };
+        futures_util::stream::unfold(stream, |mut stream| async move {
+            let chunk = stream.next_chunk().await?;
+            Some((Ok::<_, std::convert::Infallible>(chunk), stream))
+        })
+        .boxed()
     };
-    let body = futures_util::stream::unfold(stream, |mut stream| async move {
-        let chunk = stream.next_chunk().await?;
-        Some((Ok::<_, std::convert::Infallible>(chunk), stream))
-    })
-    .take_until(state.shutdown.clone().cancelled_owned())
-    .take_until(Box::pin(revoked));
+    let body = body
+        .take_until(state.shutdown.clone().cancelled_owned())
+        .take_until(Box::pin(revoked));
     Ok((
         [
             (header::CONTENT_TYPE, "text/event-stream"),
@@ -75,6 +138,64 @@ pub async fn events(
         axum::body::Body::from_stream(body),
     )
         .into_response())
+}
+
+/// Points an inbox stream (`view=inbox`) at another conversation: from now on it carries every
+/// event of that conversation. Only the agent who opened the stream may.
+#[utoipa::path(put, path = "/api/v1/events/{stream}/focus",
+    params(("stream" = u64, Path, description = "The stream's id, from its `ready` event")),
+    request_body = Focus,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "The stream follows that conversation now"),
+        (status = 404, description = "No such open stream of this agent", body = ErrorBody),
+        JsonBodyErrors,
+        AgentErrors,
+    ))]
+pub async fn put_focus(
+    State(state): State<AppState>,
+    AuthAgent(agent): AuthAgent,
+    Path(stream): Path<u64>,
+    Json(body): Json<Focus>,
+) -> Result<StatusCode, ApiError> {
+    if state.live.set_focus(stream, agent.id, body.conversation_id) {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+/// An inbox stream: the digest's rounds, cut to what this stream shows.
+struct InboxStream {
+    ready: Option<Bytes>,
+    registration: Registration,
+    admin: bool,
+    _slot: super::StreamSlot,
+}
+
+impl InboxStream {
+    async fn next_chunk(&mut self) -> Option<Bytes> {
+        if let Some(ready) = self.ready.take() {
+            return Some(ready);
+        }
+        loop {
+            let round =
+                match tokio::time::timeout(KEEP_ALIVE, self.registration.rounds.recv()).await {
+                    Err(_) => return Some(Bytes::from_static(b": keep-alive\n\n")),
+                    Ok(Err(broadcast::error::RecvError::Closed)) => return None,
+                    Ok(Err(broadcast::error::RecvError::Lagged(missed))) => {
+                        let data = json!({ "missed": missed });
+                        return Some(format!("event: resync\ndata: {data}\n\n").into());
+                    }
+                    Ok(Ok(round)) => round,
+                };
+            let focus = *self.registration.focus.borrow();
+            let chunk = chunk_for(&round, focus, self.admin);
+            if !chunk.is_empty() {
+                return Some(chunk);
+            }
+        }
+    }
 }
 
 /// Under load one stream writes at most this often: what arrived meanwhile goes out as one

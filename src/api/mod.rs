@@ -12,6 +12,7 @@ mod doc;
 mod error;
 mod events;
 mod inbound;
+mod live;
 mod messages;
 mod notes;
 mod ops;
@@ -20,6 +21,7 @@ mod verification;
 pub use auth::AuthLimiter;
 pub use doc::ApiDoc;
 pub use error::{ApiError, ErrorBody};
+pub use live::Live;
 
 use crate::channels::{Channels, HealthMap};
 use crate::outbox::Dispatcher;
@@ -27,7 +29,7 @@ use crate::store::{Ingestor, Store};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::response::IntoResponse;
-use axum::routing::{get, patch, post};
+use axum::routing::{get, patch, post, put};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -51,6 +53,8 @@ pub struct AppState {
     /// Ends live streams (SSE) so a graceful shutdown is not held open by them.
     pub shutdown: CancellationToken,
     pub streams: Arc<StreamSlots>,
+    /// The inbox view of the live events (`/api/v1/events?view=inbox`).
+    pub live: Arc<Live>,
 }
 
 /// Counts open event streams, in all and per agent.
@@ -149,6 +153,7 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
         .route("/contacts/{id}", get(contacts::get_contact))
         .route("/contacts/{id}/merge", post(contacts::merge_contact))
         .route("/events", get(events::events))
+        .route("/events/{stream}/focus", put(events::put_focus))
         .route("/me", get(agents::me))
         .route("/channels/{name}/inbound", post(inbound::channel_inbound));
     Router::new()

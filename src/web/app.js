@@ -30,6 +30,9 @@ const state = {
   sending: new Set(),
   confirm: null,
   stream: null,
+  // The open event stream's id (its `ready` event), to point it at the open conversation.
+  streamId: null,
+  listResync: null,
   reconnect: null,
   searchTimer: null,
 };
@@ -93,6 +96,8 @@ function logout(message) {
   clearTimeout(state.reconnect);
   clearTimeout(state.searchTimer);
   state.stream = null;
+  state.streamId = null;
+  clearTimeout(state.listResync);
   state.list = { rows: new Map(), cursor: null, request: null, generation: state.list.generation + 1 };
   state.selected = null;
   state.view = null;
@@ -308,6 +313,9 @@ async function openConversation(id) {
   clearConversation("Loading…", el("li", "loading", "Loading…"));
   try {
     const options = { signal: opening.signal };
+    // The stream follows this conversation before it is read, so no event falls in between.
+    await focusStream(id, opening.signal);
+    if (state.opening !== opening) return;
     const [{ conversation, participants }, page, { notes }] = await Promise.all([
       api(`/api/v1/conversations/${id}`, options),
       api(`/api/v1/conversations/${id}/messages?limit=${PAGE}`, options),
@@ -321,9 +329,10 @@ async function openConversation(id) {
       notes: new Map(notes.map((n) => [n.id, n])),
       // Before the server pages messages it sends them all and no next_before.
       nextBefore: page.next_before ?? null,
-      loadingOlder: false, saving: 0,
+      loadingOlder: false, saving: 0, verification: null,
     };
     state.view = view;
+    loadVerification(view);
     for (const event of state.early) applyToView(view, event);
     state.early = [];
     renderHeader();
@@ -361,11 +370,62 @@ function renderHeader() {
   const verified = c.contact.verified_emails || [];
   $("verified").textContent = verified.length ? `✓ Verified: ${verified.join(", ")}` : "";
   $("verified").hidden = verified.length === 0;
+  $("verification").textContent = verificationText(view.verification);
   $("set-status").value = c.status;
   $("set-status").disabled = view.saving > 0;
   $("assign").textContent = mine ? "Assigned to you" : "Assign to me";
   $("assign").disabled = mine || view.saving > 0;
   $("actions").hidden = false;
+}
+
+const VERIFICATION_STATES = {
+  pending: (v) => `Code sent to ${v.email}; waiting for the customer to type it (until ${when(v.expires_at)}).`,
+  verified: (v) => `${v.email} verified ${when(v.finished_at)}.`,
+  locked: (v) => `Verification of ${v.email} locked after ${v.failed_attempts} wrong codes.`,
+  expired: (v) => `The code for ${v.email} expired unused.`,
+};
+
+function verificationText(v) {
+  if (!v || !VERIFICATION_STATES[v.status]) return "";
+  return VERIFICATION_STATES[v.status](v);
+}
+
+/** The latest verification attempt of the open conversation (shown under its title). */
+async function loadVerification(view) {
+  try {
+    const { verification } = await api(`/api/v1/conversations/${view.id}/verification`);
+    if (state.view !== view) return;
+    view.verification = verification;
+    renderHeader();
+  } catch (e) { /* the header just shows no attempt */ }
+}
+
+function openVerify() {
+  if (!state.view) return;
+  $("verify-error").textContent = "";
+  $("verify-email").value = "";
+  $("verify-send").disabled = false;
+  $("verify-dialog").showModal();
+  $("verify-email").focus();
+}
+
+async function sendVerification() {
+  const view = state.view;
+  const email = $("verify-email").value.trim();
+  if (!view || !email) return;
+  $("verify-send").disabled = true;
+  $("verify-error").textContent = "";
+  try {
+    const { verification } = await api(`/api/v1/conversations/${view.id}/verify`, { method: "POST", body: { email } });
+    $("verify-dialog").close();
+    if (state.view !== view) return;
+    view.verification = verification;
+    renderHeader();
+  } catch (e) {
+    if (!quiet(e)) $("verify-error").textContent = `Code not sent: ${e.message}`;
+  } finally {
+    $("verify-send").disabled = false;
+  }
 }
 
 /** The timeline of the view: messages and notes in time order (numerically; id breaks ties). */
@@ -643,8 +703,27 @@ function applyToView(view, event) {
   return true;
 }
 
+/** Points the event stream at the open conversation; a failure only costs liveness there. */
+async function focusStream(id, signal) {
+  const stream = state.streamId;
+  if (stream === null) return;
+  try {
+    await api(`/api/v1/events/${stream}/focus`, { method: "PUT", body: { conversation_id: id }, signal });
+  } catch (e) {
+    if (e && e.name === "AbortError") throw e;
+  }
+}
+
+/** Under load the stream sends the newest list changes only: reload the page now and then. */
+function scheduleListResync() {
+  if (state.listResync) return;
+  state.listResync = setTimeout(() => { state.listResync = null; resyncList(); }, 5000);
+}
+
 function applyEvent(event) {
   const data = event.data || {};
+  if (event.type === "list.more") { scheduleListResync(); return; }
+  if (event.type === "conversation.activity") { touchRow(data.id, data.last_message_at); return; }
   if (event.type === "conversation.updated") patchRow(data, false);
   else if (event.type === "message.created") touchRow(data.conversation_id, data.created_at);
   else if (event.type !== "message.updated" && event.type !== "note.created") return;
@@ -652,18 +731,26 @@ function applyEvent(event) {
   if (id !== state.selected) return;
   const view = state.view;
   if (!view) { state.early.push(event); return; }
+  // The customer may have typed the code: the outcome is recorded just after the message.
+  if (event.type === "message.created" && view.verification && view.verification.status === "pending") {
+    setTimeout(() => { if (state.view === view) loadVerification(view); }, 500);
+  }
   if (applyToView(view, event)) renderTimeline("follow");
   else renderHeader();
 }
 
 /** After missed events: merge the newest list page and the open timeline, resetting neither. */
-async function resync() {
+async function resyncList() {
   const list = state.list;
   const generation = list.generation;
   try {
     const page = await api(`/api/v1/conversations?${filterParams()}`);
     if (generation === list.generation) for (const c of page.conversations) patchRow(c, true);
   } catch (e) { /* the next event or reload catches up */ }
+}
+
+async function resync() {
+  await resyncList();
   const view = state.view;
   if (!view) return;
   try {
@@ -683,11 +770,12 @@ async function listen(reconnected) {
   const stream = new AbortController();
   state.stream = stream;
   try {
-    const response = await fetch("/api/v1/events", { headers: { Authorization: `Bearer ${state.token}` }, signal: stream.signal });
+    // The inbox view: the open conversation in full, the list as its newest changes.
+    const focus = state.selected === null ? "" : `&conversation=${state.selected}`;
+    const response = await fetch(`/api/v1/events?view=inbox${focus}`, { headers: { Authorization: `Bearer ${state.token}` }, signal: stream.signal });
     if (session !== state.session) return;
     if (response.status === 401) { logout("Your token was not accepted."); return; }
     if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
-    if (reconnected) resync();
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = "";
     for (;;) {
@@ -704,12 +792,19 @@ async function listen(reconnected) {
         if (!data) continue;
         let event;
         try { event = JSON.parse(data); } catch (e) { continue; }
+        if (event.type === "ready") {
+          state.streamId = event.data.stream;
+          // Whatever happened while no stream was open (or before this one was focused).
+          if (reconnected || state.selected !== null) resync();
+          continue;
+        }
         applyEvent(event);
       }
     }
   } catch (e) {
     if (stream.signal.aborted) return;
   }
+  if (state.stream === stream) state.streamId = null;
   if (session !== state.session || stream.signal.aborted) return;
   state.reconnect = setTimeout(() => listen(true), 2000);
 }
@@ -740,6 +835,9 @@ $("canned").addEventListener("change", () => {
 });
 $("set-status").addEventListener("change", () => patchConversation({ status: $("set-status").value }, "Status"));
 $("assign").addEventListener("click", assignToMe);
+$("verify").addEventListener("click", openVerify);
+$("verify-form").addEventListener("submit", (e) => { e.preventDefault(); sendVerification(); });
+$("verify-cancel").addEventListener("click", () => $("verify-dialog").close());
 $("confirm-yes").addEventListener("click", () => {
   const pending = state.confirm;
   closeConfirm();

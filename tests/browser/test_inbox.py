@@ -563,3 +563,25 @@ def test_a_removed_secret_shows_a_banner_and_an_unsafe_reply_is_refused(daemon, 
     expect(page.locator("#safety")).to_be_hidden()
     # The browser logs the refused request (422) itself; nothing else may fail.
     assert [e for e in inbox.errors if "422" not in e] == []
+
+
+def test_verify_email_asks_for_the_registered_address_and_says_why_it_cannot_send(daemon, inbox):
+    t = tag()
+    cid = daemon.conversation("Dana", ["I lost my 2FA device"], subject=f"2fa {t}")
+    inbox.login()
+    inbox.filter(t, cid)
+    inbox.open(cid)
+    page = inbox.page
+    page.click("#verify")
+    expect(page.locator("#verify-dialog")).to_be_visible()
+    expect(page.locator("#verify-dialog")).to_contain_text("registered")
+    page.fill("#verify-email", "dana@customer.example")
+    page.click("#verify-send")
+    # This daemon has no email channel: the agent is told, and the dialog stays open.
+    expect(page.locator("#verify-error")).to_contain_text("verification is off")
+    expect(page.locator("#verify-dialog")).to_be_visible()
+    page.screenshot(path="/tmp/inbox-verify.png")
+    page.click("#verify-cancel")
+    expect(page.locator("#verify-dialog")).to_be_hidden()
+    assert page.locator("#verification").inner_text() == ""
+    assert [e for e in inbox.errors if "409" not in e] == []

@@ -13,6 +13,7 @@ mod dispatcher;
 mod email;
 mod hardening;
 mod helpers;
+mod live;
 mod mail_servers;
 mod openapi;
 mod safety;

@@ -1066,6 +1066,32 @@ async fn every_documented_operation_answers_as_documented() {
     assert_eq!(status, 429);
     drop(stream);
     c.open("/api/v1/events", None).await;
+    let (status, _) = c.open("/api/v1/events?conversation=1", agent).await;
+    assert_eq!(status, 400);
+    // An inbox stream, and moving its focus (the id comes in its first event, `ready`).
+    let (status, mut inbox) = c.open("/api/v1/events?view=inbox", agent).await;
+    assert_eq!(status, 200);
+    let first = tokio::time::timeout(Duration::from_secs(5), inbox.chunk())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let first = String::from_utf8_lossy(&first).to_string();
+    let data = first
+        .lines()
+        .find_map(|l| l.strip_prefix("data: "))
+        .unwrap();
+    let stream_id = serde_json::from_str::<Value>(data).unwrap()["data"]["stream"].clone();
+    let focus = format!("/api/v1/events/{stream_id}/focus");
+    let on = Some(json!({ "conversation_id": conv2 }));
+    c.expect(204, M::PUT, &focus, agent, on.clone()).await;
+    c.expect(404, M::PUT, &focus, admin, on.clone()).await;
+    c.expect(404, M::PUT, "/api/v1/events/1/focus", agent, on.clone())
+        .await;
+    c.expect(400, M::PUT, &focus, agent, Some(json!({"conversation": 1})))
+        .await;
+    c.expect(401, M::PUT, &focus, None, on).await;
+    drop(inbox);
 
     // Last, as it locks this address out for a minute: the failed-authentication limit.
     let guess = "sb_000000000000_guess";

@@ -1,0 +1,195 @@
+//! The inbox view of the live events (`/api/v1/events?view=inbox`): every event of the focused
+//! conversation, the list as its newest changes, focus moved by its owner only.
+
+use crate::helpers::{TestApp, spawn_app};
+use futures_util::StreamExt;
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::time::Duration;
+use switchboard::store::{Role, Store};
+
+/// A parsed Server-Sent Events stream.
+struct Sse {
+    body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    buffer: String,
+}
+
+impl Sse {
+    async fn open(app: &TestApp, token: &str, query: &str) -> Sse {
+        let response = app
+            .client
+            .get(app.url(&format!("/api/v1/events{query}")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        Sse {
+            body: Box::pin(response.bytes_stream()),
+            buffer: String::new(),
+        }
+    }
+
+    /// The next event (name and data), or None after `wait` without one.
+    async fn next(&mut self, wait: Duration) -> Option<(String, Value)> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let frame: String = self.buffer.drain(..end + 2).collect();
+                let name = frame
+                    .lines()
+                    .find_map(|l| l.strip_prefix("event: "))
+                    .unwrap_or("");
+                let data = frame.lines().find_map(|l| l.strip_prefix("data: "));
+                match data {
+                    Some(data) => {
+                        return Some((name.to_owned(), serde_json::from_str(data).unwrap()));
+                    }
+                    None => continue, // a keep-alive comment
+                }
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.body.next())
+                .await
+                .ok()??;
+            self.buffer
+                .push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+        }
+    }
+
+    /// Events until one matches, failing after 5 s.
+    async fn until(&mut self, mut found: impl FnMut(&str, &Value) -> bool) -> Vec<(String, Value)> {
+        let mut seen = Vec::new();
+        loop {
+            let Some((name, data)) = self.next(Duration::from_secs(5)).await else {
+                panic!("no matching event; saw {seen:?}");
+            };
+            let done = found(&name, &data);
+            seen.push((name, data));
+            if done {
+                return seen;
+            }
+        }
+    }
+}
+
+async fn focus(app: &TestApp, token: &str, stream: i64, conversation: Value) -> u16 {
+    app.client
+        .request(
+            Method::PUT,
+            app.url(&format!("/api/v1/events/{stream}/focus")),
+        )
+        .bearer_auth(token)
+        .json(&json!({ "conversation_id": conversation }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn second_agent(app: &TestApp) -> String {
+    let store = Store::open(
+        &app.config.storage.database_url,
+        &app.config.storage.data_dir,
+    )
+    .await
+    .unwrap();
+    store
+        .create_agent("Bo Agent", "bo@example.com", Role::Agent)
+        .await
+        .unwrap()
+        .1
+}
+
+fn text_of(data: &Value) -> &str {
+    data["data"]["text"].as_str().unwrap_or("")
+}
+
+#[tokio::test]
+async fn an_inbox_stream_carries_its_conversation_in_full_and_the_rest_as_list_changes() {
+    let app = spawn_app().await;
+    let a = app.customer_says("t-a", "a1", "first in a").await["conversation_id"].clone();
+    let b = app.customer_says("t-b", "b1", "first in b").await["conversation_id"].clone();
+    let mut sse = Sse::open(&app, &app.token, &format!("?view=inbox&conversation={a}")).await;
+    let (name, ready) = sse.next(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(name, "ready");
+    let stream = ready["data"]["stream"].as_i64().unwrap();
+
+    // The focused conversation: the message itself.
+    app.customer_says("t-a", "a2", "second in a").await;
+    let seen = sse
+        .until(|name, data| name == "message.created" && text_of(data) == "second in a")
+        .await;
+    assert!(seen.iter().all(|(n, _)| n != "resync"), "{seen:?}");
+    // Elsewhere: the list row, not the message.
+    app.customer_says("t-b", "b2", "second in b").await;
+    let seen = sse
+        .until(|name, data| name == "conversation.updated" && data["data"]["id"] == b)
+        .await;
+    assert!(
+        !seen.iter().any(|(_, d)| text_of(d) == "second in b"),
+        "{seen:?}"
+    );
+    // An agent's reply elsewhere moves the row through `conversation.activity`.
+    app.post_reply(b.as_i64().unwrap(), "we are on it").await;
+    let seen = sse
+        .until(|name, data| name == "conversation.activity" && data["data"]["id"] == b)
+        .await;
+    assert!(!seen.iter().any(|(_, d)| text_of(d) == "we are on it"));
+
+    // Focus moves: now b is in full.
+    assert_eq!(focus(&app, &app.token, stream, b.clone()).await, 204);
+    app.customer_says("t-b", "b3", "third in b").await;
+    sse.until(|name, data| name == "message.created" && text_of(data) == "third in b")
+        .await;
+
+    // Only the stream's own agent may move it; an unknown stream is not found.
+    let bo = second_agent(&app).await;
+    assert_eq!(focus(&app, &bo, stream, a.clone()).await, 404);
+    assert_eq!(focus(&app, &app.token, stream + 1, a).await, 404);
+    assert_eq!(focus(&app, &app.token, stream, json!("x")).await, 400);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_burst_across_many_conversations_sends_the_newest_and_says_more() {
+    let app = spawn_app().await;
+    let mut sse = Sse::open(&app, &app.token, "?view=inbox").await;
+    assert_eq!(sse.next(Duration::from_secs(5)).await.unwrap().0, "ready");
+    // The first change goes out at once; the burst behind it waits for the next list round.
+    app.customer_says("t-0", "m-0", "warm up").await;
+    sse.until(|name, _| name == "conversation.updated").await;
+    let posts = (1..=70).map(|n| {
+        let app = &app;
+        async move {
+            app.customer_says(&format!("t-{n}"), &format!("m-{n}"), "burst")
+                .await
+        }
+    });
+    futures_util::future::join_all(posts).await;
+    let seen = sse.until(|name, _| name == "list.more").await;
+    let mut listed: Vec<i64> = seen
+        .iter()
+        .filter(|(n, _)| n == "conversation.updated")
+        .map(|(_, d)| d["data"]["id"].as_i64().unwrap())
+        .collect();
+    listed.sort_unstable();
+    listed.dedup();
+    // A round lists at most 50 and counts the rest: nothing is left out unaccounted (whatever
+    // went in a round of its own, 50, and "more").
+    let (_, more) = seen.last().unwrap();
+    let more = more["data"]["more"].as_u64().unwrap() as usize;
+    assert!(more > 0 && listed.len() >= 50, "{listed:?}, {more} more");
+    assert_eq!(listed.len() + more, 70, "{listed:?}, {more} more");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_conversation_parameter_needs_the_inbox_view() {
+    let app = spawn_app().await;
+    let answer = app.get("/api/v1/events?conversation=1").await;
+    assert_eq!(answer.status(), 400);
+    let answer = app.get("/api/v1/events?view=sideways").await;
+    assert_eq!(answer.status(), 400);
+    app.stop().await;
+}
