@@ -1,12 +1,16 @@
 //! Ingest over HTTP (the `api` channel's inbound endpoint) while agents' live event streams are
 //! open: the same load with no stream and with BENCH_STREAMS of them.
 //!
-//! BENCH_VIEW=inbox (the default) opens the streams the web inbox opens (`view=inbox`), each
-//! focused on one busy conversation (every 500th message lands there) and reading the list
-//! changes of all 500; BENCH_VIEW=all opens full streams, each reading every event.
+//! BENCH_VIEW=inbox (the default) opens the streams the web inbox opens (`view=inbox`): stream
+//! i has conversation `w-{i % BENCH_WATCHED}` open (every 100th message lands in one of those)
+//! and reads the list changes of all. BENCH_WATCHED=1 is the worst case: every agent reading
+//! the same busy conversation. BENCH_VIEW=all opens full streams, each reading every event.
+//! The last message opens a conversation with a marker subject, which every stream sees in its
+//! list (or, for full streams, as the message itself).
 //!
 //! `cargo bench --bench event_streams` (env: BENCH_STREAMS, BENCH_MESSAGES, BENCH_POSTERS,
-//! BENCH_VIEW) prints messages/second for both runs and the slowdown.
+//! BENCH_CONVERSATIONS, BENCH_WATCHED, BENCH_VIEW) prints messages/second for both runs and
+//! the slowdown.
 
 #[path = "common/mod.rs"]
 #[allow(dead_code)]
@@ -25,31 +29,49 @@ fn main() {
     let full = common::full_run();
     let streams = env("BENCH_STREAMS", if full { 2_000 } else { 20 });
     let messages = env("BENCH_MESSAGES", if full { 4_000 } else { 100 });
-    let posters = env("BENCH_POSTERS", 16);
-    let inbox = std::env::var("BENCH_VIEW").map_or(true, |v| v != "all");
-    let view = if inbox { "inbox" } else { "all" };
+    let load = Load {
+        messages,
+        posters: env("BENCH_POSTERS", 16),
+        conversations: env("BENCH_CONVERSATIONS", 500).max(1),
+        watched: env("BENCH_WATCHED", 50).max(1),
+        inbox: std::env::var("BENCH_VIEW").map_or(true, |v| v != "all"),
+    };
+    let view = if load.inbox { "inbox" } else { "all" };
     common::runtime().block_on(async {
-        let without = run(0, messages, posters, inbox).await;
-        let with = run(streams, messages, posters, inbox).await;
+        let without = run(0, &load).await;
+        let with = run(streams, &load).await;
         println!(
-            "ingest over HTTP, {messages} messages from {posters} posters: {without:.0} msg/s with no \
-             event stream, {with:.0} msg/s with {streams} streams (view={view}) open ({:.1} % slower)",
+            "ingest over HTTP, {messages} messages from {} posters into {} conversations: \
+             {without:.0} msg/s with no event stream, {with:.0} msg/s with {streams} streams \
+             (view={view}, {} conversations open) ({:.1} % slower)",
+            load.posters,
+            load.conversations,
+            load.watched,
             (1.0 - with / without) * 100.0
         );
     });
 }
 
-/// Posts message `n` (thread `t-{n % 500}`) and returns its conversation's id.
-async fn post(app: &BenchApp, n: usize, text: String) -> i64 {
+struct Load {
+    messages: usize,
+    posters: usize,
+    conversations: usize,
+    watched: usize,
+    inbox: bool,
+}
+
+/// Posts a message into `thread` and returns its conversation's id.
+async fn post(app: &BenchApp, thread: &str, id: &str, text: &str, subject: Option<&str>) -> i64 {
     let response = app
         .client
         .post(format!("{}/api/v1/channels/website/inbound", app.base))
         .bearer_auth(SECRET)
         .json(&serde_json::json!({
-            "thread_id": format!("t-{}", n % 500),
-            "message_id": format!("m-{n}"),
-            "sender": {"id": format!("c-{}", n % 500), "name": "Customer"},
+            "thread_id": thread,
+            "message_id": id,
+            "sender": {"id": format!("c-{thread}"), "name": "Customer"},
             "text": text,
+            "subject": subject,
         }))
         .send()
         .await
@@ -60,7 +82,8 @@ async fn post(app: &BenchApp, n: usize, text: String) -> i64 {
 }
 
 /// Messages per second stored while `streams` event streams read along.
-async fn run(streams: usize, messages: usize, posters: usize, inbox: bool) -> f64 {
+async fn run(streams: usize, load: &Load) -> f64 {
+    let (messages, inbox) = (load.messages, load.inbox);
     let dir = tempfile::TempDir::new().unwrap();
     let channel = ChannelConfig::Api(ApiChannelConfig {
         name: "website".into(),
@@ -75,20 +98,25 @@ async fn run(streams: usize, messages: usize, posters: usize, inbox: bool) -> f6
     })
     .await;
     let app = Arc::new(app);
-    // The conversation every inbox has open; the last message (n = messages, a multiple of 500
-    // away from 0) lands there too.
-    let watched = post(&app, 0, "first message".into()).await;
-    let messages = (messages / 500).max(1) * 500;
-    let path = if inbox {
-        format!("/api/v1/events?view=inbox&conversation={watched}")
-    } else {
-        "/api/v1/events".into()
-    };
+    // The conversations the inboxes have open.
+    let mut watched = Vec::new();
+    for w in 0..load.watched {
+        watched.push(post(&app, &format!("w-{w}"), &format!("w-{w}"), "hello", None).await);
+    }
     // Every stream counts the messages it saw; the run ends when each saw the last one.
     let seen_last = Arc::new(AtomicUsize::new(0));
-    let marker = format!("last message {messages}");
+    // '~' appears in no other event, so a reader looks at a chunk only when it has one.
+    let marker = format!("~last message {messages}");
     let mut readers = Vec::new();
-    for _ in 0..streams {
+    for i in 0..streams {
+        let path = if inbox {
+            format!(
+                "/api/v1/events?view=inbox&conversation={}",
+                watched[i % watched.len()]
+            )
+        } else {
+            "/api/v1/events".into()
+        };
         // One connection per stream, as separate browsers have.
         let client = reqwest::Client::new();
         let response = client
@@ -100,25 +128,31 @@ async fn run(streams: usize, messages: usize, posters: usize, inbox: bool) -> f6
         assert_eq!(response.status(), 200);
         let (seen_last, marker) = (seen_last.clone(), marker.clone());
         readers.push(tokio::spawn(async move {
+            // A reader as light as can be (the bytes, no text): it shares the two cores with
+            // the daemon it measures.
+            let marker = marker.into_bytes();
             let mut body = response.bytes_stream();
-            let mut tail = String::new();
+            let mut tail: Vec<u8> = Vec::new();
             while let Some(Ok(chunk)) = body.next().await {
-                tail.push_str(&String::from_utf8_lossy(&chunk));
-                if tail.contains(&marker) {
+                // The end of the previous chunk, for a marker cut across chunks.
+                tail.extend_from_slice(&chunk[..chunk.len().min(marker.len())]);
+                let has =
+                    |b: &[u8]| b.contains(&b'~') && b.windows(marker.len()).any(|w| w == marker);
+                let found = has(&tail) || has(&chunk);
+                if found {
                     seen_last.fetch_add(1, Ordering::Relaxed);
                     return;
                 }
-                // Keep only what may hold a marker cut across chunks.
-                if tail.len() > 4096 {
-                    tail.drain(..tail.len() - 256);
-                }
+                tail.clear();
+                tail.extend_from_slice(&chunk[chunk.len().saturating_sub(marker.len())..]);
             }
         }));
     }
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..posters {
+    let (conversations, watched) = (load.conversations, load.watched);
+    for _ in 0..load.posters {
         let (app, next) = (app.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             loop {
@@ -126,12 +160,19 @@ async fn run(streams: usize, messages: usize, posters: usize, inbox: bool) -> f6
                 if n > messages {
                     return;
                 }
-                let text = if n == messages {
-                    format!("last message {messages}")
+                let id = format!("m-{n}");
+                if n == messages {
+                    let marker = format!("~last message {messages}");
+                    post(&app, "end", &id, &marker, Some(&marker)).await;
+                    continue;
+                }
+                let thread = if n % 100 == 0 {
+                    format!("w-{}", (n / 100) % watched)
                 } else {
-                    format!("message {n}: my deposit has not arrived yet, tx 0x{n:064x}")
+                    format!("t-{}", n % conversations)
                 };
-                post(&app, n, text).await;
+                let text = format!("message {n}: my deposit has not arrived yet, tx 0x{n:064x}");
+                post(&app, &thread, &id, &text, None).await;
             }
         }));
     }

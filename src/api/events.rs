@@ -4,7 +4,7 @@ use super::AppState;
 use super::auth::AuthAgent;
 use super::doc::{AgentErrors, BadRequest, JsonBodyErrors};
 use super::error::{ApiError, ErrorBody, Json, Path, Query};
-use super::live::{Registration, chunk_for};
+use super::live::{Registration, resync_frame};
 use crate::store::Published;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -25,7 +25,7 @@ pub struct EventsQuery {
     /// that does not grow with the desk's traffic: every event of the focused conversation
     /// (within 100 ms), and for the list the latest `conversation.updated` of each changed
     /// conversation plus `conversation.activity` (`{"id", "last_message_at"}`) for new messages
-    /// elsewhere, at most once a second under load and at most 50 per round, newest first
+    /// elsewhere, at most once a second under load and at most 25 per round, newest first
     /// (`list.more` with `{"more": n}` when some were left out: reload the list page). The
     /// stream starts with `ready` (`{"stream": id}`), the id to change its focus with.
     view: Option<View>,
@@ -100,13 +100,12 @@ pub async fn events(
     let body = if query.view == Some(View::Inbox) {
         let registration = state
             .live
-            .register(agent.id, query.conversation)
+            .register(agent.id, admin, query.conversation)
             .ok_or_else(|| ApiError::TooManyRequests("too many open event streams".into()))?;
         let ready = json!({"type": "ready", "data": {"stream": registration.id}});
         let stream = InboxStream {
             ready: Some(format!("event: ready\ndata: {ready}\n\n").into()),
             registration,
-            admin,
             _slot: slot,
         };
         futures_util::stream::unfold(stream, |mut stream| async move {
@@ -165,12 +164,21 @@ pub async fn put_focus(
     }
 }
 
-/// An inbox stream: the digest's rounds, cut to what this stream shows.
+/// An inbox stream: the list rounds, its conversation's frames and, for admins, theirs.
 struct InboxStream {
     ready: Option<Bytes>,
     registration: Registration,
-    admin: bool,
     _slot: super::StreamSlot,
+}
+
+/// The next item of an optional channel; never, without one.
+async fn recv_opt(
+    rx: &mut Option<broadcast::Receiver<Bytes>>,
+) -> Result<Bytes, broadcast::error::RecvError> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 impl InboxStream {
@@ -178,21 +186,35 @@ impl InboxStream {
         if let Some(ready) = self.ready.take() {
             return Some(ready);
         }
+        use broadcast::error::RecvError;
         loop {
-            let round =
-                match tokio::time::timeout(KEEP_ALIVE, self.registration.rounds.recv()).await {
-                    Err(_) => return Some(Bytes::from_static(b": keep-alive\n\n")),
-                    Ok(Err(broadcast::error::RecvError::Closed)) => return None,
-                    Ok(Err(broadcast::error::RecvError::Lagged(missed))) => {
-                        let data = json!({ "missed": missed });
-                        return Some(format!("event: resync\ndata: {data}\n\n").into());
-                    }
-                    Ok(Ok(round)) => round,
-                };
-            let focus = *self.registration.focus.borrow();
-            let chunk = chunk_for(&round, focus, self.admin);
-            if !chunk.is_empty() {
-                return Some(chunk);
+            let r = &mut self.registration;
+            let slot = r.slot.clone();
+            tokio::select! {
+                _ = slot.changed.notified() => {
+                    r.take_focus_change();
+                }
+                round = r.list.recv() => match round {
+                    Ok(round) if round.missed > 0 => return Some(resync_frame(round.missed)),
+                    Ok(round) if round.list.is_empty() => {}
+                    Ok(round) => return Some(round.list.clone()),
+                    Err(RecvError::Lagged(n)) => return Some(resync_frame(n)),
+                    Err(RecvError::Closed) => return None,
+                },
+                frames = recv_opt(&mut r.focus) => match frames {
+                    Ok(frames) => return Some(frames),
+                    Err(RecvError::Lagged(n)) => return Some(resync_frame(n)),
+                    // Nobody follows that conversation any more (focus moved meanwhile).
+                    Err(RecvError::Closed) => r.focus = None,
+                },
+                frames = recv_opt(&mut r.admin) => match frames {
+                    Ok(frames) => return Some(frames),
+                    Err(RecvError::Lagged(n)) => return Some(resync_frame(n)),
+                    Err(RecvError::Closed) => r.admin = None,
+                },
+                _ = tokio::time::sleep(KEEP_ALIVE) => {
+                    return Some(Bytes::from_static(b": keep-alive\n\n"));
+                }
             }
         }
     }

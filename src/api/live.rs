@@ -1,13 +1,13 @@
-//! The inbox view of the live events: the bus folded into rounds once for all inbox streams.
+//! The inbox view of the live events: the bus read once for all inbox streams.
 //!
 //! Sending every event to every stream costs events × streams; 2,000 open inboxes made ingest
 //! twenty times slower. An inbox shows a list and one conversation, so it needs every event of
 //! that conversation but only the newest state of the others. One task (the digest) reads the
-//! bus and, at most every [`FOCUS_INTERVAL`], publishes a round: the full frames grouped by
-//! conversation, and at most every [`LIST_INTERVAL`] the list changes (the latest
-//! `conversation.updated` of each changed conversation, newest first, at most [`LIST_CAP`]).
-//! A stream then writes, per round, the shared list bytes and the frames of the conversation
-//! it is focused on: its cost no longer grows with the ingest rate.
+//! bus and, at most every [`FOCUS_INTERVAL`] under load, sends each followed conversation's
+//! frames on that conversation's own channel; at most every [`LIST_INTERVAL`] it sends all inbox
+//! streams the list changes (the latest `conversation.updated` of each changed conversation,
+//! newest first, at most [`LIST_CAP`]). A stream wakes for its conversation and the list rounds
+//! only: its cost no longer grows with the desk's traffic.
 
 use crate::store::{Event, Published, Store};
 use bytes::{Bytes, BytesMut};
@@ -15,7 +15,7 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{Notify, broadcast, watch};
+use tokio::sync::{Notify, broadcast};
 use tokio::time::Instant;
 
 /// How often, at most, frames of focused conversations go out under load (a quiet desk sends
@@ -24,9 +24,11 @@ const FOCUS_INTERVAL: Duration = Duration::from_millis(100);
 /// How often, at most, list changes go out under load.
 const LIST_INTERVAL: Duration = Duration::from_secs(1);
 /// Most conversations one list round carries; past this the inbox reloads its list page.
-pub const LIST_CAP: usize = 50;
-/// Rounds a stream may fall behind before it is told to resync (6 s and more of load).
-const ROUNDS: usize = 64;
+pub const LIST_CAP: usize = 25;
+/// List rounds a stream may fall behind before it is told to resync (a minute of load).
+const LIST_ROUNDS: usize = 64;
+/// Rounds of one conversation (or of admin events) a stream may fall behind (6 s of load).
+const FOCUS_ROUNDS: usize = 64;
 /// Focus frames gathered for one conversation in one round before the rest is dropped for a
 /// resync of that conversation's streams (a flood into one thread).
 const MAX_FOCUS_BYTES: usize = 1 << 20;
@@ -35,32 +37,23 @@ const MAX_ID: u64 = 1 << 53;
 /// Most inbox streams focusable at once (the stream limits are lower; this bounds the map).
 const MAX_REGISTERED: usize = 100_000;
 
-/// One round: everything inbox streams are sent for it.
-#[derive(Default)]
-pub struct Round {
-    /// The list changes, when this round carries them (else empty).
+/// A list round: the list changes, and events the digest lost (everyone resyncs).
+pub struct ListRound {
     pub list: Bytes,
-    /// Every frame of each conversation that had events, in order.
-    pub focus: HashMap<i64, Bytes>,
-    /// Conversations whose frames overflowed this round: their streams resync.
-    pub overflowed: Vec<i64>,
-    /// Frames for admins only.
-    pub admin: Bytes,
-    /// The digest fell behind the bus and lost this many events: everyone resyncs.
     pub missed: u64,
 }
 
-/// The digest and the focus of each inbox stream.
+/// The digest, and the streams' focus: each followed conversation has its own channel, so a
+/// stream wakes for its conversation, the list rounds and (admins) admin events, never for the
+/// rest of the desk.
 pub struct Live {
     store: Store,
-    rounds: broadcast::Sender<Arc<Round>>,
+    list: broadcast::Sender<Arc<ListRound>>,
+    admin: broadcast::Sender<Bytes>,
     state: Mutex<DigestState>,
     wake: Notify,
-    focus: Mutex<HashMap<u64, Focused>>,
+    registry: Mutex<Registry>,
 }
-
-/// An inbox stream's owner (agent id) and the handle that moves its focus.
-type Focused = (i64, watch::Sender<Option<i64>>);
 
 #[derive(Default)]
 struct DigestState {
@@ -71,17 +64,83 @@ struct DigestState {
     handed: Option<broadcast::Receiver<Arc<Published>>>,
 }
 
-/// An inbox stream's registration: its id for focus changes, its round receiver, its focus.
+#[derive(Default)]
+struct Registry {
+    streams: HashMap<u64, Entry>,
+    followed: HashMap<i64, Followed>,
+}
+
+struct Entry {
+    agent: i64,
+    focus: Option<i64>,
+    slot: Arc<Slot>,
+}
+
+/// A followed conversation: how many streams follow it, and its channel.
+struct Followed {
+    count: usize,
+    tx: broadcast::Sender<Bytes>,
+}
+
+/// Where a focus change waits for its stream: the new conversation's receiver, subscribed when
+/// the change was made, so nothing committed after `PUT .../focus` answered is missed.
+#[derive(Default)]
+pub struct Slot {
+    next: Mutex<Option<Option<broadcast::Receiver<Bytes>>>>,
+    pub(super) changed: Notify,
+}
+
+impl Registry {
+    fn follow(&mut self, conversation: Option<i64>) -> Option<broadcast::Receiver<Bytes>> {
+        let c = conversation?;
+        let followed = self.followed.entry(c).or_insert_with(|| Followed {
+            count: 0,
+            tx: broadcast::channel(FOCUS_ROUNDS).0,
+        });
+        followed.count += 1;
+        Some(followed.tx.subscribe())
+    }
+
+    fn unfollow(&mut self, conversation: Option<i64>) {
+        let Some(c) = conversation else { return };
+        if let Some(f) = self.followed.get_mut(&c) {
+            f.count = f.count.saturating_sub(1);
+            if f.count == 0 {
+                self.followed.remove(&c);
+            }
+        }
+    }
+}
+
+/// An inbox stream's registration: its id for focus changes and its receivers.
 pub struct Registration {
     pub id: u64,
-    pub rounds: broadcast::Receiver<Arc<Round>>,
-    pub focus: watch::Receiver<Option<i64>>,
+    pub list: broadcast::Receiver<Arc<ListRound>>,
+    pub admin: Option<broadcast::Receiver<Bytes>>,
+    pub focus: Option<broadcast::Receiver<Bytes>>,
+    pub slot: Arc<Slot>,
     live: Arc<Live>,
+}
+
+impl Registration {
+    /// The receiver of a focus change made since the last call, if any.
+    pub fn take_focus_change(&mut self) -> bool {
+        match self.slot.next.lock().unwrap().take() {
+            Some(rx) => {
+                self.focus = rx;
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        self.live.focus.lock().unwrap().remove(&self.id);
+        let mut registry = self.live.registry.lock().unwrap();
+        if let Some(entry) = registry.streams.remove(&self.id) {
+            registry.unfollow(entry.focus);
+        }
     }
 }
 
@@ -89,16 +148,16 @@ impl Live {
     /// Starts the digest task; it sleeps while no inbox stream is open, so the store builds no
     /// events for nobody.
     pub fn start(store: Store) -> Arc<Self> {
-        let (rounds, _) = broadcast::channel(ROUNDS);
         let live = Arc::new(Self {
             store,
-            rounds,
+            list: broadcast::channel(LIST_ROUNDS).0,
+            admin: broadcast::channel(FOCUS_ROUNDS).0,
             state: Mutex::new(DigestState {
                 idle: true,
                 handed: None,
             }),
             wake: Notify::new(),
-            focus: Mutex::default(),
+            registry: Mutex::default(),
         });
         tokio::spawn(digest(Arc::downgrade(&live)));
         live
@@ -108,49 +167,88 @@ impl Live {
     pub fn register(
         self: &Arc<Self>,
         agent: i64,
+        admin: bool,
         conversation: Option<i64>,
     ) -> Option<Registration> {
-        let (tx, focus) = watch::channel(conversation);
-        let id = {
-            let mut map = self.focus.lock().unwrap();
-            if map.len() >= MAX_REGISTERED {
+        let slot = Arc::new(Slot::default());
+        let (id, focus) = {
+            let mut registry = self.registry.lock().unwrap();
+            if registry.streams.len() >= MAX_REGISTERED {
                 return None;
             }
             let mut id = fastrand::u64(1..MAX_ID);
-            while map.contains_key(&id) {
+            while registry.streams.contains_key(&id) {
                 id = fastrand::u64(1..MAX_ID);
             }
-            map.insert(id, (agent, tx));
-            id
+            let focus = registry.follow(conversation);
+            let entry = Entry {
+                agent,
+                focus: conversation,
+                slot: slot.clone(),
+            };
+            registry.streams.insert(id, entry);
+            (id, focus)
         };
-        let rounds = {
+        let list = {
             let mut state = self.state.lock().unwrap();
-            let rounds = self.rounds.subscribe();
+            let list = self.list.subscribe();
             if state.idle {
                 state.idle = false;
                 state.handed = Some(self.store.subscribe());
                 self.wake.notify_one();
             }
-            rounds
+            list
         };
         Some(Registration {
             id,
-            rounds,
+            list,
+            admin: admin.then(|| self.admin.subscribe()),
             focus,
+            slot,
             live: self.clone(),
         })
     }
 
     /// Points an agent's own stream at another conversation; false when there is no such stream.
     pub fn set_focus(&self, stream: u64, agent: i64, conversation: Option<i64>) -> bool {
-        match self.focus.lock().unwrap().get(&stream) {
-            Some((owner, tx)) if *owner == agent => {
-                tx.send_replace(conversation);
-                true
+        let mut registry = self.registry.lock().unwrap();
+        let (before, slot) = match registry.streams.get(&stream) {
+            Some(entry) if entry.agent == agent => (entry.focus, entry.slot.clone()),
+            _ => return false,
+        };
+        registry.unfollow(before);
+        let rx = registry.follow(conversation);
+        if let Some(entry) = registry.streams.get_mut(&stream) {
+            entry.focus = conversation;
+        }
+        *slot.next.lock().unwrap() = Some(rx);
+        slot.changed.notify_one();
+        true
+    }
+
+    /// Sends each followed conversation's frames to its streams; the rest nobody reads.
+    fn publish(&self, pending: &mut Pending) {
+        let registry = self.registry.lock().unwrap();
+        for (c, frames) in pending.focus.drain() {
+            if let Some(f) = registry.followed.get(&c) {
+                let _ = f.tx.send(frames.freeze());
             }
-            _ => false,
+        }
+        for c in pending.overflowed.drain(..) {
+            if let Some(f) = registry.followed.get(&c) {
+                let _ = f.tx.send(resync_frame(1));
+            }
+        }
+        drop(registry);
+        if !pending.admin.is_empty() {
+            let _ = self.admin.send(std::mem::take(&mut pending.admin).freeze());
         }
     }
+}
+
+/// `resync` (`{"missed": n}`): the client reloads what it shows.
+pub fn resync_frame(missed: u64) -> Bytes {
+    format!("event: resync\ndata: {}\n\n", json!({ "missed": missed })).into()
 }
 
 /// What the digest gathered since its last round.
@@ -174,7 +272,10 @@ struct ListEntry {
 
 impl Pending {
     fn has_round(&self) -> bool {
-        !self.focus.is_empty() || !self.admin.is_empty() || self.missed > 0
+        !self.focus.is_empty()
+            || !self.overflowed.is_empty()
+            || !self.admin.is_empty()
+            || self.missed > 0
     }
 
     fn add(&mut self, published: Arc<Published>) {
@@ -243,24 +344,6 @@ impl Pending {
         }
         out.freeze()
     }
-
-    fn take_round(&mut self, with_list: bool) -> Round {
-        Round {
-            list: if with_list {
-                self.take_list()
-            } else {
-                Bytes::new()
-            },
-            focus: self
-                .focus
-                .drain()
-                .map(|(id, frames)| (id, frames.freeze()))
-                .collect(),
-            overflowed: std::mem::take(&mut self.overflowed),
-            admin: std::mem::take(&mut self.admin).freeze(),
-            missed: std::mem::take(&mut self.missed),
-        }
-    }
 }
 
 async fn digest(live: std::sync::Weak<Live>) {
@@ -278,10 +361,10 @@ async fn digest(live: std::sync::Weak<Live>) {
                 continue;
             }
             bus = handed;
-        } else if this.rounds.receiver_count() == 0 {
+        } else if this.list.receiver_count() == 0 {
             // Nobody listens: give the bus back (ingest then builds no events) and sleep.
             let mut state = this.state.lock().unwrap();
-            if this.rounds.receiver_count() == 0 {
+            if this.list.receiver_count() == 0 {
                 state.idle = true;
                 state.handed = None;
                 bus = None;
@@ -316,17 +399,20 @@ async fn digest(live: std::sync::Weak<Live>) {
             }
         }
         let now = Instant::now();
-        let with_list = now >= last_list + LIST_INTERVAL && !pending.list.is_empty();
-        if !pending.has_round() && !with_list {
-            continue;
-        }
-        let round = pending.take_round(with_list);
-        last_round = now;
-        if with_list {
-            last_list = now;
-        }
         let Some(this) = live.upgrade() else { return };
-        let _ = this.rounds.send(Arc::new(round));
+        last_round = now;
+        this.publish(&mut pending);
+        let missed = std::mem::take(&mut pending.missed);
+        let with_list = now >= last_list + LIST_INTERVAL && !pending.list.is_empty();
+        if with_list || missed > 0 {
+            let list = if with_list {
+                last_list = now;
+                pending.take_list()
+            } else {
+                Bytes::new()
+            };
+            let _ = this.list.send(Arc::new(ListRound { list, missed }));
+        }
     }
 }
 
@@ -334,36 +420,5 @@ async fn sleep_until_opt(deadline: Option<Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
-    }
-}
-
-/// The bytes an inbox stream sends for one round: resyncs first, then the list changes, the
-/// frames of its conversation and, for admins, theirs. Empty when the round had nothing for it.
-pub fn chunk_for(round: &Round, focus: Option<i64>, admin: bool) -> Bytes {
-    let mut parts: Vec<Bytes> = Vec::new();
-    if round.missed > 0 || focus.is_some_and(|f| round.overflowed.contains(&f)) {
-        let missed = round.missed.max(1);
-        parts.push(format!("event: resync\ndata: {}\n\n", json!({ "missed": missed })).into());
-    }
-    if !round.list.is_empty() {
-        parts.push(round.list.clone());
-    }
-    if let Some(frames) = focus.and_then(|f| round.focus.get(&f)) {
-        parts.push(frames.clone());
-    }
-    if admin && !round.admin.is_empty() {
-        parts.push(round.admin.clone());
-    }
-    match parts.len() {
-        0 => Bytes::new(),
-        // The common case: the shared bytes as they are, no copy.
-        1 => parts.pop().unwrap_or_default(),
-        _ => {
-            let mut out = BytesMut::with_capacity(parts.iter().map(Bytes::len).sum());
-            for p in parts {
-                out.extend_from_slice(&p);
-            }
-            out.freeze()
-        }
     }
 }

@@ -143,6 +143,18 @@ async fn an_inbox_stream_carries_its_conversation_in_full_and_the_rest_as_list_c
     sse.until(|name, data| name == "message.created" && text_of(data) == "third in b")
         .await;
 
+    // Admins' inbox streams carry refused unsafe replies too.
+    let refused = app
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/conversations/{b}/messages"),
+            json!({"text": "Please send us your seed phrase to restore the wallet"}),
+        )
+        .await;
+    assert_eq!(refused.status(), 422);
+    sse.until(|name, data| name == "reply.refused" && data["data"]["conversation_id"] == b)
+        .await;
+
     // Only the stream's own agent may move it; an unknown stream is not found.
     let bo = second_agent(&app).await;
     assert_eq!(focus(&app, &bo, stream, a.clone()).await, 404);
@@ -175,11 +187,11 @@ async fn a_burst_across_many_conversations_sends_the_newest_and_says_more() {
         .collect();
     listed.sort_unstable();
     listed.dedup();
-    // A round lists at most 50 and counts the rest: nothing is left out unaccounted (whatever
-    // went in a round of its own, 50, and "more").
+    // A round lists at most 25 and counts the rest: nothing is left out unaccounted (whatever
+    // went in a round of its own, 25, and "more").
     let (_, more) = seen.last().unwrap();
     let more = more["data"]["more"].as_u64().unwrap() as usize;
-    assert!(more > 0 && listed.len() >= 50, "{listed:?}, {more} more");
+    assert!(more > 0 && listed.len() >= 25, "{listed:?}, {more} more");
     assert_eq!(listed.len() + more, 70, "{listed:?}, {more} more");
     app.stop().await;
 }
