@@ -396,8 +396,16 @@ impl SmtpServer {
             .map(|e| e.unwrap().path())
             .filter(|p| p.is_file())
             .collect();
-        // aiosmtpd names files "<time>.M<usec>P<pid>Q<n>": in the order they arrived.
-        files.sort();
+        // Python's mailbox names files "<secs>.M<usec>P<pid>Q<n>.<host>", the microseconds not
+        // zero-padded (so names do not sort by time within a second): Q, the server's counter of
+        // delivered mails, gives the order they arrived in.
+        let counter = |p: &PathBuf| -> u64 {
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            let q = name.find('Q').map_or("", |at| &name[at + 1..]);
+            let digits: String = q.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().unwrap_or(u64::MAX)
+        };
+        files.sort_by_key(counter);
         files.iter().map(|p| std::fs::read(p).unwrap()).collect()
     }
 }
