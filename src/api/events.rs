@@ -25,8 +25,9 @@ pub struct EventsQuery {
     /// that does not grow with the desk's traffic: every event of the focused conversation
     /// (within 100 ms), and for the list the latest `conversation.updated` of each changed
     /// conversation plus `conversation.activity` (`{"id", "last_message_at"}`) for new messages
-    /// elsewhere, at most once a second under load and at most 25 per round, newest first
-    /// (`list.more` with `{"more": n}` when some were left out: reload the list page). The
+    /// elsewhere, at most once a second under load: every real change (status, assignee, flags,
+    /// a new conversation; up to 200) and the 25 newest rows that only moved (`list.more` with
+    /// `{"more": n}` when some were left out: reload the list page). The
     /// stream starts with `ready` (`{"stream": id}`), the id to change its focus with.
     view: Option<View>,
     /// With `view=inbox`: the conversation to focus on first.
@@ -190,17 +191,13 @@ impl InboxStream {
         loop {
             let r = &mut self.registration;
             let slot = r.slot.clone();
+            // Biased: a focus change first, then the conversation's own frames before a list
+            // round (which may hold an older state of the same conversation).
             tokio::select! {
+                biased;
                 _ = slot.changed.notified() => {
                     r.take_focus_change();
                 }
-                round = r.list.recv() => match round {
-                    Ok(round) if round.missed > 0 => return Some(resync_frame(round.missed)),
-                    Ok(round) if round.list.is_empty() => {}
-                    Ok(round) => return Some(round.list.clone()),
-                    Err(RecvError::Lagged(n)) => return Some(resync_frame(n)),
-                    Err(RecvError::Closed) => return None,
-                },
                 frames = recv_opt(&mut r.focus) => match frames {
                     Ok(frames) => return Some(frames),
                     Err(RecvError::Lagged(n)) => return Some(resync_frame(n)),
@@ -211,6 +208,13 @@ impl InboxStream {
                     Ok(frames) => return Some(frames),
                     Err(RecvError::Lagged(n)) => return Some(resync_frame(n)),
                     Err(RecvError::Closed) => r.admin = None,
+                },
+                round = r.list.recv() => match round {
+                    Ok(round) if round.missed > 0 => return Some(resync_frame(round.missed)),
+                    Ok(round) if round.list.is_empty() => {}
+                    Ok(round) => return Some(round.list.clone()),
+                    Err(RecvError::Lagged(n)) => return Some(resync_frame(n)),
+                    Err(RecvError::Closed) => return None,
                 },
                 _ = tokio::time::sleep(KEEP_ALIVE) => {
                     return Some(Bytes::from_static(b": keep-alive\n\n"));

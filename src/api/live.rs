@@ -27,11 +27,19 @@ const LIST_INTERVAL: Duration = Duration::from_secs(1);
 pub const LIST_CAP: usize = 25;
 /// List rounds a stream may fall behind before it is told to resync (a minute of load).
 const LIST_ROUNDS: usize = 64;
-/// Rounds of one conversation (or of admin events) a stream may fall behind (6 s of load).
-const FOCUS_ROUNDS: usize = 64;
-/// Focus frames gathered for one conversation in one round before the rest is dropped for a
-/// resync of that conversation's streams (a flood into one thread).
-const MAX_FOCUS_BYTES: usize = 1 << 20;
+/// Rounds of one conversation (or of admin events) a stream may fall behind (3 s of load).
+const FOCUS_ROUNDS: usize = 32;
+/// Focus (or admin) frames gathered for one conversation in one round before the rest is
+/// dropped for a resync of its streams (a flood into one thread). With [`FOCUS_ROUNDS`] this
+/// bounds what one stalled reader can hold in memory per conversation (8 MiB).
+const MAX_FOCUS_BYTES: usize = 256 << 10;
+/// Conversations whose list state the digest remembers, to tell a real change (status,
+/// assignee, ...) from new activity only; past this it starts over.
+const MAX_REMEMBERED: usize = 200_000;
+/// Most events taken off the bus at once before the round deadline is looked at again.
+const BUS_DRAIN: usize = 4096;
+/// Most real changes one list round carries (new activity alone is cut at [`LIST_CAP`]).
+const MAX_CHANGES: usize = 200;
 /// Stream ids stay below 2^53: a browser reads them as JavaScript numbers.
 const MAX_ID: u64 = 1 << 53;
 /// Most inbox streams focusable at once (the stream limits are lower; this bounds the map).
@@ -261,6 +269,8 @@ struct Pending {
     /// Per changed conversation: its latest `conversation.updated`, the newest message time
     /// without one (an agent's reply), and the time it sorts by.
     list: HashMap<i64, ListEntry>,
+    /// The last list state seen of each conversation ([`signature`]).
+    seen: HashMap<i64, u64>,
 }
 
 #[derive(Default)]
@@ -268,6 +278,25 @@ struct ListEntry {
     updated: Option<Arc<Published>>,
     activity: Option<String>,
     newest: i64,
+    /// Something besides the time changed (or the conversation is new to the digest): such a
+    /// change is sent before any that only moves a row, since a reload of the first list page
+    /// cannot repair it (a row that left the filter, a page further down).
+    changed: bool,
+}
+
+/// What a list row shows of a conversation, but its times.
+fn signature(c: &crate::store::Conversation) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (c.status.as_str(), c.priority.as_str(), c.assignee_id).hash(&mut h);
+    (&c.flags, &c.subject, &c.channel).hash(&mut h);
+    (
+        c.contact.id,
+        &c.contact.display_name,
+        &c.contact.verified_emails,
+    )
+        .hash(&mut h);
+    h.finish()
 }
 
 impl Pending {
@@ -280,7 +309,10 @@ impl Pending {
 
     fn add(&mut self, published: Arc<Published>) {
         if published.event.admin_only() {
-            self.admin.extend_from_slice(&published.frame);
+            // Refused replies are rare; a flood of them is cut rather than held.
+            if self.admin.len() + published.frame.len() <= MAX_FOCUS_BYTES {
+                self.admin.extend_from_slice(&published.frame);
+            }
             return;
         }
         let conversation = match &published.event {
@@ -297,7 +329,13 @@ impl Pending {
             Event::NoteCreated(n) => n.conversation_id,
             Event::ConversationUpdated(c) => {
                 let at = c.last_message_at.timestamp_millis();
+                let sig = signature(c);
+                if self.seen.len() >= MAX_REMEMBERED && !self.seen.contains_key(&c.id) {
+                    self.seen.clear();
+                }
+                let changed = self.seen.insert(c.id, sig) != Some(sig);
                 let entry = self.list.entry(c.id).or_default();
+                entry.changed |= changed;
                 entry.newest = entry.newest.max(at);
                 // The conversation's own time covers the activity up to it.
                 if entry.activity.is_some() && at >= entry.newest {
@@ -320,14 +358,18 @@ impl Pending {
         frames.extend_from_slice(&published.frame);
     }
 
-    /// The list frames: the newest changes first, at most [`LIST_CAP`], and a `list.more`
-    /// frame when some were left out.
+    /// The list frames: real changes first (at most [`MAX_CHANGES`]), then the newest activity,
+    /// at least [`LIST_CAP`] in all, and a `list.more` frame when some were left out.
     fn take_list(&mut self) -> Bytes {
         let mut entries: Vec<(i64, ListEntry)> = self.list.drain().collect();
-        entries.sort_unstable_by_key(|(_, e)| std::cmp::Reverse(e.newest));
-        let more = entries.len().saturating_sub(LIST_CAP);
+        entries.sort_unstable_by_key(|(_, e)| {
+            (std::cmp::Reverse(e.changed), std::cmp::Reverse(e.newest))
+        });
+        let changes = entries.iter().filter(|(_, e)| e.changed).count();
+        let cap = LIST_CAP.max(changes.min(MAX_CHANGES));
+        let more = entries.len().saturating_sub(cap);
         let mut out = BytesMut::new();
-        for (id, entry) in entries.into_iter().take(LIST_CAP) {
+        for (id, entry) in entries.into_iter().take(cap) {
             if let Some(updated) = &entry.updated {
                 out.extend_from_slice(&updated.frame);
             }
@@ -349,7 +391,8 @@ impl Pending {
 async fn digest(live: std::sync::Weak<Live>) {
     let mut bus: Option<broadcast::Receiver<Arc<Published>>> = None;
     let mut pending = Pending::default();
-    let long_ago = Instant::now() - LIST_INTERVAL;
+    let now = Instant::now();
+    let long_ago = now.checked_sub(LIST_INTERVAL).unwrap_or(now);
     let (mut last_round, mut last_list) = (long_ago, long_ago);
     loop {
         let Some(this) = live.upgrade() else { return };
@@ -394,7 +437,18 @@ async fn digest(live: std::sync::Weak<Live>) {
                     // Quiet: look again whether anybody still listens.
                     Err(_) => {}
                 }
-                // A quiet desk sends at once: the deadline is then already past.
+                // What one commit published arrives together (a message and its conversation):
+                // take all of it into this round before the deadline (on a quiet desk already
+                // past) sends it.
+                for _ in 0..BUS_DRAIN {
+                    match receiver.try_recv() {
+                        Ok(published) => pending.add(published),
+                        Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                            pending.missed = pending.missed.saturating_add(n);
+                        }
+                        Err(_) => break,
+                    }
+                }
                 continue;
             }
         }

@@ -32,7 +32,13 @@ const state = {
   stream: null,
   // The open event stream's id (its `ready` event), to point it at the open conversation.
   streamId: null,
+  // Focus changes go one after another, so the server applies them in the order made.
+  focusing: Promise.resolve(),
   listResync: null,
+  // One resync at a time; another asked for meanwhile runs once after it.
+  resyncing: null,
+  resyncAgain: false,
+  verificationCheck: null,
   reconnect: null,
   searchTimer: null,
 };
@@ -98,6 +104,10 @@ function logout(message) {
   state.stream = null;
   state.streamId = null;
   clearTimeout(state.listResync);
+  state.listResync = null;
+  clearTimeout(state.verificationCheck);
+  state.verificationCheck = null;
+  state.focusing = Promise.resolve();
   state.list = { rows: new Map(), cursor: null, request: null, generation: state.list.generation + 1 };
   state.selected = null;
   state.view = null;
@@ -314,7 +324,7 @@ async function openConversation(id) {
   try {
     const options = { signal: opening.signal };
     // The stream follows this conversation before it is read, so no event falls in between.
-    await focusStream(id, opening.signal);
+    await focusStream(id);
     if (state.opening !== opening) return;
     const [{ conversation, participants }, page, { notes }] = await Promise.all([
       api(`/api/v1/conversations/${id}`, options),
@@ -703,15 +713,15 @@ function applyToView(view, event) {
   return true;
 }
 
-/** Points the event stream at the open conversation; a failure only costs liveness there. */
-async function focusStream(id, signal) {
+/** Points the event stream at a conversation; a failure only costs liveness there. */
+function focusStream(id) {
   const stream = state.streamId;
-  if (stream === null) return;
-  try {
-    await api(`/api/v1/events/${stream}/focus`, { method: "PUT", body: { conversation_id: id }, signal });
-  } catch (e) {
-    if (e && e.name === "AbortError") throw e;
-  }
+  if (stream === null) return Promise.resolve();
+  const put = () => (state.streamId === stream
+    ? api(`/api/v1/events/${stream}/focus`, { method: "PUT", body: { conversation_id: id } }).catch(() => {})
+    : null);
+  state.focusing = state.focusing.then(put);
+  return state.focusing;
 }
 
 /** Under load the stream sends the newest list changes only: reload the page now and then. */
@@ -732,8 +742,8 @@ function applyEvent(event) {
   const view = state.view;
   if (!view) { state.early.push(event); return; }
   // The customer may have typed the code: the outcome is recorded just after the message.
-  if (event.type === "message.created" && view.verification && view.verification.status === "pending") {
-    setTimeout(() => { if (state.view === view) loadVerification(view); }, 500);
+  if (event.type === "message.created" && view.verification && view.verification.status === "pending" && !state.verificationCheck) {
+    state.verificationCheck = setTimeout(() => { state.verificationCheck = null; if (state.view === view) loadVerification(view); }, 500);
   }
   if (applyToView(view, event)) renderTimeline("follow");
   else renderHeader();
@@ -749,7 +759,15 @@ async function resyncList() {
   } catch (e) { /* the next event or reload catches up */ }
 }
 
+/** Reloads what is shown; calls while one runs make it run once more after. */
 async function resync() {
+  if (state.resyncing) { state.resyncAgain = true; return; }
+  state.resyncing = resyncOnce();
+  try { await state.resyncing; } finally { state.resyncing = null; }
+  if (state.resyncAgain) { state.resyncAgain = false; resync(); }
+}
+
+async function resyncOnce() {
   await resyncList();
   const view = state.view;
   if (!view) return;
@@ -771,7 +789,8 @@ async function listen(reconnected) {
   state.stream = stream;
   try {
     // The inbox view: the open conversation in full, the list as its newest changes.
-    const focus = state.selected === null ? "" : `&conversation=${state.selected}`;
+    const focused = state.selected;
+    const focus = focused === null ? "" : `&conversation=${focused}`;
     const response = await fetch(`/api/v1/events?view=inbox${focus}`, { headers: { Authorization: `Bearer ${state.token}` }, signal: stream.signal });
     if (session !== state.session) return;
     if (response.status === 401) { logout("Your token was not accepted."); return; }
@@ -794,8 +813,10 @@ async function listen(reconnected) {
         try { event = JSON.parse(data); } catch (e) { continue; }
         if (event.type === "ready") {
           state.streamId = event.data.stream;
-          // Whatever happened while no stream was open (or before this one was focused).
-          if (reconnected || state.selected !== null) resync();
+          // The agent may have opened another conversation while the stream connected.
+          if (state.selected !== focused) await focusStream(state.selected);
+          // Whatever happened before this stream followed what is on screen.
+          resync();
           continue;
         }
         applyEvent(event);
