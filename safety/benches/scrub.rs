@@ -67,6 +67,14 @@ fn main() {
     );
     assert!(scrub(ENGLISH).is_none() && scrub(CHINESE).is_none() && scrub(&email).is_none());
     assert!(scrub(WITH_PHRASE).is_some());
+    // The message of `cargo bench --bench ingest` (a chat line with a transaction hash).
+    let tx = format!(
+        "Message 41234: my deposit of 0.5 BTC has not arrived yet, tx 0x{:064x}",
+        41234
+    );
+    bench("chat line with a tx hash (no secret)", || {
+        scrub(black_box(&tx)).is_some()
+    });
     bench(
         &format!("English, no secret ({} bytes)", ENGLISH.len()),
         || scrub(black_box(ENGLISH)).is_some(),

@@ -661,17 +661,20 @@ fn find_mnemonics(text: &str, spans: &mut Vec<Span>) {
     if text.len() < 2 * MIN_WORDS {
         return;
     }
-    // Most messages are ASCII and short: every list word (accents folded) is a run of letters,
-    // so fewer than 12 runs hold no phrase, and counting them costs a fraction of tokenizing.
+    // Most messages are ASCII and short. Every word of the Latin-script lists is a run of 3 to 9
+    // letters (accents folded), and a phrase has at least 11 list words in 12 tokens: a text
+    // with fewer such runs holds none, and counting them costs a fraction of tokenizing.
     if text.is_ascii() {
-        let mut runs = 0;
-        let mut in_run = false;
-        for b in text.bytes() {
-            let letter = b.is_ascii_alphabetic();
-            runs += usize::from(letter && !in_run);
-            in_run = letter;
+        let (mut plausible, mut run) = (0, 0usize);
+        for b in text.bytes().chain(std::iter::once(b' ')) {
+            if b.is_ascii_alphabetic() {
+                run += 1;
+            } else {
+                plausible += usize::from((3..=9).contains(&run));
+                run = 0;
+            }
         }
-        if runs < MIN_WORDS {
+        if plausible < MIN_WORDS - 1 {
             return;
         }
     }
