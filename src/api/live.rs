@@ -131,14 +131,10 @@ pub struct Registration {
 }
 
 impl Registration {
-    /// The receiver of a focus change made since the last call, if any.
-    pub fn take_focus_change(&mut self) -> bool {
-        match self.slot.next.lock().unwrap().take() {
-            Some(rx) => {
-                self.focus = rx;
-                true
-            }
-            None => false,
+    /// Takes the receiver of a focus change made since the last call, if any.
+    pub fn take_focus_change(&mut self) {
+        if let Some(rx) = self.slot.next.lock().unwrap().take() {
+            self.focus = rx;
         }
     }
 }
