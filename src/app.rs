@@ -19,12 +19,16 @@ pub struct Application {
     server: crate::config::ServerConfig,
     shutdown: CancellationToken,
     revocation_tx: tokio::sync::watch::Sender<(i64, i64, i64)>,
+    /// Keeps a second daemon off the same SQLite file until this one has stopped.
+    _lock: Option<crate::store::DaemonLock>,
 }
 
 impl Application {
     /// Opens the store, builds the channels and binds the listener; nothing runs until
     /// `run_until_stopped`.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        // Before the store opens: the second daemon must not even migrate.
+        let lock = crate::store::lock_database(&config.storage.database_url)?;
         let store = Store::open(&config.storage.database_url, &config.storage.data_dir)
             .await
             .with_context(|| format!("opening {}", config.storage.database_url))?;
@@ -72,6 +76,7 @@ impl Application {
             server: config.server.clone(),
             shutdown,
             revocation_tx,
+            _lock: lock,
         })
     }
 
@@ -101,6 +106,8 @@ impl Application {
             server,
             shutdown,
             revocation_tx,
+            // Bound (not `_`) so it is released only when the daemon has fully stopped.
+            _lock: _held,
         } = self;
         let tasks = TaskTracker::new();
         state.health = channels::supervise(

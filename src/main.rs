@@ -26,6 +26,17 @@ enum Command {
     Migrate,
     /// Validate the configuration and exit (every problem is listed).
     CheckConfig,
+    /// Ask a running daemon's `/healthz` (for container and service health checks): prints the
+    /// report; exits 0 on 200 (ok or degraded), 1 on no answer or 503.
+    Health {
+        /// The health URL; by default `/healthz` on the configured `server.listen` address
+        /// (loopback when it listens on all addresses).
+        #[arg(long)]
+        url: Option<String>,
+        /// How long to wait for the answer.
+        #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+        timeout: std::time::Duration,
+    },
     /// Manage agents and their API tokens.
     #[command(subcommand)]
     Agent(AgentCommand),
@@ -143,6 +154,10 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Health { url, timeout } => {
+            let url = url.unwrap_or_else(|| health_url(config.server.listen));
+            check_health(&url, timeout).await
+        }
         Command::Agent(command) => {
             let store = open_store(&config).await?;
             match command {
@@ -210,6 +225,44 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `/healthz` on the address the daemon listens on; a wildcard address is reached on loopback.
+fn health_url(listen: std::net::SocketAddr) -> String {
+    let ip = match listen.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    format!(
+        "http://{}/healthz",
+        std::net::SocketAddr::new(ip, listen.port())
+    )
+}
+
+async fn check_health(url: &str, timeout: std::time::Duration) -> anyhow::Result<()> {
+    // A health check must not follow a redirect elsewhere or wait on a hung daemon.
+    let client = reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let mut response = client
+        .get(url)
+        .send()
+        .await
+        .with_context(|| format!("no answer from {url}"))?;
+    let status = response.status();
+    // The report is small: read at most 64 KiB of whatever answered.
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        body.extend_from_slice(&chunk[..chunk.len().min(64 * 1024 - body.len())]);
+        if body.len() >= 64 * 1024 {
+            break;
+        }
+    }
+    println!("{}", String::from_utf8_lossy(&body).trim_end());
+    anyhow::ensure!(status.is_success(), "{url} answered {status}");
+    Ok(())
 }
 
 async fn wait_for_signal() {

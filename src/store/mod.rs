@@ -6,6 +6,7 @@ mod agents;
 mod files;
 mod inbox;
 mod ingest;
+mod lock;
 pub mod model;
 mod notes;
 mod outbox;
@@ -16,6 +17,7 @@ pub use files::FileStore;
 pub use ingest::{
     Guard, IngestItem, IngestReport, Ingestor, Outcome, PreparedAttachment, PreparedInbound,
 };
+pub use lock::{DaemonLock, LockError, lock_database};
 pub use model::*;
 pub use notes::{CannedAnswer, Note};
 pub(crate) use outbox::after_ms;

@@ -265,3 +265,74 @@ async fn discord_replies_cut_by_a_kill_9_reach_the_customer_once() {
         assert_eq!(from_bot, 1, "DM {dm}: the customer sees the reply once");
     }
 }
+
+/// `switchboard health` against the config's listen address: what the Docker HEALTHCHECK runs.
+fn health(config: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["health", "--timeout", "2s", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_health_command_passes_only_while_the_daemon_answers_and_a_second_daemon_is_refused() {
+    let setup = setup_with("");
+    let down = health(&setup.config);
+    assert!(!down.status.success(), "no daemon yet");
+    assert!(
+        String::from_utf8_lossy(&down.stderr).contains("no answer from http://127.0.0.1:"),
+        "{}",
+        String::from_utf8_lossy(&down.stderr)
+    );
+
+    let mut daemon = start(&setup.config);
+    eventually(|| async { setup.get("/api/v1/conversations").await.map(|_| ()) }).await;
+    let up = health(&setup.config);
+    assert!(up.status.success(), "{up:?}");
+    let report: Value = serde_json::from_slice(&up.stdout).unwrap();
+    assert_eq!(report["status"], "ok", "{report}");
+    assert_eq!(report["database"], "ok", "{report}");
+
+    // A second daemon on the same SQLite file (another port) stops before touching it.
+    let second_config = setup.config.with_file_name("second.toml");
+    let text = std::fs::read_to_string(&setup.config).unwrap();
+    let port = free_port();
+    let text = text.replacen(
+        &setup.base.trim_start_matches("http://").to_string(),
+        &format!("127.0.0.1:{port}"),
+        1,
+    );
+    std::fs::write(&second_config, text).unwrap();
+    let second = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["run", "--config"])
+        .arg(&second_config)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("another switchboard daemon")
+            && stderr.contains(&format!("pid {}", daemon.id()))
+            && stderr.contains("sb.db.lock"),
+        "{stderr}"
+    );
+    // Agents can still be managed while the daemon runs: only `run` takes the lock.
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["agent", "list", "--config"])
+        .arg(&setup.config)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+
+    // kill -9 leaves the lock file behind, but not the lock: a new daemon starts.
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    let mut daemon = start(&setup.config);
+    eventually(|| async { setup.get("/api/v1/conversations").await.map(|_| ()) }).await;
+    assert!(health(&setup.config).status.success());
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+}
