@@ -4,7 +4,7 @@
 use crate::api::{self, AppState, AuthLimiter};
 use crate::channels::{self, Channels};
 use crate::config::Config;
-use crate::outbox::Dispatcher;
+use crate::delivery::Dispatcher;
 use crate::store::{Ingestor, Store};
 use anyhow::Context;
 use std::net::SocketAddr;

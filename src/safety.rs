@@ -3,7 +3,7 @@
 //! the texts the customer sees. The detection itself is `switchboard_safety` (pure text).
 
 use crate::config::{SafetyConfig, VerificationConfig};
-use crate::outbox::Dispatcher;
+use crate::delivery::Dispatcher;
 use crate::store::IngestReport;
 use std::collections::BTreeMap;
 use switchboard_core::{AttachmentData, Inbound};

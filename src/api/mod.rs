@@ -24,7 +24,7 @@ pub use error::{ApiError, ErrorBody};
 pub use live::Live;
 
 use crate::channels::{Channels, HealthMap};
-use crate::outbox::Dispatcher;
+use crate::delivery::Dispatcher;
 use crate::store::{Ingestor, Store};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

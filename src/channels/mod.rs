@@ -5,7 +5,7 @@
 pub mod api;
 
 use crate::config::ChannelConfig;
-use crate::outbox::Dispatcher;
+use crate::delivery::Dispatcher;
 use crate::safety::{Origin, Texts};
 use crate::store::Ingestor;
 use async_trait::async_trait;

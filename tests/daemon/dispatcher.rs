@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard::config::OutboxConfig;
-use switchboard::outbox::Dispatcher;
+use switchboard::delivery::Dispatcher;
 use switchboard::store::{DeliveryStatus, Ingestor, Role, Store};
 use switchboard_core::fake::{FakeChannel, Script};
 use switchboard_core::{Channel, Inbound, SendError, Sender};
