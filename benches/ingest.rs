@@ -2,7 +2,9 @@
 //! many conversations, into a durable (WAL, synchronous=FULL) SQLite store on disk.
 //!
 //! `cargo bench --bench ingest` (env: BENCH_MESSAGES, BENCH_PRODUCERS, BENCH_CONVERSATIONS,
-//! BENCH_BATCH) prints messages/second and p50/p99 latency of one `ingest` call.
+//! BENCH_BATCH) prints messages/second and p50/p99 latency of one `ingest` call. The search
+//! indexer runs beside it as in the daemon (`BENCH_INDEXER=0` leaves it out); how long it needs
+//! after the last message to have indexed everything is printed too.
 
 #[path = "common/mod.rs"]
 #[allow(dead_code)]
@@ -24,6 +26,9 @@ fn main() {
         let url = format!("sqlite://{}", dir.path().join("bench.db").display());
         let store = Store::open(&url, &dir.path().join("data")).await.unwrap();
         let ingestor = Ingestor::start(store.clone());
+        let stop_indexer = tokio_util::sync::CancellationToken::new();
+        let indexer = (env("BENCH_INDEXER", 1) != 0)
+            .then(|| tokio::spawn(store.clone().run_search_indexer(stop_indexer.clone())));
         let per_producer = messages / producers;
         let started = Instant::now();
         let mut tasks = Vec::new();
@@ -68,6 +73,16 @@ fn main() {
             elapsed,
             common::percentiles(latencies)
         );
+        if let Some(indexer) = indexer {
+            let caught_up = Instant::now();
+            while store.index_for_search(100_000).await.unwrap() > 0 {}
+            println!(
+                "search index: complete {:.2?} after the last message",
+                caught_up.elapsed()
+            );
+            stop_indexer.cancel();
+            indexer.await.unwrap();
+        }
         let (list, _) = store.list_conversations(&Default::default()).await.unwrap();
         assert!(!list.is_empty());
         // The writer holds its connection until the last ingest handle is gone.

@@ -120,6 +120,7 @@ impl Application {
             &tasks,
         );
         tasks.spawn(state.dispatcher.clone().run(shutdown.clone()));
+        tasks.spawn(state.store.clone().run_search_indexer(shutdown.clone()));
         tasks.spawn(watch_revocations(
             state.store.clone(),
             revocation_tx,

@@ -209,6 +209,20 @@ impl Store {
             Some(AssigneeFilter::Agent(id)) => (false, Some(id)),
         };
         let like = filter.query.as_deref().map(super::contains_pattern);
+        let phrase = filter.query.as_deref().and_then(super::search::fts_phrase);
+        // The trigram index finds three characters or more; a shorter query (a two-character
+        // Chinese word) scans the messages instead.
+        let in_messages = if phrase.is_some() {
+            // Messages the indexer has not reached yet are scanned: a search never misses one.
+            "c.id IN (SELECT m.conversation_id FROM messages_fts f JOIN messages m ON m.id = f.rowid
+                      WHERE messages_fts MATCH ?9)
+             OR c.id IN (SELECT m.conversation_id FROM messages m
+                         WHERE m.id > (SELECT indexed_through FROM search_index_state WHERE id = 1)
+                           AND m.text LIKE ?5 ESCAPE '\\')"
+        } else {
+            "EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id
+                     AND m.text LIKE ?5 ESCAPE '\\')"
+        };
         let (cursor_at, cursor_id) = filter.cursor.unzip();
         let sql = sqlx::AssertSqlSafe(format!(
             "SELECT {CONVERSATION_COLUMNS} FROM conversations c JOIN contacts k ON k.id = c.contact_id
@@ -217,8 +231,7 @@ impl Store {
                AND (?3 = 0 OR c.assignee_id IS NULL)
                AND (?4 IS NULL OR c.assignee_id = ?4)
                AND (?5 IS NULL OR c.subject LIKE ?5 ESCAPE '\\' OR k.display_name LIKE ?5 ESCAPE '\\'
-                    OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id
-                               AND m.text LIKE ?5 ESCAPE '\\'))
+                    OR {in_messages})
                AND (?6 IS NULL OR c.last_message_at < ?6 OR (c.last_message_at = ?6 AND c.id < ?7))
              ORDER BY c.last_message_at DESC, c.id DESC
              LIMIT ?8"
@@ -233,6 +246,7 @@ impl Store {
             .bind(cursor_at)
             .bind(cursor_id)
             .bind(limit + 1)
+            .bind(phrase)
             .fetch_all(&self.pool)
             .await?;
         let mut conversations: Vec<Conversation> = rows.into_iter().map(Into::into).collect();

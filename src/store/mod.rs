@@ -1,6 +1,7 @@
 //! The normalized store: contacts, conversations, messages, attachments, agents and the outbox.
-//! All SQL of the daemon lives under this module. SQLite specifics (connection options, WAL,
-//! checkpoint) are confined to `open` and `checkpoint`; the queries themselves are portable.
+//! All SQL of the daemon lives under this module. It is SQLite's dialect: connection options,
+//! WAL and checkpoint in `open` and `checkpoint`, and in the queries `BEGIN IMMEDIATE`,
+//! `json_each` bulk inserts, `INSERT OR IGNORE` and two-argument `MAX` (ingest and outbox).
 
 mod agents;
 mod files;
@@ -10,6 +11,7 @@ mod lock;
 pub mod model;
 mod notes;
 mod outbox;
+mod search;
 mod threading;
 mod verification;
 

@@ -354,3 +354,98 @@ async fn a_secret_and_its_warning_are_stored_together_and_a_redelivery_adds_neit
         "{stored:?}"
     );
 }
+
+#[tokio::test]
+async fn search_finds_any_substring_in_any_script_regardless_of_case_and_follows_edits() {
+    use switchboard::store::ConversationFilter;
+    let (store, ingestor, _dir) = store().await;
+    let texts = [
+        ("de", "Meine Überweisung ist seit gestern nicht angekommen"),
+        ("zh", "我的充值还没有到账，请帮我查一下交易哈希"),
+        ("ru", "Я забыл ПАРОЛЬ от кошелька"),
+        ("en", "My DEPOSIT of 0.5 BTC is \"pending\" since Monday"),
+        ("ja", "送金が失敗しました"),
+        ("pct", "fee was 100% of the amount_left"),
+    ];
+    let mut ids = std::collections::HashMap::new();
+    for (thread, text) in texts {
+        let r = ingestor
+            .ingest("tg", vec![msg(thread, thread, text)], None)
+            .await
+            .unwrap();
+        ids.insert(thread, r.items[0].conversation_id);
+    }
+    let search = |q: &str| {
+        let store = store.clone();
+        let q = q.to_owned();
+        async move {
+            let filter = ConversationFilter {
+                query: Some(q),
+                ..Default::default()
+            };
+            let (found, _) = store.list_conversations(&filter).await.unwrap();
+            let mut ids: Vec<i64> = found.iter().map(|c| c.id).collect();
+            ids.sort_unstable();
+            ids
+        }
+    };
+    // Before the indexer ran, the messages are found by a scan (ASCII case folding only).
+    let zh = ids["zh"];
+    assert_eq!(search("交易哈希").await, vec![zh]);
+    assert_eq!(search("deposit of").await, vec![ids["en"]]);
+    assert_eq!(store.index_for_search(4).await.unwrap(), 4);
+    assert_eq!(store.index_for_search(100).await.unwrap(), 2);
+    assert_eq!(store.index_for_search(100).await.unwrap(), 0);
+    // (query, the conversations it must find), now from the index
+
+    let table: &[(&str, &[&str])] = &[
+        ("überweisung", &["de"]),
+        ("ÜBERWEISUNG", &["de"]),
+        ("gestern nicht", &["de"]),
+        ("到账", &["zh"]), // two characters: below the trigram index, still found
+        ("交易哈希", &["zh"]),
+        ("пароль", &["ru"]), // Cyrillic, other case
+        ("Кошелька", &["ru"]),
+        ("deposit of 0.5", &["en"]),
+        ("\"pending\"", &["en"]), // quotes are literal, not FTS syntax
+        ("posi", &["en"]),        // inside a word
+        ("失敗", &["ja"]),
+        ("100%", &["pct"]), // LIKE wildcards are literal
+        ("t_l", &["pct"]),
+        ("amount_left", &["pct"]),
+        ("Ü", &["de"]), // one letter: a scan (case folded in ASCII only)
+        ("dan", &["de", "zh", "ru", "en", "ja", "pct"]), // the contact's name: all of them
+        ("nothing like this", &[]),
+        ("OR", &[]), // FTS operators are text
+        ("NEAR(a b)", &[]),
+    ];
+    for (q, expected) in table {
+        let mut want: Vec<i64> = expected.iter().map(|t| ids[t]).collect();
+        want.sort_unstable();
+        assert_eq!(search(q).await, want, "search {q:?}");
+    }
+
+    // An edit re-indexes: the new text is found, the old one no longer.
+    let edit = Inbound {
+        change: Change::Edited { at: Utc::now() },
+        ..msg("de", "de", "Hat sich ERLEDIGT, danke")
+    };
+    ingestor.ingest("tg", vec![edit], None).await.unwrap();
+    assert_eq!(search("erledigt").await, vec![ids["de"]]);
+    assert_eq!(search("überweisung").await, Vec::<i64>::new());
+
+    // A message edited before the indexer reached it is indexed with its new text.
+    let r = ingestor
+        .ingest("tg", vec![msg("late", "late", "first draft")], None)
+        .await
+        .unwrap();
+    let late = r.items[0].conversation_id;
+    let edit = Inbound {
+        change: Change::Edited { at: Utc::now() },
+        ..msg("late", "late", "Пожалуйста, ответьте")
+    };
+    ingestor.ingest("tg", vec![edit], None).await.unwrap();
+    assert_eq!(store.index_for_search(100).await.unwrap(), 1);
+    assert_eq!(search("ПОЖАЛУЙСТА").await, vec![late]);
+    assert_eq!(search("first draft").await, Vec::<i64>::new());
+}

@@ -1,0 +1,247 @@
+//! The rows of new messages: one multi-row insert per group, the conversations they touch,
+//! the guard's flags, and their attachments.
+
+use super::*;
+
+pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Invalid(format!("encoding rows: {e}")))
+}
+
+/// Inserts every pending new message with one statement: the rows travel as one JSON array
+/// parameter (SQLite's `json_each`), so the statement is prepared once and reused, whatever the
+/// group size. Already stored ones (same channel + external id) are reported as duplicates.
+pub(super) async fn flush_new(
+    conn: &mut sqlx::SqliteConnection,
+    group: &mut Group<'_>,
+) -> Result<()> {
+    if group.pending.is_empty() {
+        return Ok(());
+    }
+    let pending = std::mem::take(&mut group.pending);
+    let rows: Vec<serde_json::Value> = pending
+        .iter()
+        .map(|p| {
+            let inbound = &p.item.inbound;
+            serde_json::json!([
+                p.conversation_id,
+                &**p.channel,
+                p.identity.id,
+                sender_name(inbound),
+                inbound.text,
+                inbound.html,
+                inbound.message_id,
+                inbound.reply_to,
+                inbound.auto_generated,
+                inbound.sent_at.map(|t| t.timestamp_millis()),
+            ])
+        })
+        .collect();
+    let rows = serde_json::to_string(&rows).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    // `WHERE true` keeps SQLite from reading ON CONFLICT as a join constraint.
+    let inserted: Vec<(i64, String, String)> = sqlx::query_as(
+        "INSERT INTO messages (conversation_id, channel, direction, sender_identity_id, sender_name,
+             text, html, external_id, reply_to_external_id, auto_generated, sent_at, created_at)
+         SELECT j.value ->> 0, j.value ->> 1, 'inbound', j.value ->> 2, j.value ->> 3, j.value ->> 4,
+             j.value ->> 5, j.value ->> 6, j.value ->> 7, j.value ->> 8, j.value ->> 9, ?2
+         FROM json_each(?1) AS j WHERE true
+         ON CONFLICT (channel, direction, external_id) DO NOTHING RETURNING id, channel, external_id",
+    )
+    .bind(rows)
+    .bind(group.now)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut created: HashMap<(String, String), i64> = inserted
+        .into_iter()
+        .map(|(id, channel, external)| ((channel, external), id))
+        .collect();
+    for p in &pending {
+        let key = (p.channel.to_string(), p.item.inbound.message_id.clone());
+        // `remove`: a message repeated inside the group is created once, then a duplicate.
+        let Some(id) = created.remove(&key) else {
+            continue;
+        };
+        insert_attachments(conn, id, &p.item.attachments, group.now).await?;
+        group.reports[p.job].items[p.slot] = IngestItem {
+            message_id: Some(id),
+            conversation_id: p.conversation_id,
+            outcome: Outcome::Created,
+            secret_removed: p.item.secret_removed,
+        };
+        if p.item.secret_removed {
+            let expires = p.warning_expires_at;
+            group
+                .flagged
+                .push((p.conversation_id, p.channel, p.item, expires));
+        }
+        let at = p
+            .item
+            .inbound
+            .sent_at
+            .map_or(group.now, |t| t.timestamp_millis());
+        let newest = group.touched.entry(p.conversation_id).or_insert(at);
+        *newest = (*newest).max(at);
+        if group.listening {
+            let event =
+                created_event(conn, id, p.conversation_id, &p.identity, p.item, group.now).await?;
+            group.events.push(event);
+        }
+    }
+    Ok(())
+}
+
+/// A customer who sent a wallet secret needs an agent now: the conversation turns urgent and
+/// carries the `secret_removed` mark (rare: one statement per group that has any).
+pub(super) async fn flag_conversations(
+    conn: &mut sqlx::SqliteConnection,
+    group: &mut Group<'_>,
+) -> Result<()> {
+    if group.flagged.is_empty() {
+        return Ok(());
+    }
+    let mut ids: Vec<i64> = group.flagged.iter().map(|f| f.0).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    sqlx::query(
+        "UPDATE conversations SET priority = 'urgent',
+             flags = CASE WHEN EXISTS (SELECT 1 FROM json_each(flags) f WHERE f.value = 'secret_removed')
+                 THEN flags ELSE json_insert(flags, '$[#]', 'secret_removed') END
+         WHERE id IN (SELECT j.value FROM json_each(?1) AS j)",
+    )
+    .bind(to_json(&ids)?)
+    .execute(&mut *conn)
+    .await?;
+    // One warning per conversation and group, however many of its messages held a secret.
+    let mut warned: Vec<i64> = Vec::new();
+    for &(conversation_id, channel, item, expires_at) in &group.flagged {
+        let Some(text) = item.warning.as_deref() else {
+            continue;
+        };
+        if warned.contains(&conversation_id) {
+            continue;
+        }
+        warned.push(conversation_id);
+        let reply = crate::store::outbox::Outbound {
+            conversation_id,
+            channel,
+            agent: None,
+            text,
+            reply_to: None,
+            files: &[],
+        };
+        let id = crate::store::outbox::queue_outbound(conn, reply, group.now, expires_at).await?;
+        if group.listening {
+            let message = super::inbox::message(conn, id).await?;
+            group.events.push(Event::MessageCreated(message));
+        }
+    }
+    Ok(())
+}
+
+/// New customer activity moves conversations up the inbox and reopens resolved or snoozed ones:
+/// one statement for the whole group.
+pub(super) async fn touch_conversations(
+    conn: &mut sqlx::SqliteConnection,
+    group: &mut Group<'_>,
+) -> Result<()> {
+    if group.touched.is_empty() {
+        return Ok(());
+    }
+    let touched: Vec<(i64, i64)> = group.touched.drain().collect();
+    let touched =
+        serde_json::to_string(&touched).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let rows: Vec<TouchedRow> = sqlx::query_as(
+        "UPDATE conversations SET
+             status = CASE WHEN status IN ('resolved', 'snoozed') THEN 'open' ELSE status END,
+             updated_at = ?2,
+             last_message_at = MAX(last_message_at, t.at)
+         FROM (SELECT j.value ->> 0 AS id, j.value ->> 1 AS at FROM json_each(?1) AS j) AS t
+         WHERE conversations.id = t.id
+         RETURNING id, channel, status, priority, flags, subject, assignee_id, created_at,
+             last_message_at, contact_id",
+    )
+    .bind(touched)
+    .bind(group.now)
+    .fetch_all(&mut *conn)
+    .await?;
+    if !group.listening {
+        return Ok(());
+    }
+    let contacts: Vec<i64> = rows.iter().map(|r| r.contact_id).collect();
+    let verified: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT contact_id, email FROM contact_verified_emails
+         WHERE contact_id IN (SELECT j.value FROM json_each(?1) AS j) ORDER BY verified_at",
+    )
+    .bind(to_json(&contacts)?)
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in rows {
+        let contact_name = match group.contact_names.get(&row.contact_id) {
+            Some(name) => name.clone(),
+            None => {
+                sqlx::query_scalar("SELECT display_name FROM contacts WHERE id = ?1")
+                    .bind(row.contact_id)
+                    .fetch_one(&mut *conn)
+                    .await?
+            }
+        };
+        group.events.push(Event::ConversationUpdated(Conversation {
+            id: row.id,
+            channel: row.channel,
+            status: Status::parse(&row.status).unwrap_or(Status::Open),
+            priority: Priority::parse(&row.priority).unwrap_or(Priority::Normal),
+            flags: inbox::string_list(&row.flags),
+            subject: row.subject,
+            contact: ContactRef {
+                id: row.contact_id,
+                display_name: contact_name,
+                verified_emails: verified
+                    .iter()
+                    .filter(|(c, _)| *c == row.contact_id)
+                    .map(|(_, e)| e.clone())
+                    .collect(),
+            },
+            assignee_id: row.assignee_id,
+            created_at: from_millis(row.created_at),
+            last_message_at: from_millis(row.last_message_at),
+        }));
+    }
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct TouchedRow {
+    pub(super) id: i64,
+    pub(super) channel: String,
+    pub(super) status: String,
+    pub(super) priority: String,
+    pub(super) flags: String,
+    pub(super) subject: Option<String>,
+    pub(super) assignee_id: Option<i64>,
+    pub(super) created_at: i64,
+    pub(super) last_message_at: i64,
+    pub(super) contact_id: i64,
+}
+
+pub(in crate::store) async fn insert_attachments(
+    conn: &mut sqlx::SqliteConnection,
+    message_id: i64,
+    attachments: &[PreparedAttachment],
+    now: i64,
+) -> Result<()> {
+    for a in attachments {
+        sqlx::query(
+            "INSERT INTO attachments (message_id, filename, content_type, size, sha256, note, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .bind(message_id)
+        .bind(&a.filename)
+        .bind(&a.content_type)
+        .bind(a.size)
+        .bind(&a.sha256)
+        .bind(&a.note)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}

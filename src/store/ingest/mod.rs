@@ -1,0 +1,297 @@
+//! Idempotent ingest with group commit. Adapters' batches queue to one writer task, which commits
+//! everything queued in a single transaction (one fsync) with a constant number of statements for
+//! the new messages (multi-row insert, one conversation update). If the group fails, each batch is
+//! retried alone, so one bad batch fails alone. A batch's messages and its channel cursor commit
+//! together: after a crash either both are there or neither, so the adapter re-fetches and nothing
+//! is lost or doubled.
+//!
+//! Here: the adapters' side (`Ingestor`: bounds, secret guard, one-time codes). `writer`: the
+//! group commit loop; `resolve`: identities, contacts and conversations; `insert`: new rows;
+//! `change`: edits and deletes; `events`: what a stored message announces.
+
+use super::{
+    Attachment, CodeOutcome, ContactRef, Conversation, Direction, Event, Message, MessageSender,
+    Priority, Result, Status, Store, StoreError, from_millis, inbox, now_ms,
+};
+use sqlx::Sqlite;
+use sqlx::pool::PoolConnection;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use switchboard_core::{AttachmentData, Change, Inbound};
+use tokio::sync::{mpsc, oneshot};
+
+mod change;
+mod events;
+mod insert;
+mod resolve;
+mod writer;
+
+use change::*;
+use events::*;
+pub(super) use insert::insert_attachments;
+use insert::*;
+use resolve::*;
+use writer::*;
+
+/// Most batches folded into one transaction: bounds the latency a single commit adds.
+const MAX_GROUP: usize = 512;
+/// How often the writer yields to let more batches arrive before it commits a group.
+const GATHER_YIELDS: usize = 16;
+
+/// An attachment whose bytes are already in the file store.
+#[derive(Debug, Clone)]
+pub struct PreparedAttachment {
+    pub filename: String,
+    pub content_type: String,
+    pub size: Option<i64>,
+    pub sha256: Option<String>,
+    pub note: Option<String>,
+}
+
+/// An inbound message whose attachments were written out; `inbound.attachments` is emptied.
+#[derive(Debug, Clone)]
+pub struct PreparedInbound {
+    pub inbound: Inbound,
+    pub attachments: Vec<PreparedAttachment>,
+    /// A wallet secret was cut from it before it got here: its conversation turns urgent.
+    pub secret_removed: bool,
+    /// The warning to queue to the customer, in the same transaction as the message, when it is
+    /// stored now (a crash between the two would leave the customer unwarned for good: a
+    /// redelivery is a duplicate). Set with `secret_removed`.
+    pub warning: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Created,
+    Updated,
+    /// Already stored (same external id, or an edit that changes nothing): nothing written.
+    Duplicate,
+    /// An edit or delete of a message we never saw: logged and skipped.
+    Skipped,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IngestItem {
+    pub message_id: Option<i64>,
+    pub conversation_id: i64,
+    pub outcome: Outcome,
+    /// The guard cut a wallet secret from this message before it was stored.
+    pub secret_removed: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct IngestReport {
+    pub items: Vec<IngestItem>,
+}
+
+struct Job {
+    channel: Arc<str>,
+    /// When an automatic warning queued with this batch expires undelivered.
+    warning_expires_at: i64,
+    batch: Vec<PreparedInbound>,
+    cursor: Option<String>,
+    reply: oneshot::Sender<Result<IngestReport>>,
+}
+
+/// The handle adapters (through their sink) and the API channel ingest through.
+#[derive(Clone)]
+pub struct Ingestor {
+    store: Store,
+    jobs: mpsc::Sender<Job>,
+    guard: Arc<Guard>,
+}
+
+/// What the ingest needs to warn a customer whose message held a secret.
+pub struct Guard {
+    pub texts: Arc<crate::safety::Texts>,
+    /// How long the warning may wait for delivery (the outbox expiry).
+    pub expiry: std::time::Duration,
+}
+
+impl Default for Guard {
+    fn default() -> Self {
+        Self {
+            texts: Arc::default(),
+            expiry: std::time::Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+impl Ingestor {
+    /// Starts the writer task; it ends when the last handle is dropped.
+    pub fn start(store: Store) -> Self {
+        Self::with_guard(store, Guard::default())
+    }
+
+    pub fn with_guard(store: Store, guard: Guard) -> Self {
+        let (jobs, rx) = mpsc::channel(4 * MAX_GROUP);
+        tokio::spawn(writer(store.clone(), rx));
+        Self {
+            store,
+            jobs,
+            guard: Arc::new(guard),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Stores `batch` for `channel` and sets its cursor, returning once durably committed.
+    pub async fn ingest(
+        &self,
+        channel: &str,
+        batch: Vec<Inbound>,
+        cursor: Option<String>,
+    ) -> Result<IngestReport> {
+        let mut prepared = Vec::with_capacity(batch.len());
+        let mut codes = Vec::new();
+        let mut secrets = Vec::new();
+        let latest = chrono::Utc::now() + chrono::Duration::minutes(5);
+        for (n, mut inbound) in batch.into_iter().enumerate() {
+            bound_client_fields(&mut inbound, latest);
+            // Before anything of it is written anywhere (files, rows, events, logs).
+            let kinds = crate::safety::scrub_inbound(&mut inbound);
+            let secret_removed = !kinds.is_empty();
+            if secret_removed {
+                // What was found, never what it was: the log shows the kind and the message id.
+                tracing::warn!(channel, external_id = %inbound.message_id, kinds = ?kinds, "wallet secret removed from an inbound message");
+                secrets.push((n, kinds));
+            }
+            if let Some(code) = self.take_code(channel, &mut inbound).await? {
+                codes.push((n, code));
+            }
+            let attachments = std::mem::take(&mut inbound.attachments);
+            let mut stored = Vec::with_capacity(attachments.len());
+            for a in attachments {
+                let (size, sha256, note) = match a.data {
+                    AttachmentData::Bytes(bytes) => {
+                        let sha = self.store.files.put(&bytes).await?;
+                        (Some(bytes.len() as i64), Some(sha), None)
+                    }
+                    AttachmentData::Missing { note, size } => {
+                        (size.map(|s| s as i64), None, Some(note))
+                    }
+                };
+                stored.push(PreparedAttachment {
+                    filename: a.filename,
+                    content_type: a.content_type,
+                    size,
+                    sha256,
+                    note,
+                });
+            }
+            let warning = secret_removed.then(|| {
+                let language =
+                    crate::safety::language(inbound.sender.language.as_deref(), &inbound.text);
+                self.guard.texts.warning(&language).to_owned()
+            });
+            prepared.push(PreparedInbound {
+                inbound,
+                attachments: stored,
+                secret_removed,
+                warning,
+            });
+        }
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            channel: channel.into(),
+            warning_expires_at: crate::store::outbox::after_ms(super::now_ms(), self.guard.expiry),
+            batch: prepared,
+            cursor,
+            reply,
+        };
+        let closed = || StoreError::Unavailable("the store is shutting down".into());
+        self.jobs.send(job).await.map_err(|_| closed())?;
+        let report = answer.await.map_err(|_| closed())??;
+        for (n, kinds) in secrets {
+            if report
+                .items
+                .get(n)
+                .is_some_and(|i| i.outcome == Outcome::Created)
+            {
+                for kind in kinds {
+                    let m = self.store.metrics();
+                    m.add(crate::metrics::SECRETS_REMOVED, channel, kind.as_str(), 1);
+                }
+            }
+        }
+        for (n, (id, outcome)) in codes {
+            // A repeated delivery of the message that held the code still verifies (the first
+            // may have crashed before this); a repeated wrong code counts once.
+            let counts = match report.items.get(n).map(|i| i.outcome) {
+                Some(Outcome::Created) => true,
+                Some(Outcome::Duplicate) => outcome == CodeOutcome::Matched,
+                _ => false,
+            };
+            if !counts {
+                continue;
+            }
+            match self.store.record_code(id, outcome).await {
+                Ok(v) => {
+                    let label = match v.status.as_str() {
+                        "verified" => "verified",
+                        "locked" => "locked",
+                        "expired" => "expired",
+                        _ => "wrong_code",
+                    };
+                    tracing::info!(verification = id, status = %v.status, "one-time code received");
+                    let m = self.store.metrics();
+                    m.add(crate::metrics::VERIFICATIONS, channel, label, 1);
+                }
+                Err(e) => {
+                    tracing::warn!(verification = id, error = %e, "verification outcome not recorded")
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// While a verification is pending in this message's conversation, finds the one-time code
+    /// in it, cuts it out like a secret, and tells whether it was the right one.
+    async fn take_code(
+        &self,
+        channel: &str,
+        inbound: &mut Inbound,
+    ) -> Result<Option<(i64, CodeOutcome)>> {
+        if inbound.change != Change::New || !crate::safety::has_code_candidate(&inbound.text) {
+            return Ok(None);
+        }
+        let Some(pending) = self.store.pending_code(channel, &inbound.thread_id).await? else {
+            return Ok(None);
+        };
+        let matched = crate::safety::remove_code(inbound, |code| pending.matches(code));
+        Ok(Some((
+            pending.id,
+            if matched {
+                CodeOutcome::Matched
+            } else {
+                CodeOutcome::Wrong
+            },
+        )))
+    }
+}
+
+/// Most characters kept of a sender's name and a subject, whatever the channel delivered.
+const MAX_NAME_CHARS: usize = 256;
+const MAX_SUBJECT_CHARS: usize = 998;
+
+/// What senders claim is bounded before it is stored: a time from the future (a customer
+/// pinning their conversation to the top of the inbox with year 9999) becomes the arrival time,
+/// and over-long names and subjects are cut.
+fn bound_client_fields(inbound: &mut Inbound, latest: chrono::DateTime<chrono::Utc>) {
+    if inbound.sent_at.is_some_and(|t| t > latest) {
+        inbound.sent_at = None;
+    }
+    let cut = |text: &mut String, max: usize| {
+        if let Some((at, _)) = text.char_indices().nth(max) {
+            text.truncate(at);
+        }
+    };
+    cut(&mut inbound.sender.display_name, MAX_NAME_CHARS);
+    if let Some(subject) = &mut inbound.subject {
+        cut(subject, MAX_SUBJECT_CHARS);
+    }
+}

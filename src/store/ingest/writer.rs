@@ -1,0 +1,259 @@
+//! The one writer task: gathers queued batches into a group, commits the group in one
+//! transaction, and falls back to one batch per transaction when the group fails.
+
+use super::*;
+
+pub(super) async fn writer(store: Store, mut rx: mpsc::Receiver<Job>) {
+    let mut caches = Caches::default();
+    // One connection for all ingest: its page cache stays warm because no other connection
+    // writes in between (a pool would hand out connections whose caches another one staled).
+    let mut conn: Option<PoolConnection<Sqlite>> = None;
+    let mut jobs = Vec::with_capacity(MAX_GROUP);
+    while rx.recv_many(&mut jobs, MAX_GROUP).await > 0 {
+        // Producers answered by the previous commit are still queueing their next batch: give
+        // them a moment so this group is a full one rather than a handful (a few µs, no timer).
+        for _ in 0..GATHER_YIELDS {
+            if jobs.len() >= MAX_GROUP {
+                break;
+            }
+            let before = jobs.len();
+            tokio::task::yield_now().await;
+            while jobs.len() < MAX_GROUP {
+                match rx.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            if jobs.len() == before {
+                break;
+            }
+        }
+        if conn.is_none() {
+            match store.pool.acquire().await {
+                Ok(c) => conn = Some(c),
+                Err(e) => {
+                    tracing::error!(error = %e, "ingest cannot get a database connection");
+                    for job in jobs.drain(..) {
+                        let _ = job.reply.send(Err(StoreError::Unavailable(format!(
+                            "no database connection: {e}"
+                        ))));
+                    }
+                    continue;
+                }
+            }
+        }
+        let c = conn.as_mut().expect("connection acquired above");
+        let result = commit_group(&store, c, &mut caches, &jobs).await;
+        store.writes.record(&result);
+        match result {
+            Ok((reports, events)) => {
+                store.emit(|| events);
+                for (job, report) in jobs.drain(..).zip(reports) {
+                    count(&store, &job.channel, &report);
+                    let _ = job.reply.send(Ok(report));
+                }
+            }
+            Err(e) => {
+                caches.rollback();
+                if jobs.len() > 1 {
+                    tracing::warn!(error = %e, jobs = jobs.len(), "group commit failed, committing batches one by one");
+                }
+                // The connection itself may be what failed (a COMMIT that failed can leave it
+                // inside the transaction): retry on a fresh one, and the pool closes the old.
+                conn = None;
+                for job in jobs.drain(..) {
+                    if conn.is_none() {
+                        conn = store.pool.acquire().await.ok();
+                    }
+                    let Some(c) = conn.as_mut() else {
+                        let _ = job.reply.send(Err(StoreError::Unavailable(
+                            "no database connection".into(),
+                        )));
+                        continue;
+                    };
+                    let result =
+                        commit_group(&store, c, &mut caches, std::slice::from_ref(&job)).await;
+                    store.writes.record(&result);
+                    if result.is_err() {
+                        conn = None;
+                    }
+                    let reply = match result {
+                        Ok((mut reports, events)) => {
+                            store.emit(|| events);
+                            reports.iter().for_each(|r| count(&store, &job.channel, r));
+                            Ok(reports.pop().unwrap_or_default())
+                        }
+                        Err(e) => {
+                            caches.rollback();
+                            tracing::warn!(channel = %job.channel, error = %e, "inbound batch rejected");
+                            Err(e)
+                        }
+                    };
+                    let _ = job.reply.send(reply);
+                }
+            }
+        }
+    }
+}
+
+pub(super) fn count(store: &Store, channel: &str, report: &IngestReport) {
+    use crate::metrics::INBOUND;
+    let n = |o: Outcome| report.items.iter().filter(|i| i.outcome == o).count() as u64;
+    let m = store.metrics();
+    m.add(INBOUND, channel, "created", n(Outcome::Created));
+    m.add(INBOUND, channel, "updated", n(Outcome::Updated));
+    m.add(INBOUND, channel, "duplicate", n(Outcome::Duplicate));
+    m.add(INBOUND, channel, "skipped", n(Outcome::Skipped));
+}
+
+/// A new message waiting for the group's multi-row insert.
+pub(super) struct PendingNew<'a> {
+    pub(super) job: usize,
+    pub(super) warning_expires_at: i64,
+    pub(super) slot: usize,
+    pub(super) channel: &'a Arc<str>,
+    pub(super) item: &'a PreparedInbound,
+    pub(super) identity: IdentityInfo,
+    pub(super) conversation_id: i64,
+}
+
+pub(super) struct Group<'a> {
+    pub(super) now: i64,
+    pub(super) listening: bool,
+    pub(super) reports: Vec<IngestReport>,
+    pub(super) events: Vec<Event>,
+    pub(super) pending: Vec<PendingNew<'a>>,
+    /// Conversations that received new messages, with the newest message time.
+    pub(super) touched: HashMap<i64, i64>,
+    /// Conversations where the guard cut a secret from a message stored now, with the message.
+    pub(super) flagged: Vec<(i64, &'a Arc<str>, &'a PreparedInbound, i64)>,
+    pub(super) contact_names: HashMap<i64, String>,
+}
+
+pub(super) async fn commit_group(
+    store: &Store,
+    conn: &mut PoolConnection<Sqlite>,
+    caches: &mut Caches,
+    jobs: &[Job],
+) -> Result<(Vec<IngestReport>, Vec<Event>)> {
+    let mut tx = sqlx::Connection::begin_with(&mut **conn, "BEGIN IMMEDIATE").await?;
+    // Read under the write lock: a merge that committed before it is visible here.
+    let generation = store.merge_generation.load(Ordering::Acquire);
+    if generation != caches.generation {
+        caches.identities.clear();
+        caches.generation = generation;
+    }
+    let mut group = Group {
+        now: now_ms(),
+        listening: store.events.receiver_count() > 0,
+        reports: jobs.iter().map(|_| IngestReport::default()).collect(),
+        events: Vec::new(),
+        pending: Vec::new(),
+        touched: HashMap::new(),
+        flagged: Vec::new(),
+        contact_names: HashMap::new(),
+    };
+    prefetch(&mut tx, caches, jobs, group.now).await?;
+    // The people on new messages: (job, slot, conversation, addresses).
+    let mut people: Vec<(usize, usize, i64, &[String])> = Vec::new();
+    for (j, job) in jobs.iter().enumerate() {
+        for item in &job.batch {
+            let inbound = &item.inbound;
+            let identity = resolve_identity(&mut tx, caches, &job.channel, inbound).await?;
+            group
+                .contact_names
+                .insert(identity.contact_id, identity.contact_name.clone());
+            let conversation_id = caches
+                .conversation(&(job.channel.clone(), inbound.thread_id.clone()))
+                .ok_or_else(|| StoreError::Invalid("conversation was not resolved".into()))?;
+            let slot = group.reports[j].items.len();
+            group.reports[j].items.push(IngestItem {
+                message_id: None,
+                conversation_id,
+                outcome: Outcome::Duplicate,
+                secret_removed: item.secret_removed,
+            });
+            if inbound.change == Change::New && !inbound.participants.is_empty() {
+                people.push((j, slot, conversation_id, &inbound.participants));
+            }
+            match inbound.change {
+                Change::New => group.pending.push(PendingNew {
+                    job: j,
+                    warning_expires_at: job.warning_expires_at,
+                    slot,
+                    channel: &job.channel,
+                    item,
+                    identity,
+                    conversation_id,
+                }),
+                Change::Edited { at } | Change::Deleted { at } => {
+                    // Earlier new messages of the group must exist before they can be edited.
+                    flush_new(&mut tx, &mut group).await?;
+                    let deleted = matches!(inbound.change, Change::Deleted { .. });
+                    let item_report = apply_change(
+                        &mut tx,
+                        &mut group,
+                        &job.channel,
+                        item,
+                        &identity,
+                        conversation_id,
+                        at.timestamp_millis(),
+                        deleted,
+                    )
+                    .await?;
+                    if item.secret_removed && item_report.outcome != Outcome::Duplicate {
+                        let expires = job.warning_expires_at;
+                        group
+                            .flagged
+                            .push((conversation_id, &job.channel, item, expires));
+                        group.touched.entry(conversation_id).or_insert(0);
+                    }
+                    group.reports[j].items[slot] = item_report;
+                }
+            }
+        }
+    }
+    flush_new(&mut tx, &mut group).await?;
+    flag_conversations(&mut tx, &mut group).await?;
+    touch_conversations(&mut tx, &mut group).await?;
+    // Only messages stored now add people: a re-read old mail must not bring back someone an
+    // agent took off the thread.
+    let participants: Vec<(i64, &str)> = people
+        .into_iter()
+        .filter(|(j, slot, ..)| group.reports[*j].items[*slot].outcome == Outcome::Created)
+        .flat_map(|(_, _, conversation, addresses)| {
+            addresses.iter().map(move |a| (conversation, a.as_str()))
+        })
+        .collect();
+    if !participants.is_empty() {
+        sqlx::query(
+            "INSERT OR IGNORE INTO conversation_participants (conversation_id, address, created_at)
+             SELECT j.value ->> 0, j.value ->> 1, ?2 FROM json_each(?1) AS j",
+        )
+        .bind(to_json(&participants)?)
+        .bind(group.now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let mut cursors: Vec<(&str, &str)> = Vec::new();
+    for job in jobs {
+        if let Some(cursor) = &job.cursor {
+            cursors.retain(|(c, _)| *c != &*job.channel);
+            cursors.push((&job.channel, cursor));
+        }
+    }
+    for (channel, cursor) in cursors {
+        sqlx::query(
+            "INSERT INTO channel_cursors (channel, cursor, updated_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (channel) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+        )
+        .bind(channel)
+        .bind(cursor)
+        .bind(group.now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    caches.commit();
+    Ok((group.reports, group.events))
+}
