@@ -52,7 +52,7 @@ impl Store {
         }
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let row: AgentRow = sqlx::query_as(
-            "INSERT INTO agents (name, email, role, created_at) VALUES (?1, ?2, ?3, ?4)
+            "INSERT INTO agents (name, email, role, created_at) VALUES ($1, $2, $3, $4)
              RETURNING id, name, email, role, created_at, disabled_at",
         )
         .bind(name.trim())
@@ -80,7 +80,7 @@ impl Store {
         let token = format!("sb_{prefix}_{secret}");
         sqlx::query(
             "INSERT INTO api_tokens (agent_id, prefix, token_hash, token_sha256, created_at)
-             VALUES (?1, ?2, 'sha256', ?3, ?4)",
+             VALUES ($1, $2, 'sha256', $3, $4)",
         )
         .bind(agent_id)
         .bind(&prefix)
@@ -102,7 +102,7 @@ impl Store {
 
     pub async fn agent(&self, id: i64) -> Result<Agent> {
         let row: Option<AgentRow> = sqlx::query_as(
-            "SELECT id, name, email, role, created_at, disabled_at FROM agents WHERE id = ?1",
+            "SELECT id, name, email, role, created_at, disabled_at FROM agents WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -126,7 +126,7 @@ impl Store {
         }
         let revoked = if revoke_others {
             sqlx::query(
-                "UPDATE api_tokens SET revoked_at = ?2 WHERE agent_id = ?1 AND revoked_at IS NULL",
+                "UPDATE api_tokens SET revoked_at = $2 WHERE agent_id = $1 AND revoked_at IS NULL",
             )
             .bind(id)
             .bind(now_ms())
@@ -150,7 +150,7 @@ impl Store {
                 "agent {id_or_email} is active: `switchboard agent token {id_or_email}` gives it another token"
             )));
         }
-        sqlx::query("UPDATE agents SET disabled_at = NULL WHERE id = ?1")
+        sqlx::query("UPDATE agents SET disabled_at = NULL WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -163,19 +163,19 @@ impl Store {
     pub async fn revoke_agent(&self, id_or_email: &str) -> Result<Agent> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let id: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM agents WHERE email = ?1 OR CAST(id AS TEXT) = ?1")
+            sqlx::query_scalar("SELECT id FROM agents WHERE email = $1 OR CAST(id AS TEXT) = $1")
                 .bind(id_or_email)
                 .fetch_optional(&mut *tx)
                 .await?;
         let id = id.ok_or(StoreError::NotFound)?;
         let now = now_ms();
-        sqlx::query("UPDATE agents SET disabled_at = COALESCE(disabled_at, ?2) WHERE id = ?1")
+        sqlx::query("UPDATE agents SET disabled_at = COALESCE(disabled_at, $2) WHERE id = $1")
             .bind(id)
             .bind(now)
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "UPDATE api_tokens SET revoked_at = ?2 WHERE agent_id = ?1 AND revoked_at IS NULL",
+            "UPDATE api_tokens SET revoked_at = $2 WHERE agent_id = $1 AND revoked_at IS NULL",
         )
         .bind(id)
         .bind(now)
@@ -200,7 +200,7 @@ impl Store {
         let digest = token_digest(token);
         let row: Option<(String, i64)> = sqlx::query_as(
             "SELECT t.token_sha256, t.agent_id FROM api_tokens t JOIN agents a ON a.id = t.agent_id
-             WHERE t.token_sha256 = ?1 AND t.revoked_at IS NULL AND a.disabled_at IS NULL",
+             WHERE t.token_sha256 = $1 AND t.revoked_at IS NULL AND a.disabled_at IS NULL",
         )
         .bind(&digest)
         .fetch_optional(&self.pool)
@@ -228,7 +228,7 @@ impl Store {
         let row: Option<(i64, String, i64)> = sqlx::query_as(
             "SELECT t.id, t.token_hash, t.agent_id FROM api_tokens t
              JOIN agents a ON a.id = t.agent_id
-             WHERE t.prefix = ?1 AND t.token_sha256 IS NULL AND t.revoked_at IS NULL
+             WHERE t.prefix = $1 AND t.token_sha256 IS NULL AND t.revoked_at IS NULL
                  AND a.disabled_at IS NULL",
         )
         .bind(prefix)
@@ -256,7 +256,7 @@ impl Store {
         if !valid {
             return Ok(None);
         }
-        sqlx::query("UPDATE api_tokens SET token_sha256 = ?2 WHERE id = ?1")
+        sqlx::query("UPDATE api_tokens SET token_sha256 = $2 WHERE id = $1")
             .bind(token_id)
             .bind(digest)
             .execute(&self.pool)
@@ -286,7 +286,7 @@ fn token_digest(token: &str) -> String {
 /// The agent's id and whether it is disabled, by id or email.
 async fn find_agent(conn: &mut sqlx::SqliteConnection, id_or_email: &str) -> Result<(i64, bool)> {
     let found: Option<(i64, Option<i64>)> = sqlx::query_as(
-        "SELECT id, disabled_at FROM agents WHERE email = ?1 OR CAST(id AS TEXT) = ?1",
+        "SELECT id, disabled_at FROM agents WHERE email = $1 OR CAST(id AS TEXT) = $1",
     )
     .bind(id_or_email.trim())
     .fetch_optional(&mut *conn)

@@ -152,7 +152,7 @@ pub struct AttachmentFile {
 
 /// One message with its attachments and revisions, inside any transaction.
 pub(crate) async fn message(conn: &mut SqliteConnection, id: i64) -> Result<Message> {
-    let sql = sqlx::AssertSqlSafe(format!("{MESSAGE_SELECT} WHERE m.id = ?1"));
+    let sql = sqlx::AssertSqlSafe(format!("{MESSAGE_SELECT} WHERE m.id = $1"));
     let row: MessageRow = sqlx::query_as(sql)
         .bind(id)
         .fetch_optional(&mut *conn)
@@ -160,13 +160,13 @@ pub(crate) async fn message(conn: &mut SqliteConnection, id: i64) -> Result<Mess
         .ok_or(StoreError::NotFound)?;
     let attachments: Vec<AttachmentRow> = sqlx::query_as(
         "SELECT id, message_id, filename, content_type, size, sha256, note FROM attachments
-         WHERE message_id = ?1 ORDER BY id",
+         WHERE message_id = $1 ORDER BY id",
     )
     .bind(id)
     .fetch_all(&mut *conn)
     .await?;
     let revisions: Vec<(String, String, i64)> = sqlx::query_as(
-        "SELECT kind, text, replaced_at FROM message_revisions WHERE message_id = ?1 ORDER BY id",
+        "SELECT kind, text, replaced_at FROM message_revisions WHERE message_id = $1 ORDER BY id",
     )
     .bind(id)
     .fetch_all(&mut *conn)
@@ -188,7 +188,7 @@ fn revision((kind, text, at): (String, String, i64)) -> Revision {
 pub(crate) async fn conversation(conn: &mut SqliteConnection, id: i64) -> Result<Conversation> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {CONVERSATION_COLUMNS} FROM conversations c JOIN contacts k ON k.id = c.contact_id
-         WHERE c.id = ?1"
+         WHERE c.id = $1"
     ));
     let row: Option<ConversationRow> = sqlx::query_as(sql)
         .bind(id)
@@ -215,26 +215,26 @@ impl Store {
         let in_messages = if phrase.is_some() {
             // Messages the indexer has not reached yet are scanned: a search never misses one.
             "c.id IN (SELECT m.conversation_id FROM messages_fts f JOIN messages m ON m.id = f.rowid
-                      WHERE messages_fts MATCH ?9)
+                      WHERE messages_fts MATCH $9)
              OR c.id IN (SELECT m.conversation_id FROM messages m
                          WHERE m.id > (SELECT indexed_through FROM search_index_state WHERE id = 1)
-                           AND m.text LIKE ?5 ESCAPE '\\')"
+                           AND m.text LIKE $5 ESCAPE '\\')"
         } else {
             "EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id
-                     AND m.text LIKE ?5 ESCAPE '\\')"
+                     AND m.text LIKE $5 ESCAPE '\\')"
         };
         let (cursor_at, cursor_id) = filter.cursor.unzip();
         let sql = sqlx::AssertSqlSafe(format!(
             "SELECT {CONVERSATION_COLUMNS} FROM conversations c JOIN contacts k ON k.id = c.contact_id
-             WHERE (?1 IS NULL OR c.status = ?1)
-               AND (?2 IS NULL OR c.channel = ?2)
-               AND (?3 = 0 OR c.assignee_id IS NULL)
-               AND (?4 IS NULL OR c.assignee_id = ?4)
-               AND (?5 IS NULL OR c.subject LIKE ?5 ESCAPE '\\' OR k.display_name LIKE ?5 ESCAPE '\\'
+             WHERE ($1 IS NULL OR c.status = $1)
+               AND ($2 IS NULL OR c.channel = $2)
+               AND ($3 = 0 OR c.assignee_id IS NULL)
+               AND ($4 IS NULL OR c.assignee_id = $4)
+               AND ($5 IS NULL OR c.subject LIKE $5 ESCAPE '\\' OR k.display_name LIKE $5 ESCAPE '\\'
                     OR {in_messages})
-               AND (?6 IS NULL OR c.last_message_at < ?6 OR (c.last_message_at = ?6 AND c.id < ?7))
+               AND ($6 IS NULL OR c.last_message_at < $6 OR (c.last_message_at = $6 AND c.id < $7))
              ORDER BY c.last_message_at DESC, c.id DESC
-             LIMIT ?8"
+             LIMIT $8"
         ));
         let limit = filter.limit.clamp(1, 200);
         let rows: Vec<ConversationRow> = sqlx::query_as(sql)
@@ -274,7 +274,7 @@ impl Store {
         let before = conversation(&mut tx, id).await?;
         if let Some(Some(agent)) = patch.assignee_id {
             let exists: Option<i64> =
-                sqlx::query_scalar("SELECT id FROM agents WHERE id = ?1 AND disabled_at IS NULL")
+                sqlx::query_scalar("SELECT id FROM agents WHERE id = $1 AND disabled_at IS NULL")
                     .bind(agent)
                     .fetch_optional(&mut *tx)
                     .await?;
@@ -285,9 +285,9 @@ impl Store {
             }
         }
         sqlx::query(
-            "UPDATE conversations SET status = COALESCE(?2, status), priority = COALESCE(?3, priority),
-                 assignee_id = CASE WHEN ?4 THEN ?5 ELSE assignee_id END, updated_at = ?6
-             WHERE id = ?1",
+            "UPDATE conversations SET status = COALESCE($2, status), priority = COALESCE($3, priority),
+                 assignee_id = CASE WHEN $4 THEN $5 ELSE assignee_id END, updated_at = $6
+             WHERE id = $1",
         )
         .bind(id)
         .bind(patch.status.map(Status::as_str))
@@ -324,8 +324,8 @@ impl Store {
         let before = before.unwrap_or(i64::MAX);
         // One more than asked tells whether an older page exists.
         let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT * FROM ({MESSAGE_SELECT} WHERE m.conversation_id = ?1 AND m.id < ?2
-                 ORDER BY m.id DESC LIMIT ?3) ORDER BY id"
+            "SELECT * FROM ({MESSAGE_SELECT} WHERE m.conversation_id = $1 AND m.id < $2
+                 ORDER BY m.id DESC LIMIT $3) ORDER BY id"
         ));
         let mut rows: Vec<MessageRow> = sqlx::query_as(sql)
             .bind(conversation_id)
@@ -349,7 +349,7 @@ impl Store {
         let attachments: Vec<AttachmentRow> = sqlx::query_as(
             "SELECT a.id, a.message_id, a.filename, a.content_type, a.size, a.sha256, a.note
              FROM attachments a JOIN messages m ON m.id = a.message_id
-             WHERE m.conversation_id = ?1 AND m.id BETWEEN ?2 AND ?3 ORDER BY a.id",
+             WHERE m.conversation_id = $1 AND m.id BETWEEN $2 AND $3 ORDER BY a.id",
         )
         .bind(conversation_id)
         .bind(first)
@@ -359,7 +359,7 @@ impl Store {
         let revisions: Vec<(i64, String, String, i64)> = sqlx::query_as(
             "SELECT r.message_id, r.kind, r.text, r.replaced_at FROM message_revisions r
              JOIN messages m ON m.id = r.message_id
-             WHERE m.conversation_id = ?1 AND m.id BETWEEN ?2 AND ?3 ORDER BY r.id",
+             WHERE m.conversation_id = $1 AND m.id BETWEEN $2 AND $3 ORDER BY r.id",
         )
         .bind(conversation_id)
         .bind(first)
@@ -394,7 +394,7 @@ impl Store {
 
     pub async fn attachment(&self, id: i64) -> Result<AttachmentFile> {
         let row: Option<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
-            "SELECT filename, content_type, sha256, note FROM attachments WHERE id = ?1",
+            "SELECT filename, content_type, sha256, note FROM attachments WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -415,7 +415,7 @@ impl Store {
         let mut id = id;
         let (display_name, created_at) = loop {
             let row: Option<(String, i64, Option<i64>)> = sqlx::query_as(
-                "SELECT display_name, created_at, merged_into FROM contacts WHERE id = ?1",
+                "SELECT display_name, created_at, merged_into FROM contacts WHERE id = $1",
             )
             .bind(id)
             .fetch_optional(&mut *conn)
@@ -427,7 +427,7 @@ impl Store {
         };
         let identities: Vec<Identity> = sqlx::query_as(
             "SELECT channel, external_id, display_name, username, language
-                 FROM contact_identities WHERE contact_id = ?1 ORDER BY id",
+                 FROM contact_identities WHERE contact_id = $1 ORDER BY id",
         )
         .bind(id)
         .fetch_all(&mut *conn)
@@ -435,14 +435,14 @@ impl Store {
         let verified: Vec<(String, i64, i64)> = sqlx::query_as(
             "SELECT v.email, v.verified_at, a.conversation_id
                  FROM contact_verified_emails v JOIN verifications a ON a.id = v.verification_id
-                 WHERE v.contact_id = ?1 ORDER BY v.verified_at",
+                 WHERE v.contact_id = $1 ORDER BY v.verified_at",
         )
         .bind(id)
         .fetch_all(&mut *conn)
         .await?;
         let sql = sqlx::AssertSqlSafe(format!(
             "SELECT {CONVERSATION_COLUMNS} FROM conversations c JOIN contacts k ON k.id = c.contact_id
-             WHERE c.contact_id = ?1 ORDER BY c.last_message_at DESC, c.id DESC"
+             WHERE c.contact_id = $1 ORDER BY c.last_message_at DESC, c.id DESC"
         ));
         let conversations: Vec<ConversationRow> =
             sqlx::query_as(sql).bind(id).fetch_all(&mut *conn).await?;
@@ -474,7 +474,7 @@ impl Store {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         for id in [from, into] {
             let merged: Option<Option<i64>> =
-                sqlx::query_scalar("SELECT merged_into FROM contacts WHERE id = ?1")
+                sqlx::query_scalar("SELECT merged_into FROM contacts WHERE id = $1")
                     .bind(id)
                     .fetch_optional(&mut *tx)
                     .await?;
@@ -489,7 +489,7 @@ impl Store {
             }
         }
         let now = now_ms();
-        sqlx::query("UPDATE contact_identities SET contact_id = ?2 WHERE contact_id = ?1")
+        sqlx::query("UPDATE contact_identities SET contact_id = $2 WHERE contact_id = $1")
             .bind(from)
             .bind(into)
             .execute(&mut *tx)
@@ -498,26 +498,26 @@ impl Store {
         sqlx::query(
             "INSERT OR IGNORE INTO contact_verified_emails
                  (contact_id, email, verified_at, verification_id)
-             SELECT ?2, email, verified_at, verification_id FROM contact_verified_emails
-             WHERE contact_id = ?1",
+             SELECT $2, email, verified_at, verification_id FROM contact_verified_emails
+             WHERE contact_id = $1",
         )
         .bind(from)
         .bind(into)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM contact_verified_emails WHERE contact_id = ?1")
+        sqlx::query("DELETE FROM contact_verified_emails WHERE contact_id = $1")
             .bind(from)
             .execute(&mut *tx)
             .await?;
         let moved: Vec<i64> = sqlx::query_scalar(
-            "UPDATE conversations SET contact_id = ?2, updated_at = ?3 WHERE contact_id = ?1 RETURNING id",
+            "UPDATE conversations SET contact_id = $2, updated_at = $3 WHERE contact_id = $1 RETURNING id",
         )
         .bind(from)
         .bind(into)
         .bind(now)
         .fetch_all(&mut *tx)
         .await?;
-        sqlx::query("UPDATE contacts SET merged_into = ?2, updated_at = ?3 WHERE id = ?1")
+        sqlx::query("UPDATE contacts SET merged_into = $2, updated_at = $3 WHERE id = $1")
             .bind(from)
             .bind(into)
             .bind(now)

@@ -315,7 +315,7 @@ impl Store {
     async fn probe_write(&self) -> Result<()> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
-            "INSERT INTO store_probe (id, at) VALUES (1, ?1)
+            "INSERT INTO store_probe (id, at) VALUES (1, $1)
              ON CONFLICT (id) DO UPDATE SET at = excluded.at",
         )
         .bind(now_ms())
@@ -328,7 +328,7 @@ impl Store {
     /// A channel adapter's remembered route for `key` (opaque to the store).
     pub async fn route(&self, channel: &str, key: &str) -> Result<Option<String>> {
         Ok(sqlx::query_scalar(
-            "SELECT target FROM channel_routes WHERE channel = ?1 AND route_key = ?2",
+            "SELECT target FROM channel_routes WHERE channel = $1 AND route_key = $2",
         )
         .bind(channel)
         .bind(key)
@@ -341,7 +341,7 @@ impl Store {
             Some(target) => {
                 sqlx::query(
                     "INSERT INTO channel_routes (channel, route_key, target, updated_at)
-                     VALUES (?1, ?2, ?3, ?4)
+                     VALUES ($1, $2, $3, $4)
                      ON CONFLICT (channel, route_key)
                      DO UPDATE SET target = excluded.target, updated_at = excluded.updated_at",
                 )
@@ -353,7 +353,7 @@ impl Store {
                 .await?;
             }
             None => {
-                sqlx::query("DELETE FROM channel_routes WHERE channel = ?1 AND route_key = ?2")
+                sqlx::query("DELETE FROM channel_routes WHERE channel = $1 AND route_key = $2")
                     .bind(channel)
                     .bind(key)
                     .execute(&self.pool)
@@ -365,7 +365,7 @@ impl Store {
 
     pub async fn cursor(&self, channel: &str) -> Result<Option<String>> {
         Ok(
-            sqlx::query_scalar("SELECT cursor FROM channel_cursors WHERE channel = ?1")
+            sqlx::query_scalar("SELECT cursor FROM channel_cursors WHERE channel = $1")
                 .bind(channel)
                 .fetch_optional(&self.pool)
                 .await?,

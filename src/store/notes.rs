@@ -84,8 +84,8 @@ impl Store {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         inbox::conversation(&mut tx, conversation_id).await?;
         let row: NoteRow = sqlx::query_as(
-            "INSERT INTO notes (conversation_id, agent_id, text, created_at) VALUES (?1, ?2, ?3, ?4)
-             RETURNING id, conversation_id, agent_id, ?5 AS agent_name, text, created_at",
+            "INSERT INTO notes (conversation_id, agent_id, text, created_at) VALUES ($1, $2, $3, $4)
+             RETURNING id, conversation_id, agent_id, $5 AS agent_name, text, created_at",
         )
         .bind(conversation_id)
         .bind(agent.id)
@@ -107,7 +107,7 @@ impl Store {
         let rows: Vec<NoteRow> = sqlx::query_as(
             "SELECT n.id, n.conversation_id, n.agent_id, a.name AS agent_name, n.text, n.created_at
              FROM notes n JOIN agents a ON a.id = n.agent_id
-             WHERE n.conversation_id = ?1 ORDER BY n.id",
+             WHERE n.conversation_id = $1 ORDER BY n.id",
         )
         .bind(conversation_id)
         .fetch_all(&mut *conn)
@@ -120,8 +120,8 @@ impl Store {
         let like = query.map(super::contains_pattern);
         let rows: Vec<CannedRow> = sqlx::query_as(
             "SELECT id, shortcut, title, text, updated_at FROM canned_answers
-             WHERE ?1 IS NULL OR shortcut LIKE ?1 ESCAPE '\\' OR title LIKE ?1 ESCAPE '\\'
-                 OR text LIKE ?1 ESCAPE '\\'
+             WHERE $1 IS NULL OR shortcut LIKE $1 ESCAPE '\\' OR title LIKE $1 ESCAPE '\\'
+                 OR text LIKE $1 ESCAPE '\\'
              ORDER BY shortcut",
         )
         .bind(like)
@@ -140,7 +140,7 @@ impl Store {
         let now = now_ms();
         let row: CannedRow = sqlx::query_as(
             "INSERT INTO canned_answers (shortcut, title, text, created_by, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5) RETURNING id, shortcut, title, text, updated_at",
+             VALUES ($1, $2, $3, $4, $5, $5) RETURNING id, shortcut, title, text, updated_at",
         )
         .bind(shortcut)
         .bind(title)
@@ -161,9 +161,9 @@ impl Store {
         text: Option<&str>,
     ) -> Result<CannedAnswer> {
         let row: Option<CannedRow> = sqlx::query_as(
-            "UPDATE canned_answers SET shortcut = COALESCE(?2, shortcut), title = COALESCE(?3, title),
-                 text = COALESCE(?4, text), updated_at = ?5
-             WHERE id = ?1 RETURNING id, shortcut, title, text, updated_at",
+            "UPDATE canned_answers SET shortcut = COALESCE($2, shortcut), title = COALESCE($3, title),
+                 text = COALESCE($4, text), updated_at = $5
+             WHERE id = $1 RETURNING id, shortcut, title, text, updated_at",
         )
         .bind(id)
         .bind(shortcut)
@@ -177,7 +177,7 @@ impl Store {
     }
 
     pub async fn delete_canned_answer(&self, id: i64) -> Result<()> {
-        let done = sqlx::query("DELETE FROM canned_answers WHERE id = ?1")
+        let done = sqlx::query("DELETE FROM canned_answers WHERE id = $1")
             .bind(id)
             .execute(&self.pool)
             .await?;

@@ -51,14 +51,14 @@ pub enum RetryDecision {
     Failed { error: String },
 }
 
-/// Rows that may go now (`?1` is now): scheduled, or `sending` under a lease that ran out (its
+/// Rows that may go now (`$1` is now): scheduled, or `sending` under a lease that ran out (its
 /// attempt died or could not record its outcome), and first in their conversation with nothing
 /// else in flight.
-const HEADS: &str = "(o.status = 'scheduled' OR (o.status = 'sending' AND o.lease_until < ?1))
+const HEADS: &str = "(o.status = 'scheduled' OR (o.status = 'sending' AND o.lease_until < $1))
     AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.conversation_id = o.conversation_id
                     AND p.id < o.id AND p.status IN ('scheduled', 'sending'))
     AND NOT EXISTS (SELECT 1 FROM outbox s WHERE s.conversation_id = o.conversation_id
-                    AND s.id <> o.id AND s.status = 'sending' AND s.lease_until >= ?1)";
+                    AND s.id <> o.id AND s.status = 'sending' AND s.lease_until >= $1)";
 
 /// When a row becomes claimable: its due time, or the end of the lease of a stale claim.
 const READY_AT: &str = "CASE WHEN o.status = 'sending' THEN o.lease_until ELSE o.due_at END";
@@ -106,7 +106,7 @@ impl Store {
         expiry: Duration,
     ) -> Result<Message> {
         let conversation_id: i64 = sqlx::query_scalar(
-            "SELECT id FROM conversations WHERE channel = ?1 AND external_thread_id = ?2",
+            "SELECT id FROM conversations WHERE channel = $1 AND external_thread_id = $2",
         )
         .bind(channel)
         .bind(thread_id)
@@ -213,7 +213,7 @@ impl Store {
         if let (Some(key), Some(agent)) = (idempotency_key, agent) {
             let earlier: Option<(i64, i64)> = sqlx::query_as(
                 "SELECT conversation_id, message_id FROM idempotency_keys
-                 WHERE agent_id = ?1 AND key = ?2",
+                 WHERE agent_id = $1 AND key = $2",
             )
             .bind(agent.id)
             .bind(key)
@@ -236,7 +236,7 @@ impl Store {
             None => None,
             Some(id) => {
                 let found: Option<Option<String>> = sqlx::query_scalar(
-                    "SELECT external_id FROM messages WHERE id = ?1 AND conversation_id = ?2",
+                    "SELECT external_id FROM messages WHERE id = $1 AND conversation_id = $2",
                 )
                 .bind(id)
                 .bind(conversation_id)
@@ -270,7 +270,7 @@ impl Store {
         if let (Some(key), Some(agent)) = (idempotency_key, agent) {
             sqlx::query(
                 "INSERT INTO idempotency_keys (agent_id, key, conversation_id, message_id, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                 VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(agent.id)
             .bind(key)
@@ -306,8 +306,8 @@ impl Store {
              FROM outbox o
              JOIN messages m ON m.id = o.message_id
              JOIN conversations c ON c.id = o.conversation_id
-             WHERE {HEADS} AND {READY_AT} <= ?1
-             ORDER BY o.due_at, o.id LIMIT ?2"
+             WHERE {HEADS} AND {READY_AT} <= $1
+             ORDER BY o.due_at, o.id LIMIT $2"
         ));
         let now = now_ms();
         let jobs: Vec<OutboxJob> = sqlx::query_as(sql)
@@ -317,7 +317,7 @@ impl Store {
             .await?;
         for job in &jobs {
             sqlx::query(
-                "UPDATE outbox SET status = 'sending', lease_until = ?2, updated_at = ?3 WHERE id = ?1",
+                "UPDATE outbox SET status = 'sending', lease_until = $2, updated_at = $3 WHERE id = $1",
             )
             .bind(job.outbox_id)
             .bind(after_ms(now, lease))
@@ -333,7 +333,7 @@ impl Store {
     pub async fn outbox_files(&self, message_id: i64) -> Result<Vec<OutboxFile>> {
         Ok(sqlx::query_as(
             "SELECT filename, content_type, sha256 FROM attachments
-             WHERE message_id = ?1 AND sha256 IS NOT NULL ORDER BY id",
+             WHERE message_id = $1 AND sha256 IS NOT NULL ORDER BY id",
         )
         .bind(message_id)
         .fetch_all(&self.pool)
@@ -396,9 +396,9 @@ impl Store {
             }
         };
         let claimed = sqlx::query(
-            "UPDATE outbox SET status = ?2, attempts = attempts + 1, due_at = ?3, last_error = ?4,
-                 updated_at = ?5, parts_sent = ?6, first_external_id = ?7, lease_until = NULL
-             WHERE id = ?1 AND status = 'sending'",
+            "UPDATE outbox SET status = $2, attempts = attempts + 1, due_at = $3, last_error = $4,
+                 updated_at = $5, parts_sent = $6, first_external_id = $7, lease_until = NULL
+             WHERE id = $1 AND status = 'sending'",
         )
         .bind(job.outbox_id)
         .bind(status)
@@ -422,9 +422,9 @@ impl Store {
         }
         let sent_at = (delivery == "sent").then_some(now);
         let result = sqlx::query(
-            "UPDATE messages SET delivery_status = ?2, error = ?3,
-                 external_id = COALESCE(?4, external_id), sent_at = COALESCE(?5, sent_at)
-             WHERE id = ?1",
+            "UPDATE messages SET delivery_status = $2, error = $3,
+                 external_id = COALESCE($4, external_id), sent_at = COALESCE($5, sent_at)
+             WHERE id = $1",
         )
         .bind(job.message_id)
         .bind(delivery)
@@ -441,8 +441,8 @@ impl Store {
                     "duplicate external id from channel ignored"
                 );
                 sqlx::query(
-                    "UPDATE messages SET delivery_status = ?2, error = ?3, sent_at = COALESCE(?4, sent_at)
-                     WHERE id = ?1",
+                    "UPDATE messages SET delivery_status = $2, error = $3, sent_at = COALESCE($4, sent_at)
+                     WHERE id = $1",
                 )
                 .bind(job.message_id)
                 .bind(delivery)
@@ -465,9 +465,9 @@ impl Store {
     /// ended: only a larger count on a row still `sending` is written.
     pub async fn save_progress(&self, outbox_id: i64, delivered: &Delivered) -> Result<()> {
         sqlx::query(
-            "UPDATE outbox SET parts_sent = ?2,
-                 first_external_id = COALESCE(first_external_id, ?3), updated_at = ?4
-             WHERE id = ?1 AND status = 'sending' AND parts_sent < ?2",
+            "UPDATE outbox SET parts_sent = $2,
+                 first_external_id = COALESCE(first_external_id, $3), updated_at = $4
+             WHERE id = $1 AND status = 'sending' AND parts_sent < $2",
         )
         .bind(outbox_id)
         .bind(delivered.parts as i64)
@@ -497,8 +497,8 @@ impl Store {
         match outbox_status(&mut tx, message_id).await?.as_str() {
             "failed" => {
                 sqlx::query(
-                    "UPDATE outbox SET status = 'scheduled', attempts = 0, due_at = ?2,
-                         expires_at = ?3, updated_at = ?2 WHERE message_id = ?1",
+                    "UPDATE outbox SET status = 'scheduled', attempts = 0, due_at = $2,
+                         expires_at = $3, updated_at = $2 WHERE message_id = $1",
                 )
                 .bind(message_id)
                 .bind(now)
@@ -507,7 +507,7 @@ impl Store {
                 .await?;
             }
             "scheduled" => {
-                sqlx::query("UPDATE outbox SET due_at = ?2, updated_at = ?2 WHERE message_id = ?1")
+                sqlx::query("UPDATE outbox SET due_at = $2, updated_at = $2 WHERE message_id = $1")
                     .bind(message_id)
                     .bind(now)
                     .execute(&mut *tx)
@@ -524,7 +524,7 @@ impl Store {
                 ));
             }
         }
-        sqlx::query("UPDATE messages SET delivery_status = 'pending', error = NULL WHERE id = ?1")
+        sqlx::query("UPDATE messages SET delivery_status = 'pending', error = NULL WHERE id = $1")
             .bind(message_id)
             .execute(&mut *tx)
             .await?;
@@ -554,14 +554,14 @@ impl Store {
         }
         let now = now_ms();
         sqlx::query(
-            "UPDATE outbox SET status = 'cancelled', lease_until = NULL, updated_at = ?2
-             WHERE message_id = ?1",
+            "UPDATE outbox SET status = 'cancelled', lease_until = NULL, updated_at = $2
+             WHERE message_id = $1",
         )
         .bind(message_id)
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE messages SET delivery_status = 'cancelled', error = ?2 WHERE id = ?1")
+        sqlx::query("UPDATE messages SET delivery_status = 'cancelled', error = $2 WHERE id = $1")
             .bind(message_id)
             .bind(format!("cancelled by {}", by.name))
             .execute(&mut *tx)
@@ -576,7 +576,7 @@ impl Store {
 
 /// The outbox state of an outbound message; NotFound for an unknown or inbound message.
 async fn outbox_status(conn: &mut sqlx::SqliteConnection, message_id: i64) -> Result<String> {
-    sqlx::query_scalar("SELECT status FROM outbox WHERE message_id = ?1")
+    sqlx::query_scalar("SELECT status FROM outbox WHERE message_id = $1")
         .bind(message_id)
         .fetch_optional(&mut *conn)
         .await?
@@ -605,7 +605,7 @@ pub(super) async fn queue_outbound(
     let message_id: i64 = sqlx::query_scalar(
         "INSERT INTO messages (conversation_id, channel, direction, sender_agent_id, sender_name,
              text, reply_to_external_id, delivery_status, created_at, auto_generated)
-         VALUES (?1, ?2, 'outbound', ?3, ?4, ?5, ?6, 'pending', ?7, ?8) RETURNING id",
+         VALUES ($1, $2, 'outbound', $3, $4, $5, $6, 'pending', $7, $8) RETURNING id",
     )
     .bind(reply.conversation_id)
     .bind(reply.channel)
@@ -621,7 +621,7 @@ pub(super) async fn queue_outbound(
     sqlx::query(
         "INSERT INTO outbox (message_id, conversation_id, channel, status, due_at, expires_at,
              created_at, updated_at, delivery_id)
-         VALUES (?1, ?2, ?3, 'scheduled', ?4, ?5, ?4, ?4, ?6)",
+         VALUES ($1, $2, $3, 'scheduled', $4, $5, $4, $4, $6)",
     )
     .bind(message_id)
     .bind(reply.conversation_id)
@@ -632,8 +632,8 @@ pub(super) async fn queue_outbound(
     .execute(&mut *conn)
     .await?;
     sqlx::query(
-        "UPDATE conversations SET last_message_at = MAX(last_message_at, ?2), updated_at = ?2
-         WHERE id = ?1",
+        "UPDATE conversations SET last_message_at = MAX(last_message_at, $2), updated_at = $2
+         WHERE id = $1",
     )
     .bind(reply.conversation_id)
     .bind(now)

@@ -26,7 +26,7 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?;
         let last: Option<i64> = sqlx::query_scalar(
-            "SELECT MAX(id) FROM (SELECT id FROM messages WHERE id > ?1 ORDER BY id LIMIT ?2)",
+            "SELECT MAX(id) FROM (SELECT id FROM messages WHERE id > $1 ORDER BY id LIMIT $2)",
         )
         .bind(through)
         .bind(limit.max(1))
@@ -37,14 +37,14 @@ impl Store {
         };
         let indexed = sqlx::query(
             "INSERT INTO messages_fts (rowid, text)
-             SELECT id, text FROM messages WHERE id > ?1 AND id <= ?2",
+             SELECT id, text FROM messages WHERE id > $1 AND id <= $2",
         )
         .bind(through)
         .bind(last)
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        sqlx::query("UPDATE search_index_state SET indexed_through = ?1 WHERE id = 1")
+        sqlx::query("UPDATE search_index_state SET indexed_through = $1 WHERE id = 1")
             .bind(last)
             .execute(&mut *tx)
             .await?;

@@ -28,15 +28,15 @@ impl Store {
         let conversations = serde_json::to_string(conversation_ids).expect("ints serialize");
         Ok(sqlx::query_scalar(
             "SELECT c.external_thread_id FROM conversations c
-             WHERE c.channel = ?1
+             WHERE c.channel = $1
                AND (c.contact_id IN (SELECT i.contact_id FROM contact_identities i
-                                     WHERE i.channel = ?1 AND i.external_id = ?2)
+                                     WHERE i.channel = $1 AND i.external_id = $2)
                     OR c.id IN (SELECT p.conversation_id FROM conversation_participants p
-                                WHERE p.address = ?2))
-               AND (c.id IN (SELECT value FROM json_each(?4))
+                                WHERE p.address = $2))
+               AND (c.id IN (SELECT value FROM json_each($4))
                     OR c.id IN (SELECT m.conversation_id FROM messages m
-                                WHERE m.channel = ?1
-                                  AND m.external_id IN (SELECT value FROM json_each(?3))))
+                                WHERE m.channel = $1
+                                  AND m.external_id IN (SELECT value FROM json_each($3))))
              ORDER BY c.last_message_at DESC, c.id DESC LIMIT 1",
         )
         .bind(channel)
@@ -51,8 +51,8 @@ impl Store {
     /// at most `MAX_CC`, so a reply never turns into a mass mailing.
     pub async fn participants(&self, conversation_id: i64) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(
-            "SELECT address FROM conversation_participants WHERE conversation_id = ?1
-             ORDER BY created_at, rowid LIMIT ?2",
+            "SELECT address FROM conversation_participants WHERE conversation_id = $1
+             ORDER BY created_at, rowid LIMIT $2",
         )
         .bind(conversation_id)
         .bind(MAX_CC)
@@ -75,13 +75,13 @@ impl Store {
         }
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         inbox::conversation(&mut tx, conversation_id).await?;
-        sqlx::query("DELETE FROM conversation_participants WHERE conversation_id = ?1")
+        sqlx::query("DELETE FROM conversation_participants WHERE conversation_id = $1")
             .bind(conversation_id)
             .execute(&mut *tx)
             .await?;
         sqlx::query(
             "INSERT OR IGNORE INTO conversation_participants (conversation_id, address, created_at)
-             SELECT ?1, j.value, ?3 FROM json_each(?2) AS j ORDER BY j.key",
+             SELECT $1, j.value, $3 FROM json_each($2) AS j ORDER BY j.key",
         )
         .bind(conversation_id)
         .bind(serde_json::to_string(addresses).expect("strings serialize"))
@@ -96,7 +96,7 @@ impl Store {
     pub async fn thread_exists(&self, channel: &str, thread_id: &str) -> Result<bool> {
         Ok(sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM conversations
-                            WHERE channel = ?1 AND external_thread_id = ?2)",
+                            WHERE channel = $1 AND external_thread_id = $2)",
         )
         .bind(channel)
         .bind(thread_id)
@@ -123,7 +123,7 @@ impl Store {
              FROM messages m
              JOIN conversations c ON c.id = m.conversation_id
              JOIN contact_identities i ON i.id = m.sender_identity_id
-             WHERE m.channel = ?1 AND m.external_id = ?2",
+             WHERE m.channel = $1 AND m.external_id = $2",
         )
         .bind(channel)
         .bind(external_id)
@@ -146,14 +146,14 @@ impl Store {
         Ok(sqlx::query_scalar(
             "SELECT external_id FROM (
                  SELECT id, external_id FROM messages
-                 WHERE conversation_id = ?1 AND external_id IS NOT NULL AND id <> ?2
+                 WHERE conversation_id = $1 AND external_id IS NOT NULL AND id <> $2
                    AND id = (SELECT MIN(id) FROM messages
-                             WHERE conversation_id = ?1 AND external_id IS NOT NULL)
+                             WHERE conversation_id = $1 AND external_id IS NOT NULL)
                  UNION
                  SELECT id, external_id FROM (
                      SELECT id, external_id FROM messages
-                     WHERE conversation_id = ?1 AND external_id IS NOT NULL AND id <> ?2
-                     ORDER BY id DESC LIMIT ?3))
+                     WHERE conversation_id = $1 AND external_id IS NOT NULL AND id <> $2
+                     ORDER BY id DESC LIMIT $3))
              ORDER BY id",
         )
         .bind(conversation_id)
@@ -174,7 +174,7 @@ impl Store {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let id: Option<i64> = sqlx::query_scalar(
             "SELECT id FROM messages
-             WHERE channel = ?1 AND external_id = ?2 AND direction = 'outbound'",
+             WHERE channel = $1 AND external_id = $2 AND direction = 'outbound'",
         )
         .bind(channel)
         .bind(external_id)
@@ -184,14 +184,14 @@ impl Store {
             return Ok(false);
         };
         let now = now_ms();
-        sqlx::query("UPDATE messages SET delivery_status = 'failed', error = ?2 WHERE id = ?1")
+        sqlx::query("UPDATE messages SET delivery_status = 'failed', error = $2 WHERE id = $1")
             .bind(id)
             .bind(reason)
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "UPDATE outbox SET status = 'failed', last_error = ?2, updated_at = ?3
-             WHERE message_id = ?1",
+            "UPDATE outbox SET status = 'failed', last_error = $2, updated_at = $3
+             WHERE message_id = $1",
         )
         .bind(id)
         .bind(reason)

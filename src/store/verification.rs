@@ -119,14 +119,14 @@ impl Store {
         let now = now_ms();
         let expires = now.saturating_add(CODE_LIFETIME.as_millis() as i64);
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM conversations WHERE id = ?1")
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM conversations WHERE id = $1")
             .bind(conversation_id)
             .fetch_optional(&mut *tx)
             .await?;
         exists.ok_or(StoreError::NotFound)?;
         sqlx::query(
-            "UPDATE verifications SET status = 'superseded', finished_at = ?2
-             WHERE conversation_id = ?1 AND status = 'pending'",
+            "UPDATE verifications SET status = 'superseded', finished_at = $2
+             WHERE conversation_id = $1 AND status = 'pending'",
         )
         .bind(conversation_id)
         .bind(now)
@@ -135,7 +135,7 @@ impl Store {
         let row: Row = sqlx::query_as(
             "INSERT INTO verifications (conversation_id, email, code_sha256, requested_by,
                  created_at, expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             VALUES ($1, $2, $3, $4, $5, $6)
              RETURNING id, conversation_id, email, status, failed_attempts, created_at,
                  expires_at, finished_at",
         )
@@ -161,8 +161,8 @@ impl Store {
     /// Marks an attempt whose code could not be sent as finished, so no code is waited for.
     pub async fn abandon_verification(&self, id: i64) -> Result<()> {
         sqlx::query(
-            "UPDATE verifications SET status = 'expired', finished_at = ?2
-             WHERE id = ?1 AND status = 'pending'",
+            "UPDATE verifications SET status = 'expired', finished_at = $2
+             WHERE id = $1 AND status = 'pending'",
         )
         .bind(id)
         .bind(now_ms())
@@ -175,10 +175,10 @@ impl Store {
     pub async fn latest_verification(&self, conversation_id: i64) -> Result<Option<Verification>> {
         let row: Option<Row> = sqlx::query_as(
             "SELECT id, conversation_id, email,
-                 CASE WHEN status = 'pending' AND expires_at <= ?2 THEN 'expired' ELSE status END
+                 CASE WHEN status = 'pending' AND expires_at <= $2 THEN 'expired' ELSE status END
                      AS status,
                  failed_attempts, created_at, expires_at, finished_at
-             FROM verifications WHERE conversation_id = ?1 ORDER BY id DESC LIMIT 1",
+             FROM verifications WHERE conversation_id = $1 ORDER BY id DESC LIMIT 1",
         )
         .bind(conversation_id)
         .bind(now_ms())
@@ -197,7 +197,7 @@ impl Store {
         let row: Option<(i64, String, i64)> = sqlx::query_as(
             "SELECT v.id, v.code_sha256, v.expires_at
              FROM verifications v JOIN conversations c ON c.id = v.conversation_id
-             WHERE c.channel = ?1 AND c.external_thread_id = ?2 AND v.status = 'pending'
+             WHERE c.channel = $1 AND c.external_thread_id = $2 AND v.status = 'pending'
              ORDER BY v.id DESC LIMIT 1",
         )
         .bind(channel)
@@ -218,7 +218,7 @@ impl Store {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let row: Row = sqlx::query_as(
             "SELECT id, conversation_id, email, status, failed_attempts, created_at, expires_at,
-                 finished_at FROM verifications WHERE id = ?1",
+                 finished_at FROM verifications WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&mut *tx)
@@ -245,8 +245,8 @@ impl Store {
         };
         let finished = (status != "pending").then_some(now);
         sqlx::query(
-            "UPDATE verifications SET status = ?2, failed_attempts = ?3, finished_at = ?4
-             WHERE id = ?1",
+            "UPDATE verifications SET status = $2, failed_attempts = $3, finished_at = $4
+             WHERE id = $1",
         )
         .bind(id)
         .bind(status)
@@ -257,7 +257,7 @@ impl Store {
         if status == "verified" {
             sqlx::query(
                 "INSERT INTO contact_verified_emails (contact_id, email, verified_at, verification_id)
-                 SELECT contact_id, ?2, ?3, ?4 FROM conversations WHERE id = ?1
+                 SELECT contact_id, $2, $3, $4 FROM conversations WHERE id = $1
                  ON CONFLICT (contact_id, email) DO UPDATE SET
                      verified_at = excluded.verified_at, verification_id = excluded.verification_id",
             )
@@ -294,7 +294,7 @@ pub(crate) async fn set_flag(
     flag: &str,
     on: bool,
 ) -> Result<Option<super::Conversation>> {
-    let flags: Option<String> = sqlx::query_scalar("SELECT flags FROM conversations WHERE id = ?1")
+    let flags: Option<String> = sqlx::query_scalar("SELECT flags FROM conversations WHERE id = $1")
         .bind(conversation_id)
         .fetch_optional(&mut *conn)
         .await?;
@@ -312,7 +312,7 @@ pub(crate) async fn set_flag(
         list.retain(|f| f != flag);
     }
     let json = serde_json::to_string(&list).map_err(|e| StoreError::Invalid(e.to_string()))?;
-    sqlx::query("UPDATE conversations SET flags = ?2, updated_at = ?3 WHERE id = ?1")
+    sqlx::query("UPDATE conversations SET flags = $2, updated_at = $3 WHERE id = $1")
         .bind(conversation_id)
         .bind(json)
         .bind(now_ms())

@@ -25,8 +25,8 @@ pub(super) async fn apply_change(
         // A customer edits or deletes their own messages: look among the inbound ones first
         // (an outbound message may carry the same platform id); a moderator's delete of one of
         // our replies still finds it.
-        "SELECT id, text, html, deleted_at FROM messages WHERE channel = ?1 AND external_id = ?2
-         AND (direction = 'inbound' OR ?3) ORDER BY direction = 'inbound' DESC LIMIT 1",
+        "SELECT id, text, html, deleted_at FROM messages WHERE channel = $1 AND external_id = $2
+         AND (direction = 'inbound' OR $3) ORDER BY direction = 'inbound' DESC LIMIT 1",
     )
     .bind(channel)
     .bind(&inbound.message_id)
@@ -62,7 +62,7 @@ pub(super) async fn apply_change(
         Some((_, _, _, Some(_))) if deleted => return Ok(report(None, Outcome::Duplicate)),
         Some((id, text, html, _)) if deleted => {
             revise(conn, id, "delete", &text, html.as_deref(), at).await?;
-            sqlx::query("UPDATE messages SET deleted_at = ?2 WHERE id = ?1")
+            sqlx::query("UPDATE messages SET deleted_at = $2 WHERE id = $1")
                 .bind(id)
                 .bind(at)
                 .execute(&mut *conn)
@@ -74,7 +74,7 @@ pub(super) async fn apply_change(
         }
         Some((id, text, html, _)) => {
             revise(conn, id, "edit", &text, html.as_deref(), at).await?;
-            sqlx::query("UPDATE messages SET text = ?2, html = ?3, edited_at = ?4 WHERE id = ?1")
+            sqlx::query("UPDATE messages SET text = $2, html = $3, edited_at = $4 WHERE id = $1")
                 .bind(id)
                 .bind(&inbound.text)
                 .bind(&inbound.html)
@@ -105,7 +105,7 @@ pub(super) async fn insert_edited(
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO messages (conversation_id, channel, direction, sender_identity_id, sender_name,
              text, html, external_id, reply_to_external_id, auto_generated, sent_at, edited_at, created_at)
-         VALUES (?1, ?2, 'inbound', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id",
+         VALUES ($1, $2, 'inbound', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
     )
     .bind(conversation_id)
     .bind(channel)
@@ -134,7 +134,7 @@ pub(super) async fn revise(
     at: i64,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO message_revisions (message_id, kind, text, html, replaced_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO message_revisions (message_id, kind, text, html, replaced_at) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(message_id)
     .bind(kind)

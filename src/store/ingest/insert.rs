@@ -42,8 +42,8 @@ pub(super) async fn flush_new(
         "INSERT INTO messages (conversation_id, channel, direction, sender_identity_id, sender_name,
              text, html, external_id, reply_to_external_id, auto_generated, sent_at, created_at)
          SELECT j.value ->> 0, j.value ->> 1, 'inbound', j.value ->> 2, j.value ->> 3, j.value ->> 4,
-             j.value ->> 5, j.value ->> 6, j.value ->> 7, j.value ->> 8, j.value ->> 9, ?2
-         FROM json_each(?1) AS j WHERE true
+             j.value ->> 5, j.value ->> 6, j.value ->> 7, j.value ->> 8, j.value ->> 9, $2
+         FROM json_each($1) AS j WHERE true
          ON CONFLICT (channel, direction, external_id) DO NOTHING RETURNING id, channel, external_id",
     )
     .bind(rows)
@@ -105,7 +105,7 @@ pub(super) async fn flag_conversations(
         "UPDATE conversations SET priority = 'urgent',
              flags = CASE WHEN EXISTS (SELECT 1 FROM json_each(flags) f WHERE f.value = 'secret_removed')
                  THEN flags ELSE json_insert(flags, '$[#]', 'secret_removed') END
-         WHERE id IN (SELECT j.value FROM json_each(?1) AS j)",
+         WHERE id IN (SELECT j.value FROM json_each($1) AS j)",
     )
     .bind(to_json(&ids)?)
     .execute(&mut *conn)
@@ -152,9 +152,9 @@ pub(super) async fn touch_conversations(
     let rows: Vec<TouchedRow> = sqlx::query_as(
         "UPDATE conversations SET
              status = CASE WHEN status IN ('resolved', 'snoozed') THEN 'open' ELSE status END,
-             updated_at = ?2,
+             updated_at = $2,
              last_message_at = MAX(last_message_at, t.at)
-         FROM (SELECT j.value ->> 0 AS id, j.value ->> 1 AS at FROM json_each(?1) AS j) AS t
+         FROM (SELECT j.value ->> 0 AS id, j.value ->> 1 AS at FROM json_each($1) AS j) AS t
          WHERE conversations.id = t.id
          RETURNING id, channel, status, priority, flags, subject, assignee_id, created_at,
              last_message_at, contact_id",
@@ -169,7 +169,7 @@ pub(super) async fn touch_conversations(
     let contacts: Vec<i64> = rows.iter().map(|r| r.contact_id).collect();
     let verified: Vec<(i64, String)> = sqlx::query_as(
         "SELECT contact_id, email FROM contact_verified_emails
-         WHERE contact_id IN (SELECT j.value FROM json_each(?1) AS j) ORDER BY verified_at",
+         WHERE contact_id IN (SELECT j.value FROM json_each($1) AS j) ORDER BY verified_at",
     )
     .bind(to_json(&contacts)?)
     .fetch_all(&mut *conn)
@@ -178,7 +178,7 @@ pub(super) async fn touch_conversations(
         let contact_name = match group.contact_names.get(&row.contact_id) {
             Some(name) => name.clone(),
             None => {
-                sqlx::query_scalar("SELECT display_name FROM contacts WHERE id = ?1")
+                sqlx::query_scalar("SELECT display_name FROM contacts WHERE id = $1")
                     .bind(row.contact_id)
                     .fetch_one(&mut *conn)
                     .await?
@@ -231,7 +231,7 @@ pub(in crate::store) async fn insert_attachments(
     for a in attachments {
         sqlx::query(
             "INSERT INTO attachments (message_id, filename, content_type, size, sha256, note, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(message_id)
         .bind(&a.filename)

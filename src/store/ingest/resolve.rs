@@ -92,7 +92,7 @@ pub(super) async fn prefetch(
                  i.display_name, i.username, i.language
              FROM contact_identities i JOIN contacts c ON c.id = i.contact_id
              WHERE (i.channel, i.external_id) IN
-                 (SELECT j.value ->> 0, j.value ->> 1 FROM json_each(?1) AS j)",
+                 (SELECT j.value ->> 0, j.value ->> 1 FROM json_each($1) AS j)",
         )
         .bind(to_json(&keys)?)
         .fetch_all(&mut *conn)
@@ -138,7 +138,7 @@ pub(super) async fn prefetch(
         }
         sqlx::query(
             "INSERT INTO contacts (id, display_name, created_at, updated_at)
-             SELECT j.value ->> 0, j.value ->> 1, ?2, ?2 FROM json_each(?1) AS j",
+             SELECT j.value ->> 0, j.value ->> 1, $2, $2 FROM json_each($1) AS j",
         )
         .bind(to_json(&contacts)?)
         .bind(now)
@@ -148,8 +148,8 @@ pub(super) async fn prefetch(
             "INSERT INTO contact_identities (id, contact_id, channel, external_id, display_name,
                  username, language, created_at)
              SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4,
-                 j.value ->> 5, j.value ->> 6, ?2
-             FROM json_each(?1) AS j",
+                 j.value ->> 5, j.value ->> 6, $2
+             FROM json_each($1) AS j",
         )
         .bind(to_json(&identities)?)
         .bind(now)
@@ -173,7 +173,7 @@ pub(super) async fn prefetch(
     let found: Vec<(i64, String, String)> = sqlx::query_as(
         "SELECT id, channel, external_thread_id FROM conversations
          WHERE (channel, external_thread_id) IN
-             (SELECT j.value ->> 0, j.value ->> 1 FROM json_each(?1) AS j)",
+             (SELECT j.value ->> 0, j.value ->> 1 FROM json_each($1) AS j)",
     )
     .bind(to_json(&keys)?)
     .fetch_all(&mut *conn)
@@ -211,9 +211,9 @@ pub(super) async fn prefetch(
     sqlx::query(
         "INSERT INTO conversations (id, channel, external_thread_id, contact_id, subject, created_at,
              updated_at, last_message_at)
-         SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, ?2, ?2,
+         SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, $2, $2,
              j.value ->> 5
-         FROM json_each(?1) AS j",
+         FROM json_each($1) AS j",
     )
     .bind(to_json(&rows)?)
     .bind(now)
@@ -241,7 +241,7 @@ pub(super) async fn resolve_identity(
         || info.language != sender.language;
     if changed {
         sqlx::query(
-            "UPDATE contact_identities SET display_name = ?2, username = ?3, language = ?4 WHERE id = ?1",
+            "UPDATE contact_identities SET display_name = $2, username = $3, language = $4 WHERE id = $1",
         )
         .bind(info.id)
         .bind(&sender.display_name)

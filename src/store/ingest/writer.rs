@@ -228,7 +228,7 @@ pub(super) async fn commit_group(
     if !participants.is_empty() {
         sqlx::query(
             "INSERT OR IGNORE INTO conversation_participants (conversation_id, address, created_at)
-             SELECT j.value ->> 0, j.value ->> 1, ?2 FROM json_each(?1) AS j",
+             SELECT j.value ->> 0, j.value ->> 1, $2 FROM json_each($1) AS j",
         )
         .bind(to_json(&participants)?)
         .bind(group.now)
@@ -244,7 +244,7 @@ pub(super) async fn commit_group(
     }
     for (channel, cursor) in cursors {
         sqlx::query(
-            "INSERT INTO channel_cursors (channel, cursor, updated_at) VALUES (?1, ?2, ?3)
+            "INSERT INTO channel_cursors (channel, cursor, updated_at) VALUES ($1, $2, $3)
              ON CONFLICT (channel) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
         )
         .bind(channel)
