@@ -255,19 +255,41 @@ fn default_webhook_timeout() -> Duration {
 #[error("invalid configuration:\n  {}", .0.join("\n  "))]
 pub struct ConfigError(pub Vec<String>);
 
+/// The file's text; none for the embedded defaults.
+fn config_text(path: Option<&Path>) -> Result<String, ConfigError> {
+    match path {
+        None => Ok(String::new()),
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(vec![format!("cannot read {}: {e}", path.display())])),
+    }
+}
+
+/// A variable of the process; an empty one counts as unset (`NAME=` in an env file).
+fn process_var(key: &str) -> Option<String> {
+    std::env::var(key).ok().filter(|v| !v.is_empty())
+}
+
 impl Config {
     /// Reads `path` (the embedded defaults when `None`) with the process environment over it,
     /// and validates the result: every problem at once.
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
-        let text = match path {
-            None => String::new(),
-            Some(path) => std::fs::read_to_string(path)
-                .map_err(|e| ConfigError(vec![format!("cannot read {}: {e}", path.display())]))?,
-        };
-        // An empty variable counts as unset (`NAME=` in an env file).
-        Self::parse(&text, |key| {
-            std::env::var(key).ok().filter(|v| !v.is_empty())
-        })
+        Self::parse(&config_text(path)?, process_var)
+    }
+
+    /// Only `server.listen`, from `path` with the environment over it: for `switchboard health`,
+    /// which monitoring runs without the channels' secrets, so the rest is not validated.
+    pub fn load_listen(path: Option<&Path>) -> Result<SocketAddr, ConfigError> {
+        let read = read(&config_text(path)?, &process_var)?;
+        let listen: Vec<String> = read
+            .errors
+            .into_iter()
+            .filter(|e| e.starts_with("server.listen"))
+            .collect();
+        if listen.is_empty() {
+            Ok(read.config.server.listen)
+        } else {
+            Err(ConfigError(listen))
+        }
     }
 
     /// `text` with the variables `var` finds applied over it, then validated. Every problem is

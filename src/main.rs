@@ -71,6 +71,9 @@ enum AgentCommand {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if let Command::Health { url, timeout } = &cli.command {
+        return health(cli.config.as_deref(), url.clone(), *timeout);
+    }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(e) => {
@@ -154,10 +157,7 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Health { url, timeout } => {
-            let url = url.unwrap_or_else(|| health_url(config.server.listen));
-            check_health(&url, timeout).await
-        }
+        Command::Health { .. } => unreachable!("answered before the configuration is loaded"),
         Command::Agent(command) => {
             let store = open_store(&config).await?;
             match command {
@@ -227,6 +227,37 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
     }
 }
 
+/// `switchboard health`: only `server.listen` is read from the configuration (monitoring runs it
+/// without the channels' secrets), no logs, and every failure exits 1 (Docker reserves 2).
+fn health(
+    config: Option<&std::path::Path>,
+    url: Option<String>,
+    timeout: std::time::Duration,
+) -> std::process::ExitCode {
+    let url = match url {
+        Some(url) => url,
+        None => match Config::load_listen(config) {
+            Ok(listen) => health_url(listen),
+            Err(e) => {
+                eprintln!("{e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        },
+    };
+    let checked = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|runtime| runtime.block_on(check_health(&url, timeout)));
+    match checked {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// `/healthz` on the address the daemon listens on; a wildcard address is reached on loopback.
 fn health_url(listen: std::net::SocketAddr) -> String {
     let ip = match listen.ip() {
@@ -245,6 +276,8 @@ async fn check_health(url: &str, timeout: std::time::Duration) -> anyhow::Result
     let client = reqwest::Client::builder()
         .timeout(timeout)
         .redirect(reqwest::redirect::Policy::none())
+        // Loopback is never reached through a proxy from HTTP_PROXY (Docker sets it).
+        .no_proxy()
         .build()?;
     let mut response = client
         .get(url)

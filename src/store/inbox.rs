@@ -209,16 +209,18 @@ impl Store {
             Some(AssigneeFilter::Agent(id)) => (false, Some(id)),
         };
         let like = filter.query.as_deref().map(super::contains_pattern);
-        let phrase = filter.query.as_deref().and_then(super::search::fts_phrase);
-        // The trigram index finds three characters or more; a shorter query (a two-character
-        // Chinese word) scans the messages instead.
+        let phrase = filter.query.as_deref().and_then(super::search::fts_query);
+        // One or two characters the index cannot find (not East Asian) scan the messages.
         let in_messages = if phrase.is_some() {
-            // Messages the indexer has not reached yet are scanned: a search never misses one.
+            // Messages the indexer has not reached, or must index again after an edit, are
+            // scanned: a search never misses one.
             "c.id IN (SELECT m.conversation_id FROM messages_fts f JOIN messages m ON m.id = f.rowid
                       WHERE messages_fts MATCH $9)
              OR c.id IN (SELECT m.conversation_id FROM messages m
                          WHERE m.id > (SELECT indexed_through FROM search_index_state WHERE id = 1)
-                           AND m.text LIKE $5 ESCAPE '\\')"
+                           AND m.text LIKE $5 ESCAPE '\\')
+             OR c.id IN (SELECT m.conversation_id FROM search_reindex r
+                         JOIN messages m ON m.id = r.message_id WHERE m.text LIKE $5 ESCAPE '\\')"
         } else {
             "EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id
                      AND m.text LIKE $5 ESCAPE '\\')"

@@ -4,6 +4,7 @@
 use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 /// Held for as long as the daemon runs; the operating system releases it when the process ends,
 /// however it ends (a `kill -9` leaves no stale lock behind).
@@ -16,8 +17,8 @@ pub struct DaemonLock {
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error(
-        "another switchboard daemon ({holder}) already runs on this database (lock {path}); \
-         several daemons need PostgreSQL (storage.database_url = \"postgres://...\")"
+        "another switchboard daemon ({holder}) already runs on this database (lock {path}): \
+         one SQLite database serves one daemon; stop that one first"
     )]
     Held { path: PathBuf, holder: String },
     #[error("cannot lock {path}: {source}")]
@@ -36,15 +37,19 @@ pub fn lock_database(database_url: &str) -> Result<Option<DaemonLock>, LockError
     let mut name = database.file_name().unwrap_or_default().to_owned();
     name.push(".lock");
     let path = database.with_file_name(name);
+    if let Some(parent) = path.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        super::private_dir(parent).map_err(|source| LockError::Io {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    let path = absolute(&path);
     let io = |source| LockError::Io {
         path: path.clone(),
         source,
     };
-    if let Some(parent) = path.parent()
-        && !parent.as_os_str().is_empty()
-    {
-        super::private_dir(parent).map_err(io)?;
-    }
     let mut file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -74,7 +79,9 @@ pub fn lock_database(database_url: &str) -> Result<Option<DaemonLock>, LockError
     Ok(Some(DaemonLock { _file: file, path }))
 }
 
-/// The database file of a `sqlite:` URL; `None` for other URLs and in-memory databases.
+/// The database file of a `sqlite:` URL as sqlx opens it (percent-decoded, a `file:` URI's
+/// path), with its directory made absolute so two spellings of one file share one lock; `None`
+/// for other URLs and in-memory databases.
 fn sqlite_file(database_url: &str) -> Option<PathBuf> {
     let rest = database_url.strip_prefix("sqlite:")?;
     let rest = rest.strip_prefix("//").unwrap_or(rest);
@@ -82,7 +89,26 @@ fn sqlite_file(database_url: &str) -> Option<PathBuf> {
     if path.is_empty() || path == ":memory:" || database_url.contains("mode=memory") {
         return None;
     }
-    Some(Path::new(path).to_path_buf())
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(database_url).ok()?;
+    let name = options.get_filename().to_string_lossy().into_owned();
+    // SQLite opens `file:` names as URIs: the path is what comes before their parameters.
+    let name = match name.strip_prefix("file:") {
+        Some(uri) => uri.split('?').next().unwrap_or_default().to_owned(),
+        None => name,
+    };
+    (!name.is_empty()).then(|| PathBuf::from(name))
+}
+
+/// `path` with its directory resolved (symbolic links, `..`), once that directory exists.
+fn absolute(path: &Path) -> PathBuf {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    match (dir.canonicalize(), path.file_name()) {
+        (Ok(dir), Some(name)) => dir.join(name),
+        _ => path.to_path_buf(),
+    }
 }
 
 #[cfg(test)]
@@ -102,6 +128,25 @@ mod tests {
         assert_eq!(sqlite_file("sqlite::memory:"), None);
         assert_eq!(sqlite_file("sqlite://file.db?mode=memory"), None);
         assert_eq!(sqlite_file("postgres://db/switchboard"), None);
+        assert_eq!(
+            sqlite_file("sqlite:///srv/my%20db/sb.db"),
+            Some(PathBuf::from("/srv/my db/sb.db")),
+            "decoded as sqlx opens it"
+        );
+        assert_eq!(
+            sqlite_file("sqlite:file:sb.db"),
+            Some(PathBuf::from("sb.db"))
+        );
+    }
+
+    #[test]
+    fn two_spellings_of_one_database_share_the_lock() {
+        let dir = tempfile::TempDir::new().unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        let plain = format!("sqlite://{}", dir.path().join("sb.db").display());
+        let roundabout = format!("sqlite://{}/sub/../sb.db?mode=rwc", dir.path().display());
+        let _first = lock_database(&plain).unwrap().unwrap();
+        assert!(lock_database(&roundabout).is_err());
     }
 
     #[test]

@@ -280,7 +280,11 @@ fn health(config: &std::path::Path) -> std::process::Output {
 async fn the_health_command_passes_only_while_the_daemon_answers_and_a_second_daemon_is_refused() {
     let setup = setup_with("");
     let down = health(&setup.config);
-    assert!(!down.status.success(), "no daemon yet");
+    assert_eq!(
+        down.status.code(),
+        Some(1),
+        "no daemon yet (2 is Docker's reserved code)"
+    );
     assert!(
         String::from_utf8_lossy(&down.stderr).contains("no answer from http://127.0.0.1:"),
         "{}",
@@ -294,6 +298,21 @@ async fn the_health_command_passes_only_while_the_daemon_answers_and_a_second_da
     let report: Value = serde_json::from_slice(&up.stdout).unwrap();
     assert_eq!(report["status"], "ok", "{report}");
     assert_eq!(report["database"], "ok", "{report}");
+    // Monitoring runs it without the channels' secrets: only server.listen is read.
+    let without_secrets = setup.config.with_file_name("monitor.toml");
+    let text = std::fs::read_to_string(&setup.config).unwrap();
+    std::fs::write(
+        &without_secrets,
+        format!("{text}[[channel]]\nname = \"website\"\nkind = \"api\"\n"),
+    )
+    .unwrap();
+    let monitor = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["health", "--config"])
+        .arg(&without_secrets)
+        .env_remove("SWITCHBOARD_CHANNEL_WEBSITE_SECRET")
+        .output()
+        .unwrap();
+    assert!(monitor.status.success(), "{monitor:?}");
 
     // A second daemon on the same SQLite file (another port) stops before touching it.
     let second_config = setup.config.with_file_name("second.toml");

@@ -365,6 +365,7 @@ async fn search_finds_any_substring_in_any_script_regardless_of_case_and_follows
         ("ru", "Я забыл ПАРОЛЬ от кошелька"),
         ("en", "My DEPOSIT of 0.5 BTC is \"pending\" since Monday"),
         ("ja", "送金が失敗しました"),
+        ("ko", "지갑을 잃어버렸어요"),
         ("pct", "fee was 100% of the amount_left"),
     ];
     let mut ids = std::collections::HashMap::new();
@@ -394,8 +395,9 @@ async fn search_finds_any_substring_in_any_script_regardless_of_case_and_follows
     assert_eq!(search("交易哈希").await, vec![zh]);
     assert_eq!(search("deposit of").await, vec![ids["en"]]);
     assert_eq!(store.index_for_search(4).await.unwrap(), 4);
-    assert_eq!(store.index_for_search(100).await.unwrap(), 2);
+    assert_eq!(store.index_for_search(100).await.unwrap(), 3);
     assert_eq!(store.index_for_search(100).await.unwrap(), 0);
+
     // (query, the conversations it must find), now from the index
 
     let table: &[(&str, &[&str])] = &[
@@ -414,7 +416,7 @@ async fn search_finds_any_substring_in_any_script_regardless_of_case_and_follows
         ("t_l", &["pct"]),
         ("amount_left", &["pct"]),
         ("Ü", &["de"]), // one letter: a scan (case folded in ASCII only)
-        ("dan", &["de", "zh", "ru", "en", "ja", "pct"]), // the contact's name: all of them
+        ("dan", &["de", "zh", "ru", "en", "ja", "ko", "pct"]), // the contact's name: all
         ("nothing like this", &[]),
         ("OR", &[]), // FTS operators are text
         ("NEAR(a b)", &[]),
@@ -428,11 +430,30 @@ async fn search_finds_any_substring_in_any_script_regardless_of_case_and_follows
     // An edit re-indexes: the new text is found, the old one no longer.
     let edit = Inbound {
         change: Change::Edited { at: Utc::now() },
-        ..msg("de", "de", "Hat sich ERLEDIGT, danke")
+        ..msg("de", "de", "Hat sich ERLEDIGT, ДАНКЕ")
     };
     ingestor.ingest("tg", vec![edit], None).await.unwrap();
+    // Until it is indexed again, the edited message is scanned.
     assert_eq!(search("erledigt").await, vec![ids["de"]]);
     assert_eq!(search("überweisung").await, Vec::<i64>::new());
+    assert_eq!(store.index_for_search(100).await.unwrap(), 1);
+    assert_eq!(search("erledigt").await, vec![ids["de"]]);
+    assert_eq!(search("данке").await, vec![ids["de"]]);
+    assert_eq!(search("überweisung").await, Vec::<i64>::new());
+    assert_eq!(store.index_for_search(100).await.unwrap(), 0);
+
+    // Edited twice before the indexer comes back: indexed once, with the last text.
+    for text in ["zwischenstand eins", "endstand zwei"] {
+        let edit = Inbound {
+            change: Change::Edited { at: Utc::now() },
+            ..msg("de", "de", text)
+        };
+        ingestor.ingest("tg", vec![edit], None).await.unwrap();
+    }
+    assert_eq!(store.index_for_search(100).await.unwrap(), 1);
+    assert_eq!(search("endstand").await, vec![ids["de"]]);
+    assert_eq!(search("zwischenstand").await, Vec::<i64>::new());
+    assert_eq!(search("erledigt").await, Vec::<i64>::new());
 
     // A message edited before the indexer reached it is indexed with its new text.
     let r = ingestor

@@ -1,0 +1,194 @@
+//! The inbox at scale: BENCH_MESSAGES messages (1,000,000) in BENCH_CONVERSATIONS conversations
+//! (100,000) written through the ingest path and indexed for search, then the daemon binary on
+//! that database: p50/p99 of listing conversations and of searches over HTTP, and its memory.
+//!
+//! `cargo bench --bench scale` (about three minutes on two cores); without `--bench` (as in
+//! `cargo test --all-targets`) a small smoke run.
+
+#[path = "common/mod.rs"]
+#[allow(dead_code)]
+mod common;
+
+use common::{env, percentiles};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use switchboard::store::{Ingestor, Store};
+use switchboard_core::{Inbound, Sender};
+
+/// What customers of a wallet write, in their languages; `{n}` varies per message.
+const TEMPLATES: [&str; 10] = [
+    "Hi, my deposit of {n}.5 BTC has not arrived yet, tx 0x{h}",
+    "I forgot my password and cannot log in to my wallet",
+    "The transfer to 0x{h} failed with error {n}",
+    "我的充值还没有到账，交易哈希 0x{h}",
+    "Я не могу вывести {n} USDT, помогите пожалуйста",
+    "Meine Auszahlung von {n} ETH hängt seit Tagen",
+    "Is my account secure? Someone wrote to me asking for my recovery phrase",
+    "Thanks, it works now!",
+    "提现失败了，请帮我看看，订单号 {n}",
+    "지갑 주소를 바꾸고 싶어요 {n}",
+];
+
+fn text(n: usize) -> String {
+    let template = TEMPLATES[(n * 7919) % TEMPLATES.len()];
+    template
+        .replace("{n}", &n.to_string())
+        .replace("{h}", &format!("{:064x}", (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)))
+}
+
+fn main() {
+    let full = common::full_run();
+    let messages = env("BENCH_MESSAGES", if full { 1_000_000 } else { 2_000 });
+    let conversations = env("BENCH_CONVERSATIONS", if full { 100_000 } else { 200 }).max(1);
+    let rounds = if full { 200 } else { 5 };
+    common::runtime().block_on(async move {
+        let dir = tempfile::TempDir::new().unwrap();
+        let db = dir.path().join("scale.db");
+        let url = format!("sqlite://{}", db.display());
+        let data = dir.path().join("data");
+
+        // 1. The store, filled the way the daemon fills it.
+        let store = Store::open(&url, &data).await.unwrap();
+        let ingestor = Ingestor::start(store.clone());
+        let producers = 16;
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for p in 0..producers {
+            let ingestor = ingestor.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut n = p;
+                while n < messages {
+                    let mut batch = Vec::with_capacity(100);
+                    while batch.len() < 100 && n < messages {
+                        let thread = n % conversations;
+                        batch.push(Inbound::text(
+                            format!("thread-{thread}"),
+                            format!("msg-{n}"),
+                            Sender::new(format!("user-{thread}"), format!("Customer {thread}")),
+                            text(n),
+                        ));
+                        n += producers;
+                    }
+                    ingestor.ingest("scale", batch, None).await.unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let ingest = started.elapsed();
+        let started = Instant::now();
+        while store.index_for_search(20_000).await.unwrap() > 0 {}
+        let indexed = started.elapsed();
+        drop(ingestor);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        store.close().await;
+        let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        println!(
+            "scale: {messages} messages in {conversations} conversations: ingest {ingest:.1?} \
+             ({:.0} msg/s), search index {indexed:.1?}; database {} MB",
+            messages as f64 / ingest.as_secs_f64(),
+            size(&db) / 1_000_000
+        );
+
+        // 2. The daemon binary on it, as an operator runs it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = dir.path().join("switchboard.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[server]\nlisten = \"127.0.0.1:{port}\"\n[storage]\ndatabase_url = \"{url}\"\n\
+                 data_dir = \"{}\"\n",
+                data.display()
+            ),
+        )
+        .unwrap();
+        let bin = env!("CARGO_BIN_EXE_switchboard");
+        let out = Command::new(bin)
+            .args(["agent", "add", "--name", "Bench", "--email", "b@example.com", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        let mut daemon = Command::new(bin)
+            .args(["run", "--config"])
+            .arg(&config)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        let get = |path: String| {
+            let request = client
+                .get(format!("{base}{path}"))
+                .bearer_auth(&token)
+                .send();
+            async move {
+                let response = request.await.ok()?;
+                response
+                    .status()
+                    .is_success()
+                    .then_some(response)?
+                    .json::<serde_json::Value>()
+                    .await
+                    .ok()
+            }
+        };
+        let up = Instant::now();
+        while get("/api/v1/conversations?limit=1".into()).await.is_none() {
+            assert!(up.elapsed() < Duration::from_secs(60), "the daemon did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let second_page = {
+            let first = get("/api/v1/conversations?limit=50".into()).await.unwrap();
+            let cursor = first["next_cursor"].as_str().unwrap_or_default().to_owned();
+            format!("/api/v1/conversations?limit=50&cursor={cursor}")
+        };
+        let rare = format!("{:064x}", 4242u64.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let cases: Vec<(&str, String)> = vec![
+            ("list, first page", "/api/v1/conversations?limit=50".into()),
+            ("list, second page", second_page),
+            ("list, status=open", "/api/v1/conversations?limit=50&status=open".into()),
+            ("list, unassigned", "/api/v1/conversations?limit=50&assignee=none".into()),
+            ("search: common word", "/api/v1/conversations?limit=50&q=deposit".into()),
+            ("search: phrase", "/api/v1/conversations?limit=50&q=recovery%20phrase".into()),
+            ("search: Chinese 4 chars", format!("/api/v1/conversations?limit=50&q={}", "交易哈希")),
+            ("search: Chinese 2 chars", format!("/api/v1/conversations?limit=50&q={}", "提现")),
+            ("search: Cyrillic, other case", format!("/api/v1/conversations?limit=50&q={}", "ПОМОГИТЕ")),
+            ("search: a rare hash", format!("/api/v1/conversations?limit=50&q={}", &rare[20..40])),
+            ("search: a contact's name", "/api/v1/conversations?limit=50&q=Customer%2042421".into()),
+            ("search: no match", "/api/v1/conversations?limit=50&q=zzzqqqxxx".into()),
+        ];
+        for (name, path) in &cases {
+            let mut times = Vec::with_capacity(rounds);
+            let mut found = 0;
+            for _ in 0..rounds {
+                let t = Instant::now();
+                let page = get(path.clone()).await.expect(name);
+                times.push(t.elapsed());
+                found = page["conversations"].as_array().map_or(0, Vec::len);
+            }
+            println!("scale: {name:<30} {} ({found} on the page)", percentiles(times));
+        }
+        let status = std::fs::read_to_string(format!("/proc/{}/status", daemon.id())).unwrap_or_default();
+        let field = |key: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(key))
+                .map(|l| l[key.len()..].trim().to_owned())
+                .unwrap_or_default()
+        };
+        println!(
+            "scale: daemon memory after the queries: RSS {}, peak {}",
+            field("VmRSS:"),
+            field("VmHWM:")
+        );
+        daemon.kill().unwrap();
+        daemon.wait().unwrap();
+    });
+}
