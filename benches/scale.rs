@@ -19,7 +19,7 @@ use switchboard_core::{Inbound, Sender};
 const TEMPLATES: [&str; 10] = [
     "Hi, my deposit of {n}.5 BTC has not arrived yet, tx 0x{h}",
     "I forgot my password and cannot log in to my wallet",
-    "The transfer to 0x{h} failed with error {n}",
+    "The transfer to 0x{a} failed with error {n}",
     "我的充值还没有到账，交易哈希 0x{h}",
     "Я не могу вывести {n} USDT, помогите пожалуйста",
     "Meine Auszahlung von {n} ETH hängt seit Tagen",
@@ -29,11 +29,27 @@ const TEMPLATES: [&str; 10] = [
     "지갑 주소를 바꾸고 싶어요 {n}",
 ];
 
+/// 64 hex digits that differ for every `n` (a transaction hash).
+fn hash(n: usize) -> String {
+    (1..=4u64)
+        .map(|k| {
+            format!(
+                "{:016x}",
+                (n as u64 + k)
+                    .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                    .rotate_left(k as u32 * 13)
+            )
+        })
+        .collect()
+}
+
 fn text(n: usize) -> String {
     let template = TEMPLATES[(n * 7919) % TEMPLATES.len()];
+    let h = hash(n);
     template
         .replace("{n}", &n.to_string())
-        .replace("{h}", &format!("{:064x}", (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)))
+        .replace("{h}", &h)
+        .replace("{a}", &h[..40])
 }
 
 fn main() {
@@ -109,7 +125,15 @@ fn main() {
         .unwrap();
         let bin = env!("CARGO_BIN_EXE_switchboard");
         let out = Command::new(bin)
-            .args(["agent", "add", "--name", "Bench", "--email", "b@example.com", "--config"])
+            .args([
+                "agent",
+                "add",
+                "--name",
+                "Bench",
+                "--email",
+                "b@example.com",
+                "--config",
+            ])
             .arg(&config)
             .output()
             .unwrap();
@@ -141,7 +165,10 @@ fn main() {
         };
         let up = Instant::now();
         while get("/api/v1/conversations?limit=1".into()).await.is_none() {
-            assert!(up.elapsed() < Duration::from_secs(60), "the daemon did not start");
+            assert!(
+                up.elapsed() < Duration::from_secs(60),
+                "the daemon did not start"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let second_page = {
@@ -149,20 +176,54 @@ fn main() {
             let cursor = first["next_cursor"].as_str().unwrap_or_default().to_owned();
             format!("/api/v1/conversations?limit=50&cursor={cursor}")
         };
-        let rare = format!("{:064x}", 4242u64.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        // A message with a hash: the template is chosen by n * 7919 mod 10.
+        let with_hash = (0..messages.max(1))
+            .find(|n| n * 7919 % TEMPLATES.len() == 0 && *n > messages / 2)
+            .unwrap_or(0);
+        let rare = hash(with_hash);
         let cases: Vec<(&str, String)> = vec![
             ("list, first page", "/api/v1/conversations?limit=50".into()),
             ("list, second page", second_page),
-            ("list, status=open", "/api/v1/conversations?limit=50&status=open".into()),
-            ("list, unassigned", "/api/v1/conversations?limit=50&assignee=none".into()),
-            ("search: common word", "/api/v1/conversations?limit=50&q=deposit".into()),
-            ("search: phrase", "/api/v1/conversations?limit=50&q=recovery%20phrase".into()),
-            ("search: Chinese 4 chars", format!("/api/v1/conversations?limit=50&q={}", "交易哈希")),
-            ("search: Chinese 2 chars", format!("/api/v1/conversations?limit=50&q={}", "提现")),
-            ("search: Cyrillic, other case", format!("/api/v1/conversations?limit=50&q={}", "ПОМОГИТЕ")),
-            ("search: a rare hash", format!("/api/v1/conversations?limit=50&q={}", &rare[20..40])),
-            ("search: a contact's name", "/api/v1/conversations?limit=50&q=Customer%2042421".into()),
-            ("search: no match", "/api/v1/conversations?limit=50&q=zzzqqqxxx".into()),
+            (
+                "list, status=open",
+                "/api/v1/conversations?limit=50&status=open".into(),
+            ),
+            (
+                "list, unassigned",
+                "/api/v1/conversations?limit=50&assignee=none".into(),
+            ),
+            (
+                "search: common word",
+                "/api/v1/conversations?limit=50&q=deposit".into(),
+            ),
+            (
+                "search: phrase",
+                "/api/v1/conversations?limit=50&q=recovery%20phrase".into(),
+            ),
+            (
+                "search: Chinese 4 chars",
+                format!("/api/v1/conversations?limit=50&q={}", "交易哈希"),
+            ),
+            (
+                "search: Chinese 2 chars",
+                format!("/api/v1/conversations?limit=50&q={}", "提现"),
+            ),
+            (
+                "search: Cyrillic, other case",
+                format!("/api/v1/conversations?limit=50&q={}", "ПОМОГИТЕ"),
+            ),
+            (
+                "search: a rare hash",
+                format!("/api/v1/conversations?limit=50&q={}", &rare[20..40]),
+            ),
+            (
+                "search: a contact's name",
+                "/api/v1/conversations?limit=50&q=Customer%2042421".into(),
+            ),
+            (
+                "search: no match",
+                "/api/v1/conversations?limit=50&q=zzzqqqxxx".into(),
+            ),
         ];
         for (name, path) in &cases {
             let mut times = Vec::with_capacity(rounds);
@@ -173,9 +234,13 @@ fn main() {
                 times.push(t.elapsed());
                 found = page["conversations"].as_array().map_or(0, Vec::len);
             }
-            println!("scale: {name:<30} {} ({found} on the page)", percentiles(times));
+            println!(
+                "scale: {name:<30} {} ({found} on the page)",
+                percentiles(times)
+            );
         }
-        let status = std::fs::read_to_string(format!("/proc/{}/status", daemon.id())).unwrap_or_default();
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", daemon.id())).unwrap_or_default();
         let field = |key: &str| {
             status
                 .lines()

@@ -219,8 +219,9 @@ impl Store {
              OR c.id IN (SELECT m.conversation_id FROM messages m
                          WHERE m.id > (SELECT indexed_through FROM search_index_state WHERE id = 1)
                            AND m.text LIKE $5 ESCAPE '\\')
-             OR c.id IN (SELECT m.conversation_id FROM search_reindex r
-                         JOIN messages m ON m.id = r.message_id WHERE m.text LIKE $5 ESCAPE '\\')"
+             OR c.id IN (SELECT m.conversation_id FROM messages m
+                         WHERE m.id IN (SELECT message_id FROM search_reindex)
+                           AND m.text LIKE $5 ESCAPE '\\')"
         } else {
             "EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id
                      AND m.text LIKE $5 ESCAPE '\\')"
