@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// The ingest writer's page cache, in KiB.
+const WRITER_CACHE_KIB: u32 = 65_536;
+
 pub(super) async fn writer(store: Store, mut rx: mpsc::Receiver<Job>) {
     let mut caches = Caches::default();
     // One connection for all ingest: its page cache stays warm because no other connection
@@ -30,7 +33,18 @@ pub(super) async fn writer(store: Store, mut rx: mpsc::Receiver<Job>) {
         }
         if conn.is_none() {
             match store.pool.acquire().await {
-                Ok(c) => conn = Some(c),
+                Ok(mut c) => {
+                    // The writer's index pages are hot on every commit: a larger cache than the
+                    // readers' (a failure here only costs speed).
+                    let pragma = format!("PRAGMA cache_size = -{WRITER_CACHE_KIB}");
+                    if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(pragma))
+                        .execute(&mut *c)
+                        .await
+                    {
+                        tracing::warn!(error = %e, "ingest writer keeps the default page cache");
+                    }
+                    conn = Some(c)
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "ingest cannot get a database connection");
                     for job in jobs.drain(..) {
