@@ -123,8 +123,19 @@ fn main() {
             ),
         )
         .unwrap();
-        let bin = env!("CARGO_BIN_EXE_switchboard");
-        let out = Command::new(bin)
+        // The config file alone decides: the image's SWITCHBOARD_* variables would override it.
+        let switchboard = || {
+            let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+            for var in [
+                "SWITCHBOARD_LISTEN",
+                "SWITCHBOARD_DATABASE_URL",
+                "SWITCHBOARD_DATA_DIR",
+            ] {
+                command.env_remove(var);
+            }
+            command
+        };
+        let out = switchboard()
             .args([
                 "agent",
                 "add",
@@ -137,16 +148,24 @@ fn main() {
             .arg(&config)
             .output()
             .unwrap();
+        assert!(out.status.success(), "agent add: {out:?}");
         let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-        let mut daemon = Command::new(bin)
-            .args(["run", "--config"])
-            .arg(&config)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
+        assert!(!token.is_empty());
+        let mut daemon = Daemon(
+            switchboard()
+                .args(["run", "--config"])
+                .arg(&config)
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
         let base = format!("http://127.0.0.1:{port}");
-        let client = reqwest::Client::new();
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
         let get = |path: String| {
             let request = client
                 .get(format!("{base}{path}"))
@@ -169,6 +188,7 @@ fn main() {
                 up.elapsed() < Duration::from_secs(60),
                 "the daemon did not start"
             );
+            assert!(daemon.0.try_wait().unwrap().is_none(), "the daemon exited");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let second_page = {
@@ -240,7 +260,7 @@ fn main() {
             );
         }
         let status =
-            std::fs::read_to_string(format!("/proc/{}/status", daemon.id())).unwrap_or_default();
+            std::fs::read_to_string(format!("/proc/{}/status", daemon.0.id())).unwrap_or_default();
         let field = |key: &str| {
             status
                 .lines()
@@ -249,11 +269,21 @@ fn main() {
                 .unwrap_or_default()
         };
         println!(
-            "scale: daemon memory after the queries: RSS {}, peak {}",
+            "scale: daemon memory after the queries (it ingested nothing): RSS {}, peak {}",
             field("VmRSS:"),
             field("VmHWM:")
         );
-        daemon.kill().unwrap();
-        daemon.wait().unwrap();
+        drop(daemon);
     });
+}
+
+/// The daemon process, killed however the bench ends: a panic must not leave it running (its
+/// inherited output would keep a test runner's pipe open).
+struct Daemon(std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
