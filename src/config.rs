@@ -354,9 +354,11 @@ impl Config {
         }
         if self.storage.database_url.is_empty() {
             errors.push("storage.database_url: must not be empty".to_owned());
-        } else if !self.storage.database_url.starts_with("sqlite:") {
+        } else if !self.storage.database_url.starts_with("sqlite:")
+            && !crate::store::is_postgres(&self.storage.database_url)
+        {
             errors.push(format!(
-                "storage.database_url: unsupported scheme in {} (this build supports sqlite:)",
+                "storage.database_url: unsupported scheme in {} (sqlite:, postgres: or postgresql:)",
                 redact_url(&self.storage.database_url)
             ));
         }

@@ -1,18 +1,18 @@
 //! The normalized store: contacts, conversations, messages, attachments, agents and the outbox.
-//! All SQL of the daemon lives under this module. It is SQLite's dialect: connection options,
-//! WAL and checkpoint in `open` and `checkpoint`, and in the queries `BEGIN IMMEDIATE`,
-//! `json_each` bulk inserts, `INSERT OR IGNORE` and two-argument `MAX` (ingest and outbox).
+//! All SQL of the daemon lives under this module: `repo/` holds the queries, compiled once per
+//! backend by `sqlite.rs` (the embedded default) and `postgres.rs` (several daemons on one
+//! database), which also hold the few statements whose dialects differ. `Store` is the handle
+//! the rest of the daemon uses; it forwards each operation to its backend's repository.
 
-mod agents;
 mod files;
-mod inbox;
 mod ingest;
 mod lock;
 pub mod model;
 mod notes;
-mod outbox;
-mod search;
-mod threading;
+pub(crate) mod outbox;
+mod postgres;
+pub(crate) mod search;
+mod sqlite;
 mod verification;
 
 pub use files::FileStore;
@@ -26,14 +26,13 @@ pub(crate) use outbox::after_ms;
 pub use outbox::{OutboxFile, OutboxJob, RetryDecision};
 pub use verification::{CodeOutcome, PendingCode, Verification, new_code};
 
-use sqlx::SqlitePool;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::path::Path;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
-use tokio::sync::broadcast;
+use switchboard_core::Delivered;
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -67,17 +66,16 @@ impl StoreError {
     }
 }
 
-/// SQLite result codes (primary, the low byte of extended codes) that describe the database or
-/// its disk rather than the statement: BUSY, LOCKED, NOMEM, READONLY, IOERR, CORRUPT, FULL,
-/// CANTOPEN, PROTOCOL.
-const UNAVAILABLE_CODES: [i64; 9] = [5, 6, 7, 8, 10, 11, 13, 14, 15];
-
 fn db_unavailable(e: &sqlx::Error) -> bool {
     match e {
-        sqlx::Error::Database(d) => d
-            .code()
-            .and_then(|c| c.parse::<i64>().ok())
-            .is_some_and(|c| UNAVAILABLE_CODES.contains(&(c & 0xff))),
+        sqlx::Error::Database(d) => {
+            let Some(code) = d.code() else { return false };
+            if d.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some() {
+                postgres::unavailable_code(&code)
+            } else {
+                sqlite::unavailable_code(&code)
+            }
+        }
         sqlx::Error::Io(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
@@ -154,7 +152,7 @@ pub fn private_dir(dir: &Path) -> std::io::Result<()> {
 
 /// Creates the database file owner-only before SQLite opens it; SQLite gives its WAL and shared-
 /// memory files the database file's mode.
-fn private_file(path: &Path) -> std::io::Result<()> {
+pub(super) fn private_file(path: &Path) -> std::io::Result<()> {
     if path.as_os_str().is_empty() || path == Path::new(":memory:") || path.exists() {
         return Ok(());
     }
@@ -174,100 +172,20 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
-
-#[derive(Clone)]
-pub struct Store {
-    pool: SqlitePool,
+/// What every backend's repository shares with the daemon: the live event bus, the counters,
+/// the file store and the health of writes.
+pub struct Shared {
     files: FileStore,
     events: broadcast::Sender<Arc<Published>>,
     /// Bumped by every contact merge, so the ingest writer drops its cached identities.
-    merge_generation: Arc<AtomicU64>,
-    metrics: Arc<crate::metrics::Metrics>,
-    writes: Arc<WriteHealth>,
+    merge_generation: AtomicU64,
+    metrics: crate::metrics::Metrics,
+    writes: WriteHealth,
 }
 
-impl Store {
-    /// Opens (creating if needed) the database and the attachment directory, and migrates.
-    pub async fn open(database_url: &str, data_dir: &Path) -> Result<Self> {
-        let options = SqliteConnectOptions::from_str(database_url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // FULL: a commit is on disk when it returns. Group commit (see `ingest`) keeps that fast.
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            // 8 MiB of page cache for each reading connection (the ingest writer's own is
-            // larger, see `WRITER_CACHE_KIB`): eight connections of 64 MiB each made the daemon
-            // 1.3 GB large on a million messages.
-            .pragma("cache_size", "-8192")
-            // Reads through the page map instead of a syscall per page; mapped pages count in
-            // the daemon's resident memory, so the map is kept to the hot part of the file.
-            .pragma("mmap_size", "67108864")
-            // Group commits return hundreds of rows; a small buffer makes the SQLite thread
-            // stop and wait for the async side every few rows.
-            .row_buffer_size(1024)
-            .busy_timeout(Duration::from_secs(10));
-        if let Some(parent) = options.get_filename().parent()
-            && !parent.as_os_str().is_empty()
-        {
-            private_dir(parent)?;
-        }
-        private_file(options.get_filename())?;
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            // A connection whose COMMIT failed (disk full) may still count itself inside the
-            // transaction, and every later `begin` on it would fail: flush the queued rollback
-            // and close the connection if it is still in one, so the pool heals by itself.
-            .after_release(|conn, _| {
-                Box::pin(async move {
-                    use sqlx::Connection;
-                    conn.ping().await?;
-                    Ok(!conn.is_in_transaction())
-                })
-            })
-            .connect_with(options)
-            .await?;
-        MIGRATOR.run(&pool).await?;
-        let (events, _) = broadcast::channel(4096);
-        Ok(Self {
-            pool,
-            files: FileStore::new(data_dir)?,
-            events,
-            merge_generation: Arc::default(),
-            metrics: Arc::default(),
-            writes: Arc::default(),
-        })
-    }
-
-    pub fn files(&self) -> &FileStore {
-        &self.files
-    }
-
-    pub fn metrics(&self) -> &crate::metrics::Metrics {
-        &self.metrics
-    }
-
-    /// Replies waiting for delivery, per channel (scheduled or in flight).
-    pub async fn outbox_depth(&self) -> Result<Vec<(String, i64)>> {
-        Ok(sqlx::query_as(
-            "SELECT channel, COUNT(*) FROM outbox WHERE status IN ('scheduled', 'sending')
-             GROUP BY channel ORDER BY channel",
-        )
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Published>> {
-        self.events.subscribe()
-    }
-
+impl Shared {
     /// Publishes events built only when somebody listens: ingest stays cheap with no inbox open.
     /// Each is serialized here, once, however many live streams then send it.
-    /// Tells admins' live streams that an agent's reply was refused as unsafe.
-    pub fn announce_refusal(&self, refused: RefusedReply) {
-        self.emit(|| vec![Event::ReplyRefused(refused)]);
-    }
-
     pub(crate) fn emit(&self, build: impl FnOnce() -> Vec<Event>) {
         if self.events.receiver_count() > 0 {
             for event in build() {
@@ -283,95 +201,174 @@ impl Store {
             }
         }
     }
+}
 
-    /// Folds the WAL into the main file, so a stopped daemon leaves one self-contained database.
-    pub async fn checkpoint(&self) -> Result<()> {
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+/// Which database the store runs on.
+#[derive(Clone)]
+enum Backend {
+    Sqlite(sqlite::repo::Repo),
+    Postgres(postgres::repo::Repo),
+}
+
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+    shared: Arc<Shared>,
+}
+
+/// Whether `database_url` names a PostgreSQL server (else it is a SQLite file).
+pub fn is_postgres(database_url: &str) -> bool {
+    database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")
+}
+
+impl Store {
+    /// Opens (creating if needed) the database and the attachment directory, and migrates.
+    /// `postgres://` and `postgresql://` URLs open PostgreSQL; anything else is SQLite's.
+    pub async fn open(database_url: &str, data_dir: &Path) -> Result<Self> {
+        let (events, _) = broadcast::channel(4096);
+        let shared = Arc::new(Shared {
+            files: FileStore::new(data_dir)?,
+            events,
+            merge_generation: AtomicU64::default(),
+            metrics: Default::default(),
+            writes: WriteHealth::default(),
+        });
+        let backend = if is_postgres(database_url) {
+            let pool = postgres::open(database_url).await?;
+            Backend::Postgres(postgres::repo::Repo::new(pool, shared.clone()))
+        } else {
+            let pool = sqlite::open(database_url).await?;
+            Backend::Sqlite(sqlite::repo::Repo::new(pool, shared.clone()))
+        };
+        Ok(Self { backend, shared })
     }
 
-    pub async fn close(&self) {
-        self.pool.close().await;
+    /// "sqlite" or "postgres".
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    pub fn files(&self) -> &FileStore {
+        &self.shared.files
+    }
+
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.shared.metrics
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Published>> {
+        self.shared.events.subscribe()
+    }
+
+    /// Tells admins' live streams that an agent's reply was refused as unsafe.
+    pub fn announce_refusal(&self, refused: RefusedReply) {
+        self.shared.emit(|| vec![Event::ReplyRefused(refused)]);
     }
 
     pub fn writes(&self) -> &WriteHealth {
-        &self.writes
+        &self.shared.writes
     }
 
-    /// Ok while the database answers and takes writes. After a failed write it probes with a
-    /// small write of its own, so a store that healed (space freed) is seen as healthy again
-    /// even before the next real write.
-    pub async fn health(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        if let Some(error) = self.writes.failing() {
-            let probe = self.probe_write().await;
-            self.writes.record(&probe);
-            if probe.is_err() {
-                return Err(StoreError::Unavailable(error));
-            }
+    /// Starts the ingest writer task on this store's backend (see `ingest`).
+    fn spawn_ingest_writer(&self, jobs: mpsc::Receiver<ingest::Job>) {
+        match &self.backend {
+            Backend::Sqlite(r) => tokio::spawn(sqlite::repo::ingest::writer(r.clone(), jobs)),
+            Backend::Postgres(r) => tokio::spawn(postgres::repo::ingest::writer(r.clone(), jobs)),
+        };
+    }
+
+    /// Keeps the search index up to date until `shutdown` (see `repo/search.rs`).
+    pub async fn run_search_indexer(self, shutdown: CancellationToken) {
+        match self.backend {
+            Backend::Sqlite(r) => r.run_search_indexer(shutdown).await,
+            Backend::Postgres(r) => r.run_search_indexer(shutdown).await,
         }
-        Ok(())
     }
+}
 
-    async fn probe_write(&self) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query(
-            "INSERT INTO store_probe (id, at) VALUES (1, $1)
-             ON CONFLICT (id) DO UPDATE SET at = excluded.at",
-        )
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// A channel adapter's remembered route for `key` (opaque to the store).
-    pub async fn route(&self, channel: &str, key: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT target FROM channel_routes WHERE channel = $1 AND route_key = $2",
-        )
-        .bind(channel)
-        .bind(key)
-        .fetch_optional(&self.pool)
-        .await?)
-    }
-
-    pub async fn set_route(&self, channel: &str, key: &str, target: Option<&str>) -> Result<()> {
-        match target {
-            Some(target) => {
-                sqlx::query(
-                    "INSERT INTO channel_routes (channel, route_key, target, updated_at)
-                     VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (channel, route_key)
-                     DO UPDATE SET target = excluded.target, updated_at = excluded.updated_at",
-                )
-                .bind(channel)
-                .bind(key)
-                .bind(target)
-                .bind(now_ms())
-                .execute(&self.pool)
-                .await?;
-            }
-            None => {
-                sqlx::query("DELETE FROM channel_routes WHERE channel = $1 AND route_key = $2")
-                    .bind(channel)
-                    .bind(key)
-                    .execute(&self.pool)
-                    .await?;
-            }
+/// `Store`'s operations, each forwarded to the backend's `Repo` method of the same name
+/// (documented there, in `repo/`).
+macro_rules! forward {
+    ($( pub async fn $name:ident(&self $(, $arg:ident : $ty:ty)* $(,)?) -> $ret:ty; )*) => {
+        impl Store {
+            $(
+                #[allow(clippy::too_many_arguments)]
+                pub async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    match &self.backend {
+                        Backend::Sqlite(r) => r.$name($($arg),*).await,
+                        Backend::Postgres(r) => r.$name($($arg),*).await,
+                    }
+                }
+            )*
         }
-        Ok(())
-    }
+    };
+}
 
-    pub async fn cursor(&self, channel: &str) -> Result<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT cursor FROM channel_cursors WHERE channel = $1")
-                .bind(channel)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
-    }
+forward! {
+    // repo/misc.rs
+    pub async fn outbox_depth(&self) -> Result<Vec<(String, i64)>>;
+    pub async fn checkpoint(&self) -> Result<()>;
+    pub async fn close(&self) -> ();
+    pub async fn health(&self) -> Result<()>;
+    pub async fn route(&self, channel: &str, key: &str) -> Result<Option<String>>;
+    pub async fn set_route(&self, channel: &str, key: &str, target: Option<&str>) -> Result<()>;
+    pub async fn cursor(&self, channel: &str) -> Result<Option<String>>;
+    // repo/agents.rs
+    pub async fn create_agent(&self, name: &str, email: &str, role: Role) -> Result<(Agent, String)>;
+    pub async fn list_agents(&self) -> Result<Vec<Agent>>;
+    pub async fn agent(&self, id: i64) -> Result<Agent>;
+    pub async fn issue_token(&self, id_or_email: &str, revoke_others: bool) -> Result<(Agent, String, u64)>;
+    pub async fn restore_agent(&self, id_or_email: &str) -> Result<(Agent, String)>;
+    pub async fn revoke_agent(&self, id_or_email: &str) -> Result<Agent>;
+    pub async fn authenticate(&self, token: &str) -> Result<Option<Agent>>;
+    pub async fn revocation_mark(&self) -> Result<(i64, i64, i64)>;
+    // repo/inbox.rs
+    pub async fn list_conversations(&self, filter: &ConversationFilter) -> Result<(Vec<Conversation>, Option<(i64, i64)>)>;
+    pub async fn conversation(&self, id: i64) -> Result<Conversation>;
+    pub async fn update_conversation(&self, id: i64, patch: &ConversationPatch) -> Result<Conversation>;
+    pub async fn messages(&self, conversation_id: i64) -> Result<Vec<Message>>;
+    pub async fn messages_page(&self, conversation_id: i64, before: Option<i64>, limit: i64) -> Result<(Vec<Message>, Option<i64>)>;
+    pub async fn message(&self, id: i64) -> Result<Message>;
+    pub async fn attachment(&self, id: i64) -> Result<AttachmentFile>;
+    pub async fn contact(&self, id: i64) -> Result<Contact>;
+    pub async fn merge_contacts(&self, from: i64, into: i64) -> Result<Contact>;
+    // repo/notes.rs
+    pub async fn add_note(&self, conversation_id: i64, agent: &Agent, text: &str) -> Result<Note>;
+    pub async fn notes(&self, conversation_id: i64) -> Result<Vec<Note>>;
+    pub async fn canned_answers(&self, query: Option<&str>) -> Result<Vec<CannedAnswer>>;
+    pub async fn add_canned_answer(&self, agent: &Agent, shortcut: &str, title: &str, text: &str) -> Result<CannedAnswer>;
+    pub async fn update_canned_answer(&self, id: i64, shortcut: Option<&str>, title: Option<&str>, text: Option<&str>) -> Result<CannedAnswer>;
+    pub async fn delete_canned_answer(&self, id: i64) -> Result<()>;
+    // repo/search.rs
+    pub async fn index_for_search(&self, limit: i64) -> Result<u64>;
+    // repo/threading.rs
+    pub async fn find_thread(&self, channel: &str, sender_id: &str, message_ids: &[String], conversation_ids: &[i64]) -> Result<Option<String>>;
+    pub async fn participants(&self, conversation_id: i64) -> Result<Vec<String>>;
+    pub async fn set_participants(&self, conversation_id: i64, addresses: &[String]) -> Result<Vec<String>>;
+    pub async fn thread_exists(&self, channel: &str, thread_id: &str) -> Result<bool>;
+    pub async fn message_origin(&self, channel: &str, external_id: &str) -> Result<Option<(String, switchboard_core::Sender)>>;
+    pub async fn references(&self, conversation_id: i64, message_id: i64) -> Result<Vec<String>>;
+    pub async fn mark_failed(&self, channel: &str, external_id: &str, reason: &str) -> Result<bool>;
+    // repo/verification.rs
+    pub async fn create_verification(&self, conversation_id: i64, email: &str, code: &str, agent_id: i64) -> Result<Verification>;
+    pub async fn abandon_verification(&self, id: i64) -> Result<()>;
+    pub async fn latest_verification(&self, conversation_id: i64) -> Result<Option<Verification>>;
+    pub async fn pending_code(&self, channel: &str, thread_id: &str) -> Result<Option<PendingCode>>;
+    pub async fn record_code(&self, id: i64, outcome: CodeOutcome) -> Result<Verification>;
+    // repo/outbox.rs
+    pub async fn create_reply(&self, conversation_id: i64, agent: &Agent, text: &str, reply_to_message_id: Option<i64>, expiry: Duration) -> Result<Message>;
+    pub async fn create_auto_reply(&self, channel: &str, thread_id: &str, text: &str, expiry: Duration) -> Result<Message>;
+    pub async fn create_reply_with_files(&self, conversation_id: i64, agent: Option<&Agent>, text: &str, reply_to_message_id: Option<i64>, files: &[PreparedAttachment], expiry: Duration) -> Result<Message>;
+    pub async fn create_agent_reply(&self, conversation_id: i64, agent: &Agent, text: &str, reply_to_message_id: Option<i64>, files: &[PreparedAttachment], expiry: Duration, idempotency_key: Option<&str>) -> Result<Message>;
+    pub async fn claim_due(&self, limit: usize, lease: Duration) -> Result<Vec<OutboxJob>>;
+    pub async fn outbox_files(&self, message_id: i64) -> Result<Vec<OutboxFile>>;
+    pub async fn next_due_at(&self) -> Result<Option<i64>>;
+    pub async fn finish_attempt(&self, job: &OutboxJob, decision: &RetryDecision, delivered: &Delivered) -> Result<Message>;
+    pub async fn save_progress(&self, outbox_id: i64, delivered: &Delivered) -> Result<()>;
+    pub async fn recover_in_flight(&self) -> Result<u64>;
+    pub async fn retry_message(&self, message_id: i64, expiry: Duration) -> Result<Message>;
+    pub async fn cancel_message(&self, message_id: i64, by: &Agent) -> Result<Message>;
 }

@@ -278,3 +278,17 @@ pub struct ConversationPatch {
     pub priority: Option<Priority>,
     pub assignee_id: Option<Option<i64>>,
 }
+
+/// Where an attachment's bytes are, for download.
+#[derive(Debug, Clone)]
+pub struct AttachmentFile {
+    pub filename: String,
+    pub content_type: String,
+    pub sha256: Option<String>,
+    pub note: Option<String>,
+}
+
+/// A JSON array of strings kept in a text column; anything else reads as empty.
+pub(crate) fn string_list(json: &str) -> Vec<String> {
+    serde_json::from_str(json).unwrap_or_default()
+}

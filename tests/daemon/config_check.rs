@@ -231,7 +231,7 @@ fn a_database_password_is_never_printed() {
         "",
         &[(
             "SWITCHBOARD_DATABASE_URL",
-            "postgres://switchboard:hunter2-db-password@127.0.0.1/switchboard",
+            "mysql://switchboard:hunter2-db-password@127.0.0.1/switchboard",
         )],
     );
     assert_eq!(out.status.code(), Some(2));

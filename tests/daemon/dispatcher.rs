@@ -34,7 +34,7 @@ impl Rig {
 
 async fn rig(schedule: Vec<Duration>) -> Rig {
     let dir = TempDir::new().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let url = crate::postgres::database_url(dir.path());
     let store = Store::open(&url, &dir.path().join("data")).await.unwrap();
     let fake = FakeChannel::new("fake");
     let channels: HashMap<String, Arc<dyn Channel>> = [(

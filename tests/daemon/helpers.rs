@@ -131,7 +131,7 @@ pub fn test_config(dir: &TempDir, hook: &Webhook) -> Config {
     let mut config = Config::default();
     config.server.listen = "127.0.0.1:0".parse().unwrap();
     config.server.max_body_bytes = 64 * 1024;
-    config.storage.database_url = format!("sqlite://{}", dir.path().join("sb.db").display());
+    config.storage.database_url = crate::postgres::database_url(dir.path());
     config.storage.data_dir = dir.path().join("data");
     config.outbox.retry_schedule = vec![Duration::from_millis(200), Duration::from_millis(400)];
     config.channels = vec![ChannelConfig::Api(ApiChannelConfig {

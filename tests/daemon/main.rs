@@ -16,6 +16,7 @@ mod helpers;
 mod live;
 mod mail_servers;
 mod openapi;
+mod postgres;
 mod safety;
 mod security;
 mod store;

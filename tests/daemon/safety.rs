@@ -15,10 +15,12 @@ fn marked(text: &str) -> bool {
     text.contains("[seed phrase removed]")
 }
 
-/// Every file of the daemon's state: the database, its WAL and shared memory, attachments.
+/// Every file of the daemon's state: the database, its WAL and shared memory, attachments (on
+/// PostgreSQL: the server's WAL, which every commit reaches first, instead of the database).
 fn state_files(app: &TestApp) -> Vec<std::path::PathBuf> {
     let mut files = Vec::new();
     let mut dirs = vec![app.dir.path().to_path_buf()];
+    dirs.extend(crate::postgres::wal_dir());
     while let Some(dir) = dirs.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
@@ -35,7 +37,9 @@ fn state_files(app: &TestApp) -> Vec<std::path::PathBuf> {
 fn assert_nowhere_on_disk(app: &TestApp, needle: &str) {
     let files = state_files(app);
     assert!(
-        files.iter().any(|f| f.ends_with("sb.db-wal")),
+        files
+            .iter()
+            .any(|f| f.ends_with("sb.db-wal") || f.parent().is_some_and(|d| d.ends_with("pg_wal"))),
         "the WAL is checked too: {files:?}"
     );
     for file in files {

@@ -274,47 +274,58 @@ async fn a_token_from_before_sha256_still_works_and_is_upgraded() {
         .hash_password(secret.as_bytes(), &salt)
         .unwrap()
         .to_string();
-    let pool = sqlx::SqlitePool::connect(&app.config.storage.database_url)
+    // The same statements on either backend's pool.
+    macro_rules! with_pool {
+        ($url:expr, |$pool:ident| $body:block) => {
+            if crate::postgres::on_postgres() {
+                let $pool = sqlx::PgPool::connect($url).await.unwrap();
+                $body
+            } else {
+                let $pool = sqlx::SqlitePool::connect($url).await.unwrap();
+                $body
+            }
+        };
+    }
+    with_pool!(&app.config.storage.database_url, |pool| {
+        sqlx::query(
+            "INSERT INTO api_tokens (agent_id, prefix, token_hash, created_at) VALUES ($1, 'abcdefabcdef', $2, 0)",
+        )
+        .bind(agent.id)
+        .bind(hash)
+        .execute(&pool)
         .await
         .unwrap();
-    sqlx::query(
-        "INSERT INTO api_tokens (agent_id, prefix, token_hash, created_at) VALUES (?1, 'abcdefabcdef', ?2, 0)",
-    )
-    .bind(agent.id)
-    .bind(hash)
-    .execute(&pool)
-    .await
-    .unwrap();
-    let token = format!("sb_abcdefabcdef_{secret}");
-    let wrong = format!("sb_abcdefabcdef_{}", "bb".repeat(24));
-    assert_eq!(
-        call(&app, Some(&wrong), Method::GET, "/api/v1/me", None).await,
-        401
-    );
-    assert_eq!(
-        call(&app, Some(&token), Method::GET, "/api/v1/me", None).await,
-        200
-    );
-    let upgraded: Option<String> =
-        sqlx::query_scalar("SELECT token_sha256 FROM api_tokens WHERE prefix = 'abcdefabcdef'")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-    assert!(
-        upgraded.is_some_and(|h| h.len() == 64),
-        "the SHA-256 is filled in on first use"
-    );
-    assert_eq!(
-        call(&app, Some(&token), Method::GET, "/api/v1/me", None).await,
-        200
-    );
-    // New tokens never store an argon2 hash.
-    let kinds: Vec<String> =
-        sqlx::query_scalar("SELECT token_hash FROM api_tokens WHERE prefix <> 'abcdefabcdef'")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-    assert!(kinds.iter().all(|k| k == "sha256"), "{kinds:?}");
+        let token = format!("sb_abcdefabcdef_{secret}");
+        let wrong = format!("sb_abcdefabcdef_{}", "bb".repeat(24));
+        assert_eq!(
+            call(&app, Some(&wrong), Method::GET, "/api/v1/me", None).await,
+            401
+        );
+        assert_eq!(
+            call(&app, Some(&token), Method::GET, "/api/v1/me", None).await,
+            200
+        );
+        let upgraded: Option<String> =
+            sqlx::query_scalar("SELECT token_sha256 FROM api_tokens WHERE prefix = 'abcdefabcdef'")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert!(
+            upgraded.is_some_and(|h| h.len() == 64),
+            "the SHA-256 is filled in on first use"
+        );
+        assert_eq!(
+            call(&app, Some(&token), Method::GET, "/api/v1/me", None).await,
+            200
+        );
+        // New tokens never store an argon2 hash.
+        let kinds: Vec<String> =
+            sqlx::query_scalar("SELECT token_hash FROM api_tokens WHERE prefix <> 'abcdefabcdef'")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        assert!(kinds.iter().all(|k| k == "sha256"), "{kinds:?}");
+    });
 }
 
 #[tokio::test]

@@ -9,8 +9,14 @@ use tempfile::TempDir;
 
 async fn store() -> (Store, Ingestor, TempDir) {
     let dir = TempDir::new().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let url = crate::postgres::database_url(dir.path());
     let store = Store::open(&url, &dir.path().join("data")).await.unwrap();
+    let backend = if crate::postgres::on_postgres() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    assert_eq!(store.backend_name(), backend);
     let ingestor = Ingestor::start(store.clone());
     (store, ingestor, dir)
 }

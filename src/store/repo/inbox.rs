@@ -1,18 +1,10 @@
 //! What agents read and change: the inbox list, conversations, messages, contacts, and the
 //! conversation-level writes (status, assignment, merge).
 
-use super::{
-    AssigneeFilter, Attachment, Contact, ContactRef, Conversation, ConversationFilter,
-    ConversationPatch, DeliveryStatus, Direction, Event, Identity, Message, MessageSender,
-    Priority, Result, Revision, Status, Store, StoreError, VerifiedEmail, from_millis, now_ms,
-};
-use sqlx::SqliteConnection;
+use super::*;
 
-const CONVERSATION_COLUMNS: &str =
-    "c.id, c.channel, c.status, c.priority, c.subject, c.assignee_id,
-    c.created_at, c.last_message_at, c.contact_id, k.display_name AS contact_name, c.flags,
-    (SELECT json_group_array(v.email) FROM contact_verified_emails v
-        WHERE v.contact_id = c.contact_id) AS verified_emails";
+/// The columns of `ConversationRow`, from `conversations c JOIN contacts k`.
+const CONVERSATION_COLUMNS: &str = sql::CONVERSATION_COLUMNS;
 
 #[derive(sqlx::FromRow)]
 struct ConversationRow {
@@ -28,11 +20,6 @@ struct ConversationRow {
     contact_name: String,
     flags: String,
     verified_emails: String,
-}
-
-/// A JSON array of strings kept in a text column; anything else reads as empty.
-pub(crate) fn string_list(json: &str) -> Vec<String> {
-    serde_json::from_str(json).unwrap_or_default()
 }
 
 impl From<ConversationRow> for Conversation {
@@ -141,17 +128,8 @@ impl From<AttachmentRow> for Attachment {
     }
 }
 
-/// Where an attachment's bytes are, for download.
-#[derive(Debug, Clone)]
-pub struct AttachmentFile {
-    pub filename: String,
-    pub content_type: String,
-    pub sha256: Option<String>,
-    pub note: Option<String>,
-}
-
 /// One message with its attachments and revisions, inside any transaction.
-pub(crate) async fn message(conn: &mut SqliteConnection, id: i64) -> Result<Message> {
+pub(crate) async fn message(conn: &mut Conn, id: i64) -> Result<Message> {
     let sql = sqlx::AssertSqlSafe(format!("{MESSAGE_SELECT} WHERE m.id = $1"));
     let row: MessageRow = sqlx::query_as(sql)
         .bind(id)
@@ -185,7 +163,7 @@ fn revision((kind, text, at): (String, String, i64)) -> Revision {
     }
 }
 
-pub(crate) async fn conversation(conn: &mut SqliteConnection, id: i64) -> Result<Conversation> {
+pub(crate) async fn conversation(conn: &mut Conn, id: i64) -> Result<Conversation> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {CONVERSATION_COLUMNS} FROM conversations c JOIN contacts k ON k.id = c.contact_id
          WHERE c.id = $1"
@@ -197,7 +175,7 @@ pub(crate) async fn conversation(conn: &mut SqliteConnection, id: i64) -> Result
     row.map(Conversation::from).ok_or(StoreError::NotFound)
 }
 
-impl Store {
+impl Repo {
     /// The inbox, newest activity first, keyset-paginated on (last_message_at, id).
     pub async fn list_conversations(
         &self,
@@ -208,36 +186,27 @@ impl Store {
             Some(AssigneeFilter::Unassigned) => (true, None),
             Some(AssigneeFilter::Agent(id)) => (false, Some(id)),
         };
-        let like = filter.query.as_deref().map(super::contains_pattern);
-        let phrase = filter.query.as_deref().and_then(super::search::fts_query);
+        let like = filter.query.as_deref().map(crate::store::contains_pattern);
+        let phrase = filter.query.as_deref().and_then(search_param);
         // One or two characters the index cannot find (not East Asian) scan the messages.
         let in_messages = if phrase.is_some() {
-            // Messages the indexer has not reached, or must index again after an edit, are
-            // scanned: a search never misses one.
-            "c.id IN (SELECT m.conversation_id FROM messages_fts f JOIN messages m ON m.id = f.rowid
-                      WHERE messages_fts MATCH $9)
-             OR c.id IN (SELECT m.conversation_id FROM messages m
-                         WHERE m.id > (SELECT indexed_through FROM search_index_state WHERE id = 1)
-                           AND m.text LIKE $5 ESCAPE '\\')
-             OR c.id IN (SELECT m.conversation_id FROM messages m
-                         WHERE m.id IN (SELECT message_id FROM search_reindex)
-                           AND m.text LIKE $5 ESCAPE '\\')"
+            sql::IN_INDEXED_MESSAGES
         } else {
-            "EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id
-                     AND m.text LIKE $5 ESCAPE '\\')"
+            sql::SCAN_MESSAGES
         };
         let (cursor_at, cursor_id) = filter.cursor.unzip();
         let sql = sqlx::AssertSqlSafe(format!(
             "SELECT {CONVERSATION_COLUMNS} FROM conversations c JOIN contacts k ON k.id = c.contact_id
              WHERE ($1 IS NULL OR c.status = $1)
                AND ($2 IS NULL OR c.channel = $2)
-               AND ($3 = 0 OR c.assignee_id IS NULL)
+               AND (NOT $3 OR c.assignee_id IS NULL)
                AND ($4 IS NULL OR c.assignee_id = $4)
-               AND ($5 IS NULL OR c.subject LIKE $5 ESCAPE '\\' OR k.display_name LIKE $5 ESCAPE '\\'
-                    OR {in_messages})
+               AND ($5 IS NULL OR c.subject {like} $5 ESCAPE '\\'
+                    OR k.display_name {like} $5 ESCAPE '\\' OR {in_messages})
                AND ($6 IS NULL OR c.last_message_at < $6 OR (c.last_message_at = $6 AND c.id < $7))
              ORDER BY c.last_message_at DESC, c.id DESC
-             LIMIT $8"
+             LIMIT $8",
+            like = sql::ILIKE
         ));
         let limit = filter.limit.clamp(1, 200);
         let rows: Vec<ConversationRow> = sqlx::query_as(sql)
@@ -273,7 +242,7 @@ impl Store {
         id: i64,
         patch: &ConversationPatch,
     ) -> Result<Conversation> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = begin_write(&self.pool).await?;
         let before = conversation(&mut tx, id).await?;
         if let Some(Some(agent)) = patch.assignee_id {
             let exists: Option<i64> =
@@ -328,7 +297,7 @@ impl Store {
         // One more than asked tells whether an older page exists.
         let sql = sqlx::AssertSqlSafe(format!(
             "SELECT * FROM ({MESSAGE_SELECT} WHERE m.conversation_id = $1 AND m.id < $2
-                 ORDER BY m.id DESC LIMIT $3) ORDER BY id"
+                 ORDER BY m.id DESC LIMIT $3) AS page ORDER BY id"
         ));
         let mut rows: Vec<MessageRow> = sqlx::query_as(sql)
             .bind(conversation_id)
@@ -474,7 +443,7 @@ impl Store {
                 "a contact cannot be merged into itself".into(),
             ));
         }
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = begin_write(&self.pool).await?;
         for id in [from, into] {
             let merged: Option<Option<i64>> =
                 sqlx::query_scalar("SELECT merged_into FROM contacts WHERE id = $1")
@@ -499,10 +468,10 @@ impl Store {
             .await?;
         // Proofs move along; one the target already holds keeps its own (earlier) date.
         sqlx::query(
-            "INSERT OR IGNORE INTO contact_verified_emails
-                 (contact_id, email, verified_at, verification_id)
+            "INSERT INTO contact_verified_emails (contact_id, email, verified_at, verification_id)
              SELECT $2, email, verified_at, verification_id FROM contact_verified_emails
-             WHERE contact_id = $1",
+             WHERE contact_id = $1
+             ON CONFLICT DO NOTHING",
         )
         .bind(from)
         .bind(into)

@@ -4,7 +4,7 @@
 //! guessable entropy needs it). Tokens made before that carry an argon2 hash, verified once
 //! (a few at a time) and then given their SHA-256.
 
-use super::{Agent, Result, Role, Store, StoreError, from_millis, now_ms};
+use super::*;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordVerifier};
 
@@ -37,7 +37,7 @@ fn random_hex(bytes: usize) -> String {
     hex::encode(buf)
 }
 
-impl Store {
+impl Repo {
     /// Creates an agent and its first API token; the token is returned once and never stored.
     pub async fn create_agent(
         &self,
@@ -50,7 +50,7 @@ impl Store {
                 "an agent needs a name and an email address".into(),
             ));
         }
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = begin_write(&self.pool).await?;
         let row: AgentRow = sqlx::query_as(
             "INSERT INTO agents (name, email, role, created_at) VALUES ($1, $2, $3, $4)
              RETURNING id, name, email, role, created_at, disabled_at",
@@ -74,7 +74,7 @@ impl Store {
         Ok((row.into(), token))
     }
 
-    async fn add_token(&self, tx: &mut sqlx::SqliteConnection, agent_id: i64) -> Result<String> {
+    async fn add_token(&self, tx: &mut Conn, agent_id: i64) -> Result<String> {
         let prefix = random_hex(6);
         let secret = random_hex(24);
         let token = format!("sb_{prefix}_{secret}");
@@ -117,7 +117,7 @@ impl Store {
         id_or_email: &str,
         revoke_others: bool,
     ) -> Result<(Agent, String, u64)> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = begin_write(&self.pool).await?;
         let (id, disabled) = find_agent(&mut tx, id_or_email).await?;
         if disabled {
             return Err(StoreError::Conflict(format!(
@@ -143,7 +143,7 @@ impl Store {
 
     /// Enables a revoked agent again with a new token; its old tokens stay revoked.
     pub async fn restore_agent(&self, id_or_email: &str) -> Result<(Agent, String)> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = begin_write(&self.pool).await?;
         let (id, disabled) = find_agent(&mut tx, id_or_email).await?;
         if !disabled {
             return Err(StoreError::Conflict(format!(
@@ -161,7 +161,7 @@ impl Store {
 
     /// Disables the agent (found by id or email) and revokes all of its tokens.
     pub async fn revoke_agent(&self, id_or_email: &str) -> Result<Agent> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = begin_write(&self.pool).await?;
         let id: Option<i64> =
             sqlx::query_scalar("SELECT id FROM agents WHERE email = $1 OR CAST(id AS TEXT) = $1")
                 .bind(id_or_email)
@@ -270,7 +270,8 @@ impl Store {
         Ok(sqlx::query_as(
             "SELECT (SELECT COUNT(*) FROM api_tokens WHERE revoked_at IS NOT NULL),
                     (SELECT COALESCE(MAX(revoked_at), 0) FROM api_tokens),
-                    (SELECT COALESCE(SUM(disabled_at), 0) FROM agents WHERE disabled_at IS NOT NULL)",
+                    (SELECT CAST(COALESCE(SUM(disabled_at), 0) AS BIGINT) FROM agents
+                     WHERE disabled_at IS NOT NULL)",
         )
         .fetch_one(&self.pool)
         .await?)
@@ -284,7 +285,7 @@ fn token_digest(token: &str) -> String {
 }
 
 /// The agent's id and whether it is disabled, by id or email.
-async fn find_agent(conn: &mut sqlx::SqliteConnection, id_or_email: &str) -> Result<(i64, bool)> {
+async fn find_agent(conn: &mut Conn, id_or_email: &str) -> Result<(i64, bool)> {
     let found: Option<(i64, Option<i64>)> = sqlx::query_as(
         "SELECT id, disabled_at FROM agents WHERE email = $1 OR CAST(id AS TEXT) = $1",
     )

@@ -4,7 +4,7 @@ use super::*;
 
 /// The `message.created` event, built from what is at hand; only attachments need a read.
 pub(super) async fn created_event(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut Conn,
     id: i64,
     conversation_id: i64,
     identity: &IdentityInfo,

@@ -5,7 +5,7 @@ use super::*;
 /// An edit or delete: the earlier text becomes a revision, never overwritten.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn apply_change(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut Conn,
     group: &mut Group<'_>,
     channel: &str,
     item: &PreparedInbound,
@@ -93,7 +93,7 @@ pub(super) async fn apply_change(
 }
 
 pub(super) async fn insert_edited(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut Conn,
     channel: &str,
     conversation_id: i64,
     identity: &IdentityInfo,
@@ -126,7 +126,7 @@ pub(super) async fn insert_edited(
 }
 
 pub(super) async fn revise(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut Conn,
     message_id: i64,
     kind: &str,
     text: &str,

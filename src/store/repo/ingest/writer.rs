@@ -3,31 +3,21 @@
 
 use super::*;
 
-/// The ingest writer's page cache, in KiB.
-const WRITER_CACHE_KIB: u32 = 65_536;
-
 /// A connection for the writer alone, with its larger page cache. It is closed when the writer
 /// lets it go, never handed back to the pool: readers would keep that cache (eight of them made
 /// the daemon 1.3 GB large).
-async fn writer_connection(store: &Store) -> Result<PoolConnection<Sqlite>> {
+async fn writer_connection(store: &Repo) -> Result<PoolConnection<Db>> {
     let mut c = store.pool.acquire().await?;
     c.close_on_drop();
-    let pragma = format!("PRAGMA cache_size = -{WRITER_CACHE_KIB}");
-    if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(pragma))
-        .execute(&mut *c)
-        .await
-    {
-        // Only speed depends on it.
-        tracing::warn!(error = %e, "ingest writer keeps the default page cache");
-    }
+    prepare_writer(&mut c).await;
     Ok(c)
 }
 
-pub(super) async fn writer(store: Store, mut rx: mpsc::Receiver<Job>) {
+pub(in crate::store) async fn writer(store: Repo, mut rx: mpsc::Receiver<Job>) {
     let mut caches = Caches::default();
     // One connection for all ingest: its page cache stays warm because no other connection
     // writes in between (a pool would hand out connections whose caches another one staled).
-    let mut conn: Option<PoolConnection<Sqlite>> = None;
+    let mut conn: Option<PoolConnection<Db>> = None;
     let mut jobs = Vec::with_capacity(MAX_GROUP);
     while rx.recv_many(&mut jobs, MAX_GROUP).await > 0 {
         // Producers answered by the previous commit are still queueing their next batch: give
@@ -116,10 +106,10 @@ pub(super) async fn writer(store: Store, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
-pub(super) fn count(store: &Store, channel: &str, report: &IngestReport) {
+pub(super) fn count(store: &Repo, channel: &str, report: &IngestReport) {
     use crate::metrics::INBOUND;
     let n = |o: Outcome| report.items.iter().filter(|i| i.outcome == o).count() as u64;
-    let m = store.metrics();
+    let m = &store.metrics;
     m.add(INBOUND, channel, "created", n(Outcome::Created));
     m.add(INBOUND, channel, "updated", n(Outcome::Updated));
     m.add(INBOUND, channel, "duplicate", n(Outcome::Duplicate));
@@ -151,12 +141,12 @@ pub(super) struct Group<'a> {
 }
 
 pub(super) async fn commit_group(
-    store: &Store,
-    conn: &mut PoolConnection<Sqlite>,
+    store: &Repo,
+    conn: &mut PoolConnection<Db>,
     caches: &mut Caches,
     jobs: &[Job],
 ) -> Result<(Vec<IngestReport>, Vec<Event>)> {
-    let mut tx = sqlx::Connection::begin_with(&mut **conn, "BEGIN IMMEDIATE").await?;
+    let mut tx = begin_write_on(conn).await?;
     // Read under the write lock: a merge that committed before it is visible here.
     let generation = store.merge_generation.load(Ordering::Acquire);
     if generation != caches.generation {
@@ -246,14 +236,11 @@ pub(super) async fn commit_group(
         })
         .collect();
     if !participants.is_empty() {
-        sqlx::query(
-            "INSERT OR IGNORE INTO conversation_participants (conversation_id, address, created_at)
-             SELECT j.value ->> 0, j.value ->> 1, $2 FROM json_each($1) AS j",
-        )
-        .bind(to_json(&participants)?)
-        .bind(group.now)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(sql::ADD_PARTICIPANTS)
+            .bind(to_json(&participants)?)
+            .bind(group.now)
+            .execute(&mut *tx)
+            .await?;
     }
     let mut cursors: Vec<(&str, &str)> = Vec::new();
     for job in jobs {

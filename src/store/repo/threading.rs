@@ -1,7 +1,7 @@
 //! What threaded channels (email) need from the store: which conversation a reply belongs to,
 //! the ids an outbound message must reference, and bounces arriving after a delivery.
 
-use super::{Event, Result, Store, StoreError, inbox, now_ms};
+use super::*;
 
 /// How many of a conversation's latest external ids an outbound message references (plus the
 /// first): enough for any client to thread, short enough for a header.
@@ -9,7 +9,7 @@ const REFERENCES_TAIL: i64 = 9;
 /// The most people a reply is copied to.
 const MAX_CC: i64 = 20;
 
-impl Store {
+impl Repo {
     /// The thread of `channel` holding one of `message_ids` or being one of `conversation_ids`,
     /// but only a conversation `sender_id` belongs to (its contact owns that identity on this
     /// channel, or it is one of its participants): a stranger citing someone else's Message-ID
@@ -26,38 +26,23 @@ impl Store {
         }
         let ids = serde_json::to_string(message_ids).expect("strings serialize");
         let conversations = serde_json::to_string(conversation_ids).expect("ints serialize");
-        Ok(sqlx::query_scalar(
-            "SELECT c.external_thread_id FROM conversations c
-             WHERE c.channel = $1
-               AND (c.contact_id IN (SELECT i.contact_id FROM contact_identities i
-                                     WHERE i.channel = $1 AND i.external_id = $2)
-                    OR c.id IN (SELECT p.conversation_id FROM conversation_participants p
-                                WHERE p.address = $2))
-               AND (c.id IN (SELECT value FROM json_each($4))
-                    OR c.id IN (SELECT m.conversation_id FROM messages m
-                                WHERE m.channel = $1
-                                  AND m.external_id IN (SELECT value FROM json_each($3))))
-             ORDER BY c.last_message_at DESC, c.id DESC LIMIT 1",
-        )
-        .bind(channel)
-        .bind(sender_id)
-        .bind(ids)
-        .bind(conversations)
-        .fetch_optional(&self.pool)
-        .await?)
+        Ok(sqlx::query_scalar(sql::FIND_THREAD)
+            .bind(channel)
+            .bind(sender_id)
+            .bind(ids)
+            .bind(conversations)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     /// The people on a conversation besides its contact (email Cc), in the order they joined;
     /// at most `MAX_CC`, so a reply never turns into a mass mailing.
     pub async fn participants(&self, conversation_id: i64) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT address FROM conversation_participants WHERE conversation_id = $1
-             ORDER BY created_at, rowid LIMIT $2",
-        )
-        .bind(conversation_id)
-        .bind(MAX_CC)
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(sqlx::query_scalar(sql::PARTICIPANTS)
+            .bind(conversation_id)
+            .bind(MAX_CC)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// An agent's edit of who is copied on a conversation: `addresses` (already validated and
@@ -73,21 +58,18 @@ impl Store {
                 "participants: at most {MAX_CC}"
             )));
         }
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = begin_write(&self.pool).await?;
         inbox::conversation(&mut tx, conversation_id).await?;
         sqlx::query("DELETE FROM conversation_participants WHERE conversation_id = $1")
             .bind(conversation_id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "INSERT OR IGNORE INTO conversation_participants (conversation_id, address, created_at)
-             SELECT $1, j.value, $3 FROM json_each($2) AS j ORDER BY j.key",
-        )
-        .bind(conversation_id)
-        .bind(serde_json::to_string(addresses).expect("strings serialize"))
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(sql::SET_PARTICIPANTS)
+            .bind(conversation_id)
+            .bind(serde_json::to_string(addresses).expect("strings serialize"))
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         self.participants(conversation_id).await
     }
@@ -153,7 +135,7 @@ impl Store {
                  SELECT id, external_id FROM (
                      SELECT id, external_id FROM messages
                      WHERE conversation_id = $1 AND external_id IS NOT NULL AND id <> $2
-                     ORDER BY id DESC LIMIT $3))
+                     ORDER BY id DESC LIMIT $3) AS latest) AS refs
              ORDER BY id",
         )
         .bind(conversation_id)
@@ -171,7 +153,7 @@ impl Store {
         external_id: &str,
         reason: &str,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = begin_write(&self.pool).await?;
         let id: Option<i64> = sqlx::query_scalar(
             "SELECT id FROM messages
              WHERE channel = $1 AND external_id = $2 AND direction = 'outbound'",

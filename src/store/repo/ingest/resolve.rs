@@ -62,9 +62,9 @@ impl Caches {
 
 /// Resolves the group's unknown identities and conversations with a handful of statements:
 /// one lookup each, then the missing ones created in bulk. Ids are assigned here, under the
-/// write lock (`BEGIN IMMEDIATE`), so new contacts and identities link without a round trip each.
+/// write lock (`begin_write`), so new contacts and identities link without a round trip each.
 pub(super) async fn prefetch(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut Conn,
     caches: &mut Caches,
     jobs: &[Job],
     now: i64,
@@ -87,16 +87,10 @@ pub(super) async fn prefetch(
             #[sqlx(flatten)]
             info: IdentityInfo,
         }
-        let found: Vec<Found> = sqlx::query_as(
-            "SELECT i.id, i.channel, i.external_id, i.contact_id, c.display_name AS contact_name,
-                 i.display_name, i.username, i.language
-             FROM contact_identities i JOIN contacts c ON c.id = i.contact_id
-             WHERE (i.channel, i.external_id) IN
-                 (SELECT j.value ->> 0, j.value ->> 1 FROM json_each($1) AS j)",
-        )
-        .bind(to_json(&keys)?)
-        .fetch_all(&mut *conn)
-        .await?;
+        let found: Vec<Found> = sqlx::query_as(sql::FIND_IDENTITIES)
+            .bind(to_json(&keys)?)
+            .fetch_all(&mut *conn)
+            .await?;
         for row in found {
             let key = (Arc::from(row.channel.as_str()), row.external_id);
             if let Some((key, _)) = senders.remove_entry(&key) {
@@ -105,20 +99,15 @@ pub(super) async fn prefetch(
         }
     }
     if !senders.is_empty() {
-        let next_contact: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM contacts")
-            .fetch_one(&mut *conn)
-            .await?;
-        let next_identity: i64 =
-            sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM contact_identities")
-                .fetch_one(&mut *conn)
-                .await?;
+        let contact_ids = next_ids(conn, "contacts", senders.len()).await?;
+        let identity_ids = next_ids(conn, "contact_identities", senders.len()).await?;
         let mut contacts = Vec::with_capacity(senders.len());
         let mut identities = Vec::with_capacity(senders.len());
         for (n, (key, inbound)) in senders.into_iter().enumerate() {
             let sender = &inbound.sender;
             let info = IdentityInfo {
-                id: next_identity + n as i64,
-                contact_id: next_contact + n as i64,
+                id: identity_ids[n],
+                contact_id: contact_ids[n],
                 contact_name: sender_name(inbound).to_owned(),
                 display_name: sender.display_name.clone(),
                 username: sender.username.clone(),
@@ -136,25 +125,16 @@ pub(super) async fn prefetch(
             ]));
             caches.staged_identities.insert(key, info);
         }
-        sqlx::query(
-            "INSERT INTO contacts (id, display_name, created_at, updated_at)
-             SELECT j.value ->> 0, j.value ->> 1, $2, $2 FROM json_each($1) AS j",
-        )
-        .bind(to_json(&contacts)?)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-        sqlx::query(
-            "INSERT INTO contact_identities (id, contact_id, channel, external_id, display_name,
-                 username, language, created_at)
-             SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4,
-                 j.value ->> 5, j.value ->> 6, $2
-             FROM json_each($1) AS j",
-        )
-        .bind(to_json(&identities)?)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+        sqlx::query(sql::INSERT_CONTACTS)
+            .bind(to_json(&contacts)?)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(sql::INSERT_IDENTITIES)
+            .bind(to_json(&identities)?)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
     }
 
     let mut threads: HashMap<Key, &Inbound> = HashMap::new();
@@ -170,14 +150,10 @@ pub(super) async fn prefetch(
         return Ok(());
     }
     let keys: Vec<(&str, &str)> = threads.keys().map(|(c, t)| (&**c, t.as_str())).collect();
-    let found: Vec<(i64, String, String)> = sqlx::query_as(
-        "SELECT id, channel, external_thread_id FROM conversations
-         WHERE (channel, external_thread_id) IN
-             (SELECT j.value ->> 0, j.value ->> 1 FROM json_each($1) AS j)",
-    )
-    .bind(to_json(&keys)?)
-    .fetch_all(&mut *conn)
-    .await?;
+    let found: Vec<(i64, String, String)> = sqlx::query_as(sql::FIND_CONVERSATIONS)
+        .bind(to_json(&keys)?)
+        .fetch_all(&mut *conn)
+        .await?;
     for (id, channel, thread) in found {
         if let Some((key, _)) = threads.remove_entry(&(Arc::from(channel.as_str()), thread)) {
             caches.staged_conversations.insert(key, id);
@@ -186,12 +162,10 @@ pub(super) async fn prefetch(
     if threads.is_empty() {
         return Ok(());
     }
-    let next: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM conversations")
-        .fetch_one(&mut *conn)
-        .await?;
+    let ids = next_ids(conn, "conversations", threads.len()).await?;
     let mut rows = Vec::with_capacity(threads.len());
     for (n, (key, inbound)) in threads.into_iter().enumerate() {
-        let id = next + n as i64;
+        let id = ids[n];
         let identity_key: Key = (key.0.clone(), inbound.sender.id.clone());
         let contact_id = caches
             .identity(&identity_key)
@@ -208,24 +182,18 @@ pub(super) async fn prefetch(
         ]));
         caches.staged_conversations.insert(key, id);
     }
-    sqlx::query(
-        "INSERT INTO conversations (id, channel, external_thread_id, contact_id, subject, created_at,
-             updated_at, last_message_at)
-         SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, $2, $2,
-             j.value ->> 5
-         FROM json_each($1) AS j",
-    )
-    .bind(to_json(&rows)?)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
+    sqlx::query(sql::INSERT_CONVERSATIONS)
+        .bind(to_json(&rows)?)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
 /// The sender's identity (resolved by `prefetch`), refreshed when the platform shows a new
 /// name, username or language.
 pub(super) async fn resolve_identity(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut Conn,
     caches: &mut Caches,
     channel: &Arc<str>,
     inbound: &Inbound,

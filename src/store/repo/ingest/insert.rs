@@ -8,12 +8,9 @@ pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
 }
 
 /// Inserts every pending new message with one statement: the rows travel as one JSON array
-/// parameter (SQLite's `json_each`), so the statement is prepared once and reused, whatever the
+/// parameter (see `sql::INSERT_MESSAGES`), so the statement is prepared once and reused, whatever the
 /// group size. Already stored ones (same channel + external id) are reported as duplicates.
-pub(super) async fn flush_new(
-    conn: &mut sqlx::SqliteConnection,
-    group: &mut Group<'_>,
-) -> Result<()> {
+pub(super) async fn flush_new(conn: &mut Conn, group: &mut Group<'_>) -> Result<()> {
     if group.pending.is_empty() {
         return Ok(());
     }
@@ -37,19 +34,11 @@ pub(super) async fn flush_new(
         })
         .collect();
     let rows = serde_json::to_string(&rows).map_err(|e| StoreError::Invalid(e.to_string()))?;
-    // `WHERE true` keeps SQLite from reading ON CONFLICT as a join constraint.
-    let inserted: Vec<(i64, String, String)> = sqlx::query_as(
-        "INSERT INTO messages (conversation_id, channel, direction, sender_identity_id, sender_name,
-             text, html, external_id, reply_to_external_id, auto_generated, sent_at, created_at)
-         SELECT j.value ->> 0, j.value ->> 1, 'inbound', j.value ->> 2, j.value ->> 3, j.value ->> 4,
-             j.value ->> 5, j.value ->> 6, j.value ->> 7, j.value ->> 8, j.value ->> 9, $2
-         FROM json_each($1) AS j WHERE true
-         ON CONFLICT (channel, direction, external_id) DO NOTHING RETURNING id, channel, external_id",
-    )
-    .bind(rows)
-    .bind(group.now)
-    .fetch_all(&mut *conn)
-    .await?;
+    let inserted: Vec<(i64, String, String)> = sqlx::query_as(sql::INSERT_MESSAGES)
+        .bind(rows)
+        .bind(group.now)
+        .fetch_all(&mut *conn)
+        .await?;
     let mut created: HashMap<(String, String), i64> = inserted
         .into_iter()
         .map(|(id, channel, external)| ((channel, external), id))
@@ -91,25 +80,17 @@ pub(super) async fn flush_new(
 
 /// A customer who sent a wallet secret needs an agent now: the conversation turns urgent and
 /// carries the `secret_removed` mark (rare: one statement per group that has any).
-pub(super) async fn flag_conversations(
-    conn: &mut sqlx::SqliteConnection,
-    group: &mut Group<'_>,
-) -> Result<()> {
+pub(super) async fn flag_conversations(conn: &mut Conn, group: &mut Group<'_>) -> Result<()> {
     if group.flagged.is_empty() {
         return Ok(());
     }
     let mut ids: Vec<i64> = group.flagged.iter().map(|f| f.0).collect();
     ids.sort_unstable();
     ids.dedup();
-    sqlx::query(
-        "UPDATE conversations SET priority = 'urgent',
-             flags = CASE WHEN EXISTS (SELECT 1 FROM json_each(flags) f WHERE f.value = 'secret_removed')
-                 THEN flags ELSE json_insert(flags, '$[#]', 'secret_removed') END
-         WHERE id IN (SELECT j.value FROM json_each($1) AS j)",
-    )
-    .bind(to_json(&ids)?)
-    .execute(&mut *conn)
-    .await?;
+    sqlx::query(sql::FLAG_SECRET_REMOVED)
+        .bind(to_json(&ids)?)
+        .execute(&mut *conn)
+        .await?;
     // One warning per conversation and group, however many of its messages held a secret.
     let mut warned: Vec<i64> = Vec::new();
     for &(conversation_id, channel, item, expires_at) in &group.flagged {
@@ -128,9 +109,9 @@ pub(super) async fn flag_conversations(
             reply_to: None,
             files: &[],
         };
-        let id = crate::store::outbox::queue_outbound(conn, reply, group.now, expires_at).await?;
+        let id = outbox::queue_outbound(conn, reply, group.now, expires_at).await?;
         if group.listening {
-            let message = super::inbox::message(conn, id).await?;
+            let message = inbox::message(conn, id).await?;
             group.events.push(Event::MessageCreated(message));
         }
     }
@@ -139,41 +120,26 @@ pub(super) async fn flag_conversations(
 
 /// New customer activity moves conversations up the inbox and reopens resolved or snoozed ones:
 /// one statement for the whole group.
-pub(super) async fn touch_conversations(
-    conn: &mut sqlx::SqliteConnection,
-    group: &mut Group<'_>,
-) -> Result<()> {
+pub(super) async fn touch_conversations(conn: &mut Conn, group: &mut Group<'_>) -> Result<()> {
     if group.touched.is_empty() {
         return Ok(());
     }
     let touched: Vec<(i64, i64)> = group.touched.drain().collect();
     let touched =
         serde_json::to_string(&touched).map_err(|e| StoreError::Invalid(e.to_string()))?;
-    let rows: Vec<TouchedRow> = sqlx::query_as(
-        "UPDATE conversations SET
-             status = CASE WHEN status IN ('resolved', 'snoozed') THEN 'open' ELSE status END,
-             updated_at = $2,
-             last_message_at = MAX(last_message_at, t.at)
-         FROM (SELECT j.value ->> 0 AS id, j.value ->> 1 AS at FROM json_each($1) AS j) AS t
-         WHERE conversations.id = t.id
-         RETURNING id, channel, status, priority, flags, subject, assignee_id, created_at,
-             last_message_at, contact_id",
-    )
-    .bind(touched)
-    .bind(group.now)
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows: Vec<TouchedRow> = sqlx::query_as(sql::TOUCH_CONVERSATIONS)
+        .bind(touched)
+        .bind(group.now)
+        .fetch_all(&mut *conn)
+        .await?;
     if !group.listening {
         return Ok(());
     }
     let contacts: Vec<i64> = rows.iter().map(|r| r.contact_id).collect();
-    let verified: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT contact_id, email FROM contact_verified_emails
-         WHERE contact_id IN (SELECT j.value FROM json_each($1) AS j) ORDER BY verified_at",
-    )
-    .bind(to_json(&contacts)?)
-    .fetch_all(&mut *conn)
-    .await?;
+    let verified: Vec<(i64, String)> = sqlx::query_as(sql::VERIFIED_EMAILS_OF)
+        .bind(to_json(&contacts)?)
+        .fetch_all(&mut *conn)
+        .await?;
     for row in rows {
         let contact_name = match group.contact_names.get(&row.contact_id) {
             Some(name) => name.clone(),
@@ -189,7 +155,7 @@ pub(super) async fn touch_conversations(
             channel: row.channel,
             status: Status::parse(&row.status).unwrap_or(Status::Open),
             priority: Priority::parse(&row.priority).unwrap_or(Priority::Normal),
-            flags: inbox::string_list(&row.flags),
+            flags: string_list(&row.flags),
             subject: row.subject,
             contact: ContactRef {
                 id: row.contact_id,
@@ -223,7 +189,7 @@ pub(super) struct TouchedRow {
 }
 
 pub(in crate::store) async fn insert_attachments(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut Conn,
     message_id: i64,
     attachments: &[PreparedAttachment],
     now: i64,

@@ -5,39 +5,20 @@
 //! together: after a crash either both are there or neither, so the adapter re-fetches and nothing
 //! is lost or doubled.
 //!
-//! Here: the adapters' side (`Ingestor`: bounds, secret guard, one-time codes). `writer`: the
-//! group commit loop; `resolve`: identities, contacts and conversations; `insert`: new rows;
-//! `change`: edits and deletes; `events`: what a stored message announces.
+//! Here: the adapters' side (`Ingestor`: bounds, secret guard, one-time codes). The SQL is in
+//! `repo/ingest/`: `writer`, the group commit loop; `resolve`: identities, contacts and
+//! conversations; `insert`: new rows; `change`: edits and deletes; `events`: what a stored
+//! message announces.
 
-use super::{
-    Attachment, CodeOutcome, ContactRef, Conversation, Direction, Event, Message, MessageSender,
-    Priority, Result, Status, Store, StoreError, from_millis, inbox, now_ms,
-};
-use sqlx::Sqlite;
-use sqlx::pool::PoolConnection;
-use std::collections::HashMap;
+use super::{CodeOutcome, Result, Store, StoreError};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use switchboard_core::{AttachmentData, Change, Inbound};
 use tokio::sync::{mpsc, oneshot};
 
-mod change;
-mod events;
-mod insert;
-mod resolve;
-mod writer;
-
-use change::*;
-use events::*;
-pub(super) use insert::insert_attachments;
-use insert::*;
-use resolve::*;
-use writer::*;
-
 /// Most batches folded into one transaction: bounds the latency a single commit adds.
-const MAX_GROUP: usize = 512;
+pub(crate) const MAX_GROUP: usize = 512;
 /// How often the writer yields to let more batches arrive before it commits a group.
-const GATHER_YIELDS: usize = 16;
+pub(crate) const GATHER_YIELDS: usize = 16;
 
 /// An attachment whose bytes are already in the file store.
 #[derive(Debug, Clone)]
@@ -86,13 +67,14 @@ pub struct IngestReport {
     pub items: Vec<IngestItem>,
 }
 
-struct Job {
-    channel: Arc<str>,
+/// One adapter batch queued to the writer.
+pub(crate) struct Job {
+    pub(crate) channel: Arc<str>,
     /// When an automatic warning queued with this batch expires undelivered.
-    warning_expires_at: i64,
-    batch: Vec<PreparedInbound>,
-    cursor: Option<String>,
-    reply: oneshot::Sender<Result<IngestReport>>,
+    pub(crate) warning_expires_at: i64,
+    pub(crate) batch: Vec<PreparedInbound>,
+    pub(crate) cursor: Option<String>,
+    pub(crate) reply: oneshot::Sender<Result<IngestReport>>,
 }
 
 /// The handle adapters (through their sink) and the API channel ingest through.
@@ -127,7 +109,7 @@ impl Ingestor {
 
     pub fn with_guard(store: Store, guard: Guard) -> Self {
         let (jobs, rx) = mpsc::channel(4 * MAX_GROUP);
-        tokio::spawn(writer(store.clone(), rx));
+        store.spawn_ingest_writer(rx);
         Self {
             store,
             jobs,
@@ -168,7 +150,7 @@ impl Ingestor {
             for a in attachments {
                 let (size, sha256, note) = match a.data {
                     AttachmentData::Bytes(bytes) => {
-                        let sha = self.store.files.put(&bytes).await?;
+                        let sha = self.store.files().put(&bytes).await?;
                         (Some(bytes.len() as i64), Some(sha), None)
                     }
                     AttachmentData::Missing { note, size } => {

@@ -1,0 +1,248 @@
+//! The scale-out backend: PostgreSQL, shared by several daemons. Connection setup and the
+//! statements PostgreSQL's dialect says differently (`jsonb` bulk rows, sequences, trigram
+//! search); the rest of the SQL is shared with SQLite in `repo/`, compiled here with
+//! `Db = Postgres`.
+//!
+//! Writes keep SQLite's model, one writer at a time: every write transaction first takes one
+//! transaction-scoped advisory lock. The daemons' code was written for that guarantee (read,
+//! then write in the same transaction), group commit keeps it cheap, and reads never wait.
+
+use super::Result;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Pool, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub(super) type Db = sqlx::Postgres;
+pub(super) type Conn = sqlx::PgConnection;
+
+// Compiled once per backend on purpose: the same queries over this backend's `Db`.
+#[allow(clippy::duplicate_mod)]
+#[path = "repo/mod.rs"]
+pub(super) mod repo;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The advisory lock every write transaction holds ("SBWRITE0" as a number).
+const WRITE_LOCK: i64 = 0x5342_5752_4954_4530;
+
+pub(super) async fn open(database_url: &str) -> Result<Pool<Db>> {
+    let options = PgConnectOptions::from_str(database_url)?
+        .application_name("switchboard")
+        // A statement stuck behind a lock or a slow disk fails (503) instead of hanging the
+        // request; the group commit of a large backlog stays well inside it.
+        .options([("statement_timeout", "30s"), ("lock_timeout", "20s")]);
+    let pool = PgPoolOptions::new()
+        .max_connections(10)
+        .acquire_timeout(Duration::from_secs(10))
+        // A connection left inside a transaction (a COMMIT that failed) is closed, not reused.
+        .after_release(|conn, _| {
+            Box::pin(async move {
+                use sqlx::Connection;
+                Ok(!conn.is_in_transaction())
+            })
+        })
+        .connect_with(options)
+        .await?;
+    MIGRATOR.run(&pool).await?;
+    Ok(pool)
+}
+
+async fn lock_writes(conn: &mut Conn) -> sqlx::Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(WRITE_LOCK)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A transaction holding the write lock (see the module's comment) until it ends.
+pub(super) async fn begin_write(pool: &Pool<Db>) -> sqlx::Result<Transaction<'static, Db>> {
+    let mut tx = pool.begin().await?;
+    lock_writes(&mut tx).await?;
+    Ok(tx)
+}
+
+pub(super) async fn begin_write_on(conn: &mut Conn) -> sqlx::Result<Transaction<'_, Db>> {
+    let mut tx = sqlx::Connection::begin(conn).await?;
+    lock_writes(&mut tx).await?;
+    Ok(tx)
+}
+
+/// Ids for `n` new rows of `table` from its identity sequence, in one round trip.
+pub(super) async fn next_ids(conn: &mut Conn, table: &str, n: usize) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar(
+        "SELECT nextval(pg_get_serial_sequence($1, 'id')) FROM generate_series(1, $2)",
+    )
+    .bind(table)
+    .bind(n as i64)
+    .fetch_all(conn)
+    .await
+}
+
+/// Nothing to fold: PostgreSQL's WAL is its own business.
+pub(super) async fn checkpoint(_pool: &Pool<Db>) -> sqlx::Result<()> {
+    Ok(())
+}
+
+pub(super) async fn prepare_writer(_conn: &mut Conn) {}
+
+/// SQLSTATEs that describe the server or its disk rather than the statement: connection
+/// exceptions (08), insufficient resources such as a full disk (53), operator intervention such
+/// as a shutdown (57P), system errors (58), a standby that cannot write (25006), and lock or
+/// serialization failures a retry may get past.
+pub(super) fn unavailable_code(code: &str) -> bool {
+    ["08", "53", "57P", "58"]
+        .iter()
+        .any(|class| code.starts_with(class))
+        || ["25006", "40001", "40P01", "55P03", "57014"].contains(&code)
+}
+
+/// The statements whose text differs between the backends. Rows travel as one JSON array
+/// parameter (`jsonb_array_elements`), so each statement is prepared once whatever the
+/// number of rows; `->>` gives text, cast to the column's type.
+pub(super) mod sql {
+    pub const FIND_IDENTITIES: &str =
+        "SELECT i.id, i.channel, i.external_id, i.contact_id, c.display_name AS contact_name,
+             i.display_name, i.username, i.language
+         FROM contact_identities i JOIN contacts c ON c.id = i.contact_id
+         WHERE (i.channel, i.external_id) IN
+             (SELECT j.value ->> 0, j.value ->> 1 FROM jsonb_array_elements($1::jsonb) AS j)";
+
+    pub const INSERT_CONTACTS: &str =
+        "INSERT INTO contacts (id, display_name, created_at, updated_at)
+         SELECT (j.value ->> 0)::bigint, j.value ->> 1, $2, $2
+         FROM jsonb_array_elements($1::jsonb) AS j";
+
+    pub const INSERT_IDENTITIES: &str =
+        "INSERT INTO contact_identities (id, contact_id, channel, external_id, display_name,
+             username, language, created_at)
+         SELECT (j.value ->> 0)::bigint, (j.value ->> 1)::bigint, j.value ->> 2, j.value ->> 3,
+             j.value ->> 4, j.value ->> 5, j.value ->> 6, $2
+         FROM jsonb_array_elements($1::jsonb) AS j";
+
+    pub const FIND_CONVERSATIONS: &str = "SELECT id, channel, external_thread_id FROM conversations
+         WHERE (channel, external_thread_id) IN
+             (SELECT j.value ->> 0, j.value ->> 1 FROM jsonb_array_elements($1::jsonb) AS j)";
+
+    pub const INSERT_CONVERSATIONS: &str =
+        "INSERT INTO conversations (id, channel, external_thread_id, contact_id, subject, created_at,
+             updated_at, last_message_at)
+         SELECT (j.value ->> 0)::bigint, j.value ->> 1, j.value ->> 2, (j.value ->> 3)::bigint,
+             j.value ->> 4, $2, $2, (j.value ->> 5)::bigint
+         FROM jsonb_array_elements($1::jsonb) AS j";
+
+    pub const INSERT_MESSAGES: &str =
+        "INSERT INTO messages (conversation_id, channel, direction, sender_identity_id, sender_name,
+             text, html, external_id, reply_to_external_id, auto_generated, sent_at, created_at)
+         SELECT (j.value ->> 0)::bigint, j.value ->> 1, 'inbound', (j.value ->> 2)::bigint,
+             j.value ->> 3, j.value ->> 4, j.value ->> 5, j.value ->> 6, j.value ->> 7,
+             (j.value ->> 8)::boolean, (j.value ->> 9)::bigint, $2
+         FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS j (value, n) ORDER BY j.n
+         ON CONFLICT (channel, direction, external_id) DO NOTHING RETURNING id, channel, external_id";
+
+    pub const FLAG_SECRET_REMOVED: &str = "UPDATE conversations SET priority = 'urgent',
+             flags = CASE WHEN flags::jsonb @> '[\"secret_removed\"]' THEN flags
+                 ELSE (flags::jsonb || '[\"secret_removed\"]'::jsonb)::text END
+         WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)";
+
+    pub const TOUCH_CONVERSATIONS: &str = "UPDATE conversations SET
+             status = CASE WHEN status IN ('resolved', 'snoozed') THEN 'open' ELSE status END,
+             updated_at = $2,
+             last_message_at = GREATEST(last_message_at, t.at)
+         FROM (SELECT (j.value ->> 0)::bigint AS id, (j.value ->> 1)::bigint AS at
+               FROM jsonb_array_elements($1::jsonb) AS j) AS t
+         WHERE conversations.id = t.id
+         RETURNING conversations.id, channel, status, priority, flags, subject, assignee_id,
+             created_at, last_message_at, contact_id";
+
+    pub const VERIFIED_EMAILS_OF: &str = "SELECT contact_id, email FROM contact_verified_emails
+         WHERE contact_id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)
+         ORDER BY verified_at";
+
+    pub const ADD_PARTICIPANTS: &str =
+        "INSERT INTO conversation_participants (conversation_id, address, created_at)
+         SELECT (j.value ->> 0)::bigint, j.value ->> 1, $2
+         FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS j (value, n) ORDER BY j.n
+         ON CONFLICT DO NOTHING";
+
+    pub const SET_PARTICIPANTS: &str =
+        "INSERT INTO conversation_participants (conversation_id, address, created_at)
+         SELECT $1, j.value, $3 FROM jsonb_array_elements_text($2::jsonb) WITH ORDINALITY AS j (value, n)
+         ORDER BY j.n ON CONFLICT DO NOTHING";
+
+    /// In the order they joined (`seq`: the order of insertion).
+    pub const PARTICIPANTS: &str = "SELECT address FROM conversation_participants
+         WHERE conversation_id = $1 ORDER BY created_at, seq LIMIT $2";
+
+    pub const FIND_THREAD: &str = "SELECT c.external_thread_id FROM conversations c
+         WHERE c.channel = $1
+           AND (c.contact_id IN (SELECT i.contact_id FROM contact_identities i
+                                 WHERE i.channel = $1 AND i.external_id = $2)
+                OR c.id IN (SELECT p.conversation_id FROM conversation_participants p
+                            WHERE p.address = $2))
+           AND (c.id IN (SELECT jsonb_array_elements_text($4::jsonb)::bigint)
+                OR c.id IN (SELECT m.conversation_id FROM messages m
+                            WHERE m.channel = $1
+                              AND m.external_id IN (SELECT jsonb_array_elements_text($3::jsonb))))
+         ORDER BY c.last_message_at DESC, c.id DESC LIMIT 1";
+
+    /// A conversation row's columns (`conversations c JOIN contacts k`), with the contact's
+    /// verified emails as a JSON array.
+    pub const CONVERSATION_COLUMNS: &str = "c.id, c.channel, c.status, c.priority, c.subject,
+         c.assignee_id, c.created_at, c.last_message_at, c.contact_id,
+         k.display_name AS contact_name, c.flags,
+         (SELECT COALESCE(json_agg(v.email ORDER BY v.verified_at), '[]')::text
+             FROM contact_verified_emails v WHERE v.contact_id = c.contact_id) AS verified_emails";
+
+    /// A search for one or two characters the index cannot find: a scan of the messages.
+    pub const SCAN_MESSAGES: &str =
+        "EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id
+         AND m.text ILIKE $5 ESCAPE '\\')";
+
+    /// `$1`: JSON `[[message_id, folded text, pairs], ...]`.
+    pub const INDEX_MESSAGES: &str = "INSERT INTO message_search (message_id, text, pairs)
+         SELECT (j.value ->> 0)::bigint, j.value ->> 1, j.value ->> 2
+         FROM jsonb_array_elements($1::jsonb) AS j
+         ON CONFLICT (message_id) DO UPDATE SET text = excluded.text, pairs = excluded.pairs";
+
+    /// Case-insensitive `LIKE` in the database's locale.
+    pub const ILIKE: &str = "ILIKE";
+
+    /// Conversations with a message matching the search (`$9`: the pattern in the index's
+    /// folded form, `$5`: the `LIKE` pattern). The trigram index answers both columns' `LIKE`;
+    /// messages not indexed yet are scanned, as on SQLite.
+    pub const IN_INDEXED_MESSAGES: &str = "c.id IN (SELECT m.conversation_id FROM message_search f
+                  JOIN messages m ON m.id = f.message_id
+                  WHERE f.text LIKE $9 ESCAPE '\\' OR f.pairs LIKE $9 ESCAPE '\\')
+         OR c.id IN (SELECT m.conversation_id FROM messages m
+                     WHERE m.id > (SELECT indexed_through FROM search_index_state WHERE id = 1)
+                       AND m.text ILIKE $5 ESCAPE '\\')
+         OR c.id IN (SELECT m.conversation_id FROM messages m
+                     WHERE m.id IN (SELECT message_id FROM search_reindex)
+                       AND m.text ILIKE $5 ESCAPE '\\')";
+}
+
+/// What is indexed for a message: its text case-folded here (the same folding whatever the
+/// database's locale), and its two-character East Asian runs, each after a U+0001 so that a
+/// pattern of one pair matches only a whole pair, and no longer pattern matches in them.
+pub(super) fn search_row(id: i64, text: &str) -> serde_json::Value {
+    let pairs: String = super::search::pairs(text)
+        .split_terminator(' ')
+        .flat_map(|pair| std::iter::once('\u{1}').chain(pair.chars()))
+        .collect();
+    serde_json::json!([id, text.to_lowercase(), pairs])
+}
+
+/// `$9` of a search: a `LIKE` pattern of the folded query (two East Asian characters: of the
+/// pair); `None` when only a scan finds the query.
+pub(super) fn search_param(query: &str) -> Option<String> {
+    super::search::fts_query(query)?;
+    let folded = query.to_lowercase();
+    let pattern = super::contains_pattern(&folded);
+    Some(if folded.chars().count() == 2 {
+        pattern.replacen('%', "%\u{1}", 1)
+    } else {
+        pattern
+    })
+}

@@ -1,0 +1,49 @@
+//! The store's SQL, written once and compiled once per backend: `sqlite.rs` and `postgres.rs`
+//! each include this module with their own `Db` (and `Conn`), so every query here runs on both.
+//! What the two dialects say differently is in those two files (`sql::*`, `begin_write`,
+//! `next_ids`, search rows); nothing here names a backend.
+
+pub(super) use super::{
+    Conn, Db, begin_write, begin_write_on, checkpoint, next_ids, prepare_writer, search_param,
+    search_row, sql,
+};
+pub(super) use crate::store::{
+    Agent, AssigneeFilter, Attachment, AttachmentFile, CannedAnswer, CodeOutcome, Contact,
+    ContactRef, Conversation, ConversationFilter, ConversationPatch, DeliveryStatus, Direction,
+    Event, Identity, Message, MessageSender, Note, OutboxFile, OutboxJob, PendingCode,
+    PreparedAttachment, Priority, Result, RetryDecision, Revision, Role, Shared, Status,
+    StoreError, Verification, VerifiedEmail, from_millis, now_ms, string_list,
+};
+use std::sync::Arc;
+
+mod agents;
+pub(in crate::store) mod inbox;
+pub(in crate::store) mod ingest;
+mod misc;
+mod notes;
+pub(in crate::store) mod outbox;
+mod search;
+mod threading;
+mod verification;
+
+/// The queries of one backend over its pool; the daemon-wide state (events, metrics, files)
+/// is shared with the `Store` that holds it.
+#[derive(Clone)]
+pub struct Repo {
+    pub(super) pool: sqlx::Pool<Db>,
+    shared: Arc<Shared>,
+}
+
+impl Repo {
+    pub(in crate::store) fn new(pool: sqlx::Pool<Db>, shared: Arc<Shared>) -> Self {
+        Self { pool, shared }
+    }
+}
+
+impl std::ops::Deref for Repo {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
+}
