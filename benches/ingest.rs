@@ -4,7 +4,8 @@
 //! `cargo bench --bench ingest` (env: BENCH_MESSAGES, BENCH_PRODUCERS, BENCH_CONVERSATIONS,
 //! BENCH_BATCH) prints messages/second and p50/p99 latency of one `ingest` call. The search
 //! indexer runs beside it as in the daemon (`BENCH_INDEXER=0` leaves it out); how long it needs
-//! after the last message to have indexed everything is printed too.
+//! after the last message to have indexed everything is printed too. `BENCH_DATABASE_URL` runs
+//! it on another database instead, e.g. an empty PostgreSQL one (`postgres://...`).
 
 #[path = "common/mod.rs"]
 #[allow(dead_code)]
@@ -23,7 +24,8 @@ fn main() {
     let batch = env("BENCH_BATCH", 1).max(1);
     common::runtime().block_on(async {
         let dir = tempfile::TempDir::new().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+        let url = std::env::var("BENCH_DATABASE_URL")
+            .unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("bench.db").display()));
         let store = Store::open(&url, &dir.path().join("data")).await.unwrap();
         let ingestor = Ingestor::start(store.clone());
         let stop_indexer = tokio_util::sync::CancellationToken::new();

@@ -11,6 +11,10 @@ need=()
 [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
 /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || need+=(python3-aiosmtpd)
 command -v openssl >/dev/null || need+=(openssl)
+# The integration suite runs a second time on a real PostgreSQL server that the tests start
+# themselves (tests/servers/postgres.sh: initdb + pg_ctl into a temp dir, as the `postgres`
+# user the package creates); the packaged cluster is never started.
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
 if ((${#need[@]})); then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -71,6 +75,8 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 cargo test --workspace --all-targets --locked 2>&1 | tee "$log" || status=$?
+# The same integration suite on the PostgreSQL backend (no rebuild: the binary is the one above).
+SWITCHBOARD_TEST_BACKEND=postgres cargo test --locked --test daemon 2>&1 | tee -a "$log" || status=$?
 # --- API contract (schemathesis) ---
 # The OpenAPI document against the real daemon: schemathesis (PyPI, for the `python3` on PATH)
 # generates requests for every documented operation but the endless event stream, and fails on
