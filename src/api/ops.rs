@@ -38,6 +38,8 @@ pub enum ChannelRunState {
     Running,
     /// The inbound loop failed and is waiting to restart.
     Failing,
+    /// Another daemon on the database runs the inbound loop; this one takes over if it stops.
+    Standby,
     Stopped,
 }
 
@@ -59,6 +61,7 @@ impl From<ChannelHealth> for ChannelReport {
             state: match health.state {
                 ChannelState::Running => ChannelRunState::Running,
                 ChannelState::Failing => ChannelRunState::Failing,
+                ChannelState::Standby => ChannelRunState::Standby,
                 ChannelState::Stopped => ChannelRunState::Stopped,
             },
             last_error: health.last_error,
@@ -174,14 +177,14 @@ pub async fn metrics(
     }
     let health = state.health.lock().unwrap().clone();
     for (channel, h) in &health {
-        let up = if h.state == ChannelState::Running {
+        let up = if matches!(h.state, ChannelState::Running | ChannelState::Standby) {
             1.0
         } else {
             0.0
         };
         gauges.push((
             "switchboard_channel_up",
-            "1 while the channel's inbound loop runs, 0 while it fails or stopped.",
+            "1 while the channel's inbound loop runs (here or, on standby, on another daemon), 0 while it fails or stopped.",
             format!("{{channel=\"{}\"}}", escape(channel)),
             up,
         ));

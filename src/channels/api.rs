@@ -106,6 +106,10 @@ impl Channel for ApiChannel {
         "api"
     }
 
+    fn exclusive_inbound(&self) -> bool {
+        false
+    }
+
     async fn run(
         &self,
         _sink: Arc<dyn InboundSink>,

@@ -190,6 +190,9 @@ pub enum ChannelState {
     Running,
     /// The inbound loop failed and is waiting to restart.
     Failing,
+    /// Another daemon on the same database runs this channel's inbound loop; this one takes
+    /// over when that one stops (outbound works here all along).
+    Standby,
     Stopped,
 }
 
@@ -234,23 +237,51 @@ pub fn supervise(
             expiry,
             texts.clone(),
         ));
-        let (channel, shutdown, health, name) = (
+        let (channel, shutdown, health, name, store) = (
             channel.clone(),
             shutdown.clone(),
             health.clone(),
             name.clone(),
+            ingestor.store().clone(),
         );
         tasks.spawn(async move {
             let mut backoff = BACKOFF_START;
             loop {
+                let lease = if channel.exclusive_inbound() {
+                    match take_lease(&store, &name, &health, &shutdown).await {
+                        Some(lease) => Some(lease),
+                        None => break,
+                    }
+                } else {
+                    None
+                };
+                // Stops the loop when the daemon stops or the lease is lost to another daemon.
+                let stop = shutdown.child_token();
                 let started = tokio::time::Instant::now();
                 // Its own task, so a panic in the adapter's loop is caught here like an error
                 // instead of silently ending the channel.
                 let run = tokio::spawn({
-                    let (channel, sink, shutdown) = (channel.clone(), sink.clone(), shutdown.clone());
-                    async move { channel.run(sink, shutdown).await }
-                })
-                .await;
+                    let (channel, sink, stop) = (channel.clone(), sink.clone(), stop.clone());
+                    async move { channel.run(sink, stop).await }
+                });
+                let lost = async {
+                    match &lease {
+                        Some(lease) => lease.lost().cancelled().await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::pin!(run);
+                let run = tokio::select! {
+                    run = &mut run => run,
+                    _ = lost => {
+                        stop.cancel();
+                        tracing::warn!(channel = %name, "lease lost: stopping the inbound loop so another daemon can run it");
+                        let _ = run.await;
+                        drop(lease);
+                        continue;
+                    }
+                };
+                drop(lease);
                 let result = match run {
                     Ok(result) => result,
                     Err(e) => Err(ChannelError::Transient(format!(
@@ -292,6 +323,52 @@ pub fn supervise(
         });
     }
     health
+}
+
+/// How often a daemon on standby asks for a channel's lease: the most a takeover waits.
+const LEASE_RETRY: Duration = Duration::from_secs(2);
+
+/// Waits for the channel's lease (another daemon on the database may hold it), reporting the
+/// channel on standby meanwhile; None when the daemon stops first.
+async fn take_lease(
+    store: &crate::store::Store,
+    name: &str,
+    health: &HealthMap,
+    shutdown: &CancellationToken,
+) -> Option<crate::store::ChannelLease> {
+    let mut waiting = false;
+    loop {
+        match store.lease_channel(name).await {
+            Ok(Some(lease)) => {
+                if waiting {
+                    tracing::info!(channel = %name, "took over the channel's inbound loop");
+                    set_state(health, name, ChannelState::Running, None);
+                }
+                return Some(lease);
+            }
+            Ok(None) => {
+                if !waiting {
+                    tracing::info!(channel = %name, "another daemon runs this channel's inbound loop: on standby");
+                    set_state(health, name, ChannelState::Standby, None);
+                    waiting = true;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(channel = %name, error = %e, "cannot take the channel's lease");
+                set_state(
+                    health,
+                    name,
+                    ChannelState::Failing,
+                    Some(format!("lease: {e}")),
+                );
+                waiting = true;
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return None,
+            _ = tokio::time::sleep(LEASE_RETRY) => {}
+        }
+    }
 }
 
 fn panic_message(e: tokio::task::JoinError) -> String {

@@ -28,7 +28,6 @@ pub use verification::{CodeOutcome, PendingCode, Verification, new_code};
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 use switchboard_core::Delivered;
 use tokio::sync::{broadcast, mpsc};
@@ -177,28 +176,114 @@ pub fn now_ms() -> i64 {
 pub struct Shared {
     files: FileStore,
     events: broadcast::Sender<Arc<Published>>,
-    /// Bumped by every contact merge, so the ingest writer drops its cached identities.
-    merge_generation: AtomicU64,
     metrics: crate::metrics::Metrics,
     writes: WriteHealth,
+    /// Where several daemons share the database: this daemon's events, told to the others
+    /// (`postgres::relay`).
+    relay: std::sync::OnceLock<mpsc::Sender<Notice>>,
+}
+
+/// An event as other daemons hear of it: what to read back from the database to rebuild it
+/// (a notification's payload is limited to 8,000 bytes; a message is not).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) enum Notice {
+    #[serde(rename = "m")]
+    MessageCreated(i64),
+    #[serde(rename = "u")]
+    MessageUpdated(i64),
+    #[serde(rename = "c")]
+    ConversationUpdated(i64),
+    /// Note id, conversation id.
+    #[serde(rename = "n")]
+    NoteCreated(i64, i64),
+    /// Agent id and name, conversation id, category, unix milliseconds.
+    #[serde(rename = "r")]
+    ReplyRefused(i64, String, i64, String, i64),
+}
+
+impl Notice {
+    fn of(event: &Event) -> Self {
+        match event {
+            Event::MessageCreated(m) => Self::MessageCreated(m.id),
+            Event::MessageUpdated(m) => Self::MessageUpdated(m.id),
+            Event::ConversationUpdated(c) => Self::ConversationUpdated(c.id),
+            Event::NoteCreated(n) => Self::NoteCreated(n.id, n.conversation_id),
+            Event::ReplyRefused(r) => Self::ReplyRefused(
+                r.agent_id,
+                r.agent_name.clone(),
+                r.conversation_id,
+                r.category.clone(),
+                r.at.timestamp_millis(),
+            ),
+        }
+    }
 }
 
 impl Shared {
+    /// Whether events are wanted: by a live stream here, or by the other daemons.
+    pub(crate) fn listening(&self) -> bool {
+        self.events.receiver_count() > 0 || self.relay.get().is_some()
+    }
+
     /// Publishes events built only when somebody listens: ingest stays cheap with no inbox open.
     /// Each is serialized here, once, however many live streams then send it.
     pub(crate) fn emit(&self, build: impl FnOnce() -> Vec<Event>) {
-        if self.events.receiver_count() > 0 {
-            for event in build() {
-                let json = match serde_json::to_string(&event) {
-                    Ok(json) => json,
-                    Err(e) => {
-                        tracing::error!(error = %e, event = event.name(), "event not serializable");
-                        continue;
-                    }
-                };
-                let frame = format!("event: {}\ndata: {json}\n\n", event.name()).into();
-                let _ = self.events.send(Arc::new(Published { event, json, frame }));
+        if !self.listening() {
+            return;
+        }
+        let events = build();
+        if let Some(relay) = self.relay.get() {
+            for event in &events {
+                if relay.try_send(Notice::of(event)).is_err() {
+                    // Live events are a courtesy (clients reload on reconnect); the write stands.
+                    tracing::debug!(
+                        event = event.name(),
+                        "relay queue full: event not told to other daemons"
+                    );
+                }
             }
+        }
+        for event in events {
+            self.publish(event);
+        }
+    }
+
+    /// Sends one event to this daemon's live streams.
+    fn publish(&self, event: Event) {
+        if self.events.receiver_count() == 0 {
+            return;
+        }
+        let json = match serde_json::to_string(&event) {
+            Ok(json) => json,
+            Err(e) => {
+                tracing::error!(error = %e, event = event.name(), "event not serializable");
+                return;
+            }
+        };
+        let frame = format!("event: {}\ndata: {json}\n\n", event.name()).into();
+        let _ = self.events.send(Arc::new(Published { event, json, frame }));
+    }
+}
+
+/// The right to run one channel's inbound loop (`Store::lease_channel`): held until dropped, or
+/// until `lost` fires because the database connection holding it broke (another daemon may
+/// take the channel then, so the loop must stop).
+pub struct ChannelLease {
+    lost: CancellationToken,
+    /// Owns the holding connection; aborting it closes that connection, which frees the lease.
+    keeper: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl ChannelLease {
+    pub fn lost(&self) -> &CancellationToken {
+        &self.lost
+    }
+}
+
+impl Drop for ChannelLease {
+    fn drop(&mut self) {
+        if let Some(keeper) = &self.keeper {
+            keeper.abort();
         }
     }
 }
@@ -229,13 +314,15 @@ impl Store {
         let shared = Arc::new(Shared {
             files: FileStore::new(data_dir)?,
             events,
-            merge_generation: AtomicU64::default(),
             metrics: Default::default(),
             writes: WriteHealth::default(),
+            relay: Default::default(),
         });
         let backend = if is_postgres(database_url) {
             let pool = postgres::open(database_url).await?;
-            Backend::Postgres(postgres::repo::Repo::new(pool, shared.clone()))
+            let repo = postgres::repo::Repo::new(pool, shared.clone());
+            postgres::relay(&repo);
+            Backend::Postgres(repo)
         } else {
             let pool = sqlite::open(database_url).await?;
             Backend::Sqlite(sqlite::repo::Repo::new(pool, shared.clone()))
@@ -278,6 +365,18 @@ impl Store {
             Backend::Sqlite(r) => tokio::spawn(sqlite::repo::ingest::writer(r.clone(), jobs)),
             Backend::Postgres(r) => tokio::spawn(postgres::repo::ingest::writer(r.clone(), jobs)),
         };
+    }
+
+    /// Takes the lease on `channel`'s inbound side, or None while another daemon holds it.
+    pub async fn lease_channel(&self, channel: &str) -> Result<Option<ChannelLease>> {
+        match &self.backend {
+            // The lock file next to the database already keeps every other daemon off it.
+            Backend::Sqlite(_) => Ok(Some(ChannelLease {
+                lost: CancellationToken::new(),
+                keeper: None,
+            })),
+            Backend::Postgres(r) => postgres::lease_channel(r, channel).await,
+        }
     }
 
     /// Keeps the search index up to date until `shutdown` (see `repo/search.rs`).

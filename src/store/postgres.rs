@@ -16,6 +16,9 @@ use std::time::Duration;
 pub(super) type Db = sqlx::Postgres;
 pub(super) type Conn = sqlx::PgConnection;
 
+/// Several daemons may share this database (see `repo/outbox.rs` for what that changes).
+pub(super) const SEVERAL_DAEMONS: bool = true;
+
 // Compiled once per backend on purpose: the same queries over this backend's `Db`.
 #[allow(clippy::duplicate_mod)]
 #[path = "repo/mod.rs"]
@@ -46,6 +49,60 @@ pub(super) async fn open(database_url: &str) -> Result<Pool<Db>> {
         .await?;
     MIGRATOR.run(&pool).await?;
     Ok(pool)
+}
+
+/// The first key of the channel leases' advisory locks ("SBCH"); the second is the name's hash.
+const CHANNEL_LOCKS: i32 = 0x5342_4348;
+/// How often a lease's connection is checked; a broken one ends the lease within this.
+const LEASE_CHECK: Duration = Duration::from_secs(2);
+
+/// A channel lease is a session advisory lock on a connection of its own (outside the pool):
+/// PostgreSQL frees it the moment that connection ends, so a daemon killed with -9 (its socket
+/// closed by the kernel) hands the channel over at once, and keepalives end the session of a
+/// host that vanished within about 15 s.
+pub(super) async fn lease_channel(
+    repo: &repo::Repo,
+    channel: &str,
+) -> Result<Option<super::ChannelLease>> {
+    use sqlx::Connection;
+    let mut conn = Conn::connect_with(&repo.pool.connect_options()).await?;
+    sqlx::query(
+        "SELECT set_config('tcp_keepalives_idle', '5', false),
+                set_config('tcp_keepalives_interval', '2', false),
+                set_config('tcp_keepalives_count', '4', false)",
+    )
+    .execute(&mut conn)
+    .await?;
+    let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
+        .bind(CHANNEL_LOCKS)
+        .bind(channel)
+        .fetch_one(&mut conn)
+        .await?;
+    if !held {
+        let _ = conn.close().await;
+        return Ok(None);
+    }
+    let lost = tokio_util::sync::CancellationToken::new();
+    let keeper = tokio::spawn({
+        let (lost, channel) = (lost.clone(), channel.to_owned());
+        async move {
+            let mut tick = tokio::time::interval(LEASE_CHECK);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let check = sqlx::query("SELECT 1").execute(&mut conn);
+                if !matches!(tokio::time::timeout(LEASE_CHECK, check).await, Ok(Ok(_))) {
+                    tracing::warn!(%channel, "lost the database connection holding the channel's lease");
+                    lost.cancel();
+                    return;
+                }
+            }
+        }
+    });
+    Ok(Some(super::ChannelLease {
+        lost,
+        keeper: Some(keeper),
+    }))
 }
 
 async fn lock_writes(conn: &mut Conn) -> sqlx::Result<()> {
@@ -245,4 +302,150 @@ pub(super) fn search_param(query: &str) -> Option<String> {
     } else {
         pattern
     })
+}
+
+/// The notification channel the daemons on one database tell each other their events on.
+const EVENTS: &str = "switchboard_events";
+/// A notification's payload must stay under PostgreSQL's 8,000 bytes.
+const MAX_PAYLOAD: usize = 7_000;
+
+/// One notification: the daemon that sent it and its events.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Told {
+    from: u64,
+    events: Vec<super::Notice>,
+}
+
+/// Relays live events between the daemons on this database: this daemon's go out with NOTIFY
+/// (after their commit, batched), the others' come in by LISTEN and are read back from the
+/// database for this daemon's live streams, so an agent on any daemon sees every change.
+pub(super) fn relay(repo: &repo::Repo) {
+    let (tx, rx) = tokio::sync::mpsc::channel(16_384);
+    if repo.relay.set(tx).is_err() {
+        return;
+    }
+    let me = fastrand::u64(..);
+    tokio::spawn(tell(repo.pool.clone(), me, rx));
+    tokio::spawn(hear(repo.clone(), me));
+}
+
+async fn tell(pool: Pool<Db>, me: u64, mut rx: tokio::sync::mpsc::Receiver<super::Notice>) {
+    let mut batch = Vec::new();
+    while rx.recv_many(&mut batch, 512).await > 0 {
+        let mut payloads = Vec::new();
+        let mut told = Told {
+            from: me,
+            events: Vec::new(),
+        };
+        let mut size = 64;
+        for notice in batch.drain(..) {
+            // Each notice is small (ids; a refusal's names are bounded by the API).
+            let len = serde_json::to_string(&notice).map_or(64, |s| s.len() + 1);
+            if size + len > MAX_PAYLOAD && !told.events.is_empty() {
+                payloads.push(std::mem::take(&mut told.events));
+                size = 64;
+            }
+            size += len;
+            told.events.push(notice);
+        }
+        payloads.push(told.events);
+        for events in payloads {
+            let Ok(payload) = serde_json::to_string(&Told { from: me, events }) else {
+                continue;
+            };
+            let sent = sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(EVENTS)
+                .bind(payload)
+                .execute(&pool)
+                .await;
+            if let Err(e) = sent {
+                if pool.is_closed() {
+                    return;
+                }
+                tracing::warn!(error = %e, "cannot tell the other daemons of live events");
+            }
+        }
+    }
+}
+
+async fn hear(repo: repo::Repo, me: u64) {
+    loop {
+        if repo.pool.is_closed() {
+            return;
+        }
+        let mut listener = match sqlx::postgres::PgListener::connect_with(&repo.pool).await {
+            Ok(listener) => listener,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for other daemons' events; retrying");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                continue;
+            }
+        };
+        if let Err(e) = listener.listen(EVENTS).await {
+            tracing::warn!(error = %e, "cannot listen for other daemons' events; retrying");
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            continue;
+        }
+        loop {
+            let notification = match listener.try_recv().await {
+                Ok(Some(n)) => n,
+                // The connection was lost; the next call reconnects (what came meanwhile is
+                // missed, as with any live stream that drops: clients reload on reconnect).
+                Ok(None) => {
+                    tracing::warn!("lost the connection listening for other daemons' events");
+                    continue;
+                }
+                Err(e) => {
+                    if !repo.pool.is_closed() {
+                        tracing::warn!(error = %e, "listening for other daemons' events failed");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                    break;
+                }
+            };
+            let told: Told = match serde_json::from_str(notification.payload()) {
+                Ok(told) => told,
+                Err(e) => {
+                    tracing::warn!(error = %e, "unreadable event notification skipped");
+                    continue;
+                }
+            };
+            if told.from == me || repo.events.receiver_count() == 0 {
+                continue;
+            }
+            for notice in told.events {
+                match rebuild(&repo, notice).await {
+                    Ok(Some(event)) => repo.publish(event),
+                    Ok(None) => {}
+                    Err(e) => tracing::debug!(error = %e, "event of another daemon not read back"),
+                }
+            }
+        }
+    }
+}
+
+/// The event a notice stands for, as the database has it now.
+async fn rebuild(repo: &repo::Repo, notice: super::Notice) -> Result<Option<super::Event>> {
+    use super::{Event, Notice, RefusedReply};
+    Ok(Some(match notice {
+        Notice::MessageCreated(id) => Event::MessageCreated(repo.message(id).await?),
+        Notice::MessageUpdated(id) => Event::MessageUpdated(repo.message(id).await?),
+        Notice::ConversationUpdated(id) => Event::ConversationUpdated(repo.conversation(id).await?),
+        Notice::NoteCreated(id, conversation) => {
+            let notes = repo.notes(conversation).await?;
+            match notes.into_iter().find(|n| n.id == id) {
+                Some(note) => Event::NoteCreated(note),
+                None => return Ok(None),
+            }
+        }
+        Notice::ReplyRefused(agent_id, agent_name, conversation_id, category, at) => {
+            Event::ReplyRefused(RefusedReply {
+                agent_id,
+                agent_name,
+                conversation_id,
+                category,
+                at: super::from_millis(at),
+            })
+        }
+    }))
 }

@@ -16,6 +16,9 @@ pub(super) type Conn = sqlx::SqliteConnection;
 #[path = "repo/mod.rs"]
 pub(super) mod repo;
 
+/// One daemon per database file (`lock.rs`).
+pub(super) const SEVERAL_DAEMONS: bool = false;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 pub(super) async fn open(database_url: &str) -> Result<Pool<Db>> {

@@ -9,16 +9,20 @@ use std::time::Duration;
 use switchboard::store::{Role, Store};
 
 /// A parsed Server-Sent Events stream.
-struct Sse {
+pub(crate) struct Sse {
     body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
     buffer: String,
 }
 
 impl Sse {
     async fn open(app: &TestApp, token: &str, query: &str) -> Sse {
-        let response = app
-            .client
-            .get(app.url(&format!("/api/v1/events{query}")))
+        Self::connect(&app.url(&format!("/api/v1/events{query}")), token).await
+    }
+
+    /// Opens the stream at `url` (any daemon's `/api/v1/events...`) as the holder of `token`.
+    pub(crate) async fn connect(url: &str, token: &str) -> Sse {
+        let response = reqwest::Client::new()
+            .get(url)
             .bearer_auth(token)
             .send()
             .await
@@ -31,7 +35,7 @@ impl Sse {
     }
 
     /// The next event (name and data), or None after `wait` without one.
-    async fn next(&mut self, wait: Duration) -> Option<(String, Value)> {
+    pub(crate) async fn next(&mut self, wait: Duration) -> Option<(String, Value)> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             if let Some(end) = self.buffer.find("\n\n") {

@@ -18,6 +18,7 @@ mod mail_servers;
 mod openapi;
 mod postgres;
 mod safety;
+mod scale_out;
 mod security;
 mod store;
 mod telegram;

@@ -118,6 +118,13 @@ pub trait Channel: Send + Sync {
         shutdown: CancellationToken,
     ) -> Result<(), ChannelError>;
 
+    /// Whether the inbound loop must run on one daemon at a time, where several share a database:
+    /// true for a poll, a gateway or a mailbox connection (two would fetch everything twice and
+    /// fight over the cursor); false where inbound arrives by HTTP at whichever daemon gets it.
+    fn exclusive_inbound(&self) -> bool {
+        true
+    }
+
     /// Makes exactly one delivery attempt. Adapters never retry internally: the outbox owns retries,
     /// so the error must say whether a retry can help.
     async fn send(&self, message: &Outbound) -> Result<SendReceipt, SendError>;

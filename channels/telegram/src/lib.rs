@@ -117,6 +117,11 @@ impl Channel for TelegramChannel {
         "telegram"
     }
 
+    /// Webhook posts reach every daemon behind the load balancer; long polling is one daemon's.
+    fn exclusive_inbound(&self) -> bool {
+        !self.is_webhook()
+    }
+
     async fn run(
         &self,
         sink: Arc<dyn InboundSink>,

@@ -499,9 +499,13 @@ impl Repo {
         for id in moved {
             changed.push(conversation(&mut tx, id).await?);
         }
-        // Before the commit: the ingest writer, which waits for our write lock, must see it.
-        self.merge_generation
-            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        // In the database, so the ingest writers of every daemon on it see the merge.
+        sqlx::query(
+            "INSERT INTO store_counters (name, value) VALUES ('merge_generation', 1)
+             ON CONFLICT (name) DO UPDATE SET value = store_counters.value + 1",
+        )
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         self.emit(|| {
             changed

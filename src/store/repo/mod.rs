@@ -4,8 +4,8 @@
 //! `next_ids`, search rows); nothing here names a backend.
 
 pub(super) use super::{
-    Conn, Db, begin_write, begin_write_on, checkpoint, next_ids, prepare_writer, search_param,
-    search_row, sql,
+    Conn, Db, SEVERAL_DAEMONS, begin_write, begin_write_on, checkpoint, next_ids, prepare_writer,
+    search_param, search_row, sql,
 };
 pub(super) use crate::store::{
     Agent, AssigneeFilter, Attachment, AttachmentFile, CannedAnswer, CodeOutcome, Contact,

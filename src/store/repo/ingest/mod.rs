@@ -9,7 +9,6 @@ use crate::store::ingest::{
 use sqlx::pool::PoolConnection;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use switchboard_core::{Change, Inbound};
 use tokio::sync::mpsc;
 

@@ -25,7 +25,7 @@ pub(super) struct Caches {
     pub(super) staged_identities: HashMap<Key, IdentityInfo>,
     pub(super) staged_conversations: HashMap<Key, i64>,
     /// The store's merge generation these identities were read at.
-    pub(super) generation: u64,
+    pub(super) generation: i64,
 }
 
 /// Bounds the caches' memory; past it they are simply emptied and refilled from the database.

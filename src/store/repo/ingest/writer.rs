@@ -148,14 +148,18 @@ pub(super) async fn commit_group(
 ) -> Result<(Vec<IngestReport>, Vec<Event>)> {
     let mut tx = begin_write_on(conn).await?;
     // Read under the write lock: a merge that committed before it is visible here.
-    let generation = store.merge_generation.load(Ordering::Acquire);
+    let generation: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(MAX(value), 0) FROM store_counters WHERE name = 'merge_generation'",
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     if generation != caches.generation {
         caches.identities.clear();
         caches.generation = generation;
     }
     let mut group = Group {
         now: now_ms(),
-        listening: store.events.receiver_count() > 0,
+        listening: store.listening(),
         reports: jobs.iter().map(|_| IngestReport::default()).collect(),
         events: Vec::new(),
         pending: Vec::new(),
