@@ -120,6 +120,7 @@ impl Dispatcher {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = self.wake.notified() => {}
+                _ = self.store.outbox_elsewhere().notified() => {}
                 Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
                 _ = tokio::time::sleep(wait), if wait > Duration::ZERO || in_flight.len() < self.config.concurrency => {}
             }

@@ -181,6 +181,9 @@ pub struct Shared {
     /// Where several daemons share the database: this daemon's events, told to the others
     /// (`postgres::relay`).
     relay: std::sync::OnceLock<mpsc::Sender<Notice>>,
+    /// Fired when another daemon stored or delivered a message: a reply of this daemon's may
+    /// now be first in its conversation, so the dispatcher looks again.
+    outbox_elsewhere: tokio::sync::Notify,
 }
 
 /// An event as other daemons hear of it: what to read back from the database to rebuild it
@@ -317,6 +320,7 @@ impl Store {
             metrics: Default::default(),
             writes: WriteHealth::default(),
             relay: Default::default(),
+            outbox_elsewhere: Default::default(),
         });
         let backend = if is_postgres(database_url) {
             let pool = postgres::open(database_url).await?;
@@ -353,6 +357,11 @@ impl Store {
     /// Tells admins' live streams that an agent's reply was refused as unsafe.
     pub fn announce_refusal(&self, refused: RefusedReply) {
         self.shared.emit(|| vec![Event::ReplyRefused(refused)]);
+    }
+
+    /// Fires when another daemon on the database stored or delivered a message.
+    pub fn outbox_elsewhere(&self) -> &tokio::sync::Notify {
+        &self.shared.outbox_elsewhere
     }
 
     pub fn writes(&self) -> &WriteHealth {

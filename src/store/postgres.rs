@@ -410,7 +410,18 @@ async fn hear(repo: repo::Repo, me: u64) {
                     continue;
                 }
             };
-            if told.from == me || repo.events.receiver_count() == 0 {
+            if told.from == me {
+                continue;
+            }
+            if told.events.iter().any(|n| {
+                matches!(
+                    n,
+                    super::Notice::MessageCreated(_) | super::Notice::MessageUpdated(_)
+                )
+            }) {
+                repo.outbox_elsewhere.notify_one();
+            }
+            if repo.events.receiver_count() == 0 {
                 continue;
             }
             for notice in told.events {

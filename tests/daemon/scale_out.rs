@@ -11,6 +11,9 @@ use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The outbox lease: a reply claimed by a daemon that died is taken again after it.
+const LEASE_SECS: u64 = 4;
+
 struct Daemon {
     child: Child,
     base: String,
@@ -36,9 +39,10 @@ fn config(
         format!(
             "[server]\nlisten = \"127.0.0.1:{port}\"\n\
              [storage]\ndatabase_url = \"{database_url}\"\ndata_dir = \"{}\"\n\
+             [outbox]\nlease = \"{LEASE_SECS}s\"\nretry_schedule = [\"200ms\"]\n\
              [[channel]]\nname = \"website\"\nkind = \"api\"\nsecret = \"{SECRET}\"\n\
              [[channel]]\nname = \"bot\"\nkind = \"telegram\"\ntoken = \"{TOKEN}\"\n\
-             api_url = \"{telegram}\"\npoll_timeout = \"1s\"\n",
+             api_url = \"{telegram}\"\npoll_timeout = \"1s\"\nchat_interval = \"50ms\"\n",
             dir.join("data").display()
         ),
     )
@@ -210,16 +214,76 @@ async fn two_daemons_share_inbound_and_events_and_a_killed_holder_hands_its_chan
         "{statuses:?}"
     );
 
-    // A dies mid-stream; B takes the bot over and goes on from the committed cursor.
+    // Replies posted on either daemon are delivered once each, in order.
+    let bot = eventually(|| async {
+        let list: Value = client
+            .get(format!("{}/api/v1/conversations?channel=bot", b.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        list["conversations"]
+            .as_array()?
+            .iter()
+            .find(|c| c["channel"] == "bot")?["id"]
+            .as_i64()
+    })
+    .await;
+    let reply = |daemon: &Daemon, text: String| {
+        let request = client
+            .post(format!(
+                "{}/api/v1/conversations/{bot}/messages",
+                daemon.base
+            ))
+            .bearer_auth(&token)
+            .json(&json!({ "text": text }));
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    for i in 0..20 {
+        let daemon = if i % 2 == 0 { &a } else { &b };
+        assert_eq!(reply(daemon, format!("reply {i:02}")).await, 202);
+    }
+    let replies_sent = || {
+        fake.calls("sendMessage")
+            .iter()
+            .filter_map(|c| {
+                c["text"]
+                    .as_str()
+                    .filter(|t| t.starts_with("reply "))
+                    .map(String::from)
+            })
+            .collect::<Vec<_>>()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while replies_sent().len() < 20 {
+        assert!(Instant::now() < deadline, "replies sent: {:?}", replies_sent());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let expected: Vec<String> = (0..20).map(|i| format!("reply {i:02}")).collect();
+    assert_eq!(replies_sent(), expected, "each reply once, in order");
+
+    // A dies with a reply in flight (Telegram does not answer it) and mid-stream of updates:
+    // B takes the bot over, goes on from the committed cursor, and sends the reply once the
+    // dead daemon's lease on it has run out. (A's dispatcher is woken by the reply it stored,
+    // so A is all but certainly the one that claimed it.)
     eventually(|| async {
         let texts = inbound_texts(&client, &b, &token).await;
         texts.contains(&"telegram before".to_owned()).then_some(())
     })
     .await;
+    let answered = fake.calls("sendMessage").len();
+    fake.stall_sends_after(answered);
+    assert_eq!(reply(&a, "in flight".into()).await, 202);
+    eventually(|| async { (fake.calls("sendMessage").len() > answered).then_some(()) }).await;
     let mut a = a;
     a.child.kill().unwrap();
     a.child.wait().unwrap();
     let killed = Instant::now();
+    fake.unstall();
     fake.push("message", private_text(7001, 2, "telegram after"));
     wait_state(&client, &b, "bot", "running").await;
     let failover = killed.elapsed();
@@ -236,4 +300,38 @@ async fn two_daemons_share_inbound_and_events_and_a_killed_holder_hands_its_chan
     expected.extend(["web 1000", "telegram before", "telegram after"].map(String::from));
     expected.sort();
     assert_eq!(texts, expected, "every message once");
+
+    let in_flight = format!("/api/v1/conversations/{bot}/messages");
+    let status = |daemon: &Daemon| {
+        let request = client
+            .get(format!("{}{in_flight}", daemon.base))
+            .bearer_auth(&token);
+        async move {
+            let messages: Value = request.send().await.ok()?.json().await.ok()?;
+            let last = messages["messages"]
+                .as_array()?
+                .iter()
+                .rfind(|m| m["text"] == "in flight")?
+                .clone();
+            Some(last["delivery_status"].as_str()?.to_owned())
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(LEASE_SECS + 10);
+    while status(&b).await.as_deref() != Some("sent") {
+        assert!(
+            Instant::now() < deadline,
+            "the dead daemon's reply was not taken over"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!(
+        "in-flight reply of the killed daemon sent by B {:?} after the kill",
+        killed.elapsed()
+    );
+    let sends = fake
+        .calls("sendMessage")
+        .iter()
+        .filter(|c| c["text"] == "in flight")
+        .count();
+    assert_eq!(sends, 2, "the attempt that died unanswered, and B's");
 }
