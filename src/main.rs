@@ -37,6 +37,16 @@ enum Command {
         #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
         timeout: std::time::Duration,
     },
+    /// Copy everything from a SQLite database into a new, empty PostgreSQL database, ids kept
+    /// (the move from one machine to several; see README, Scaling out). Stop the daemon first.
+    CopyData {
+        /// The SQLite database, e.g. sqlite://data/switchboard.db.
+        #[arg(long)]
+        from: String,
+        /// The PostgreSQL database, e.g. postgres://switchboard@db/switchboard.
+        #[arg(long)]
+        to: String,
+    },
     /// Manage agents and their API tokens.
     #[command(subcommand)]
     Agent(AgentCommand),
@@ -154,6 +164,25 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
                 channels.join(", "),
                 config.server.listen,
                 config.storage.database_display()
+            );
+            Ok(())
+        }
+        Command::CopyData { from, to } => {
+            let report = switchboard::store::copy_sqlite_to_postgres(&from, &to).await?;
+            for (table, rows) in &report.tables {
+                eprintln!("{table:<28} {rows:>10} rows");
+            }
+            if report.nul_replaced > 0 {
+                eprintln!(
+                    "{} text value(s) held NUL characters, which PostgreSQL cannot store: \
+                     copied with U+FFFD in their place",
+                    report.nul_replaced
+                );
+            }
+            eprintln!(
+                "copied and counted; attachments stay in the data directory ({}): give every \
+                 daemon on the new database that same directory (shared storage)",
+                config.storage.data_dir.display()
             );
             Ok(())
         }

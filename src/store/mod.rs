@@ -4,6 +4,7 @@
 //! database), which also hold the few statements whose dialects differ. `Store` is the handle
 //! the rest of the daemon uses; it forwards each operation to its backend's repository.
 
+mod copy;
 mod files;
 mod ingest;
 mod lock;
@@ -15,6 +16,7 @@ pub(crate) mod search;
 mod sqlite;
 mod verification;
 
+pub use copy::{CopyReport, copy_sqlite_to_postgres};
 pub use files::FileStore;
 pub use ingest::{
     Guard, IngestItem, IngestReport, Ingestor, Outcome, PreparedAttachment, PreparedInbound,

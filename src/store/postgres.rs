@@ -27,7 +27,7 @@ pub(super) mod repo;
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// The advisory lock every write transaction holds ("SBWRITE0" as a number).
-const WRITE_LOCK: i64 = 0x5342_5752_4954_4530;
+pub(super) const WRITE_LOCK: i64 = 0x5342_5752_4954_4530;
 
 pub(super) async fn open(database_url: &str) -> Result<Pool<Db>> {
     let options = PgConnectOptions::from_str(database_url)?

@@ -127,6 +127,23 @@ pub struct TestApp {
     handle: JoinHandle<anyhow::Result<()>>,
 }
 
+/// A stopped `TestApp` (see `TestApp::park`).
+pub struct Parked {
+    pub config: Config,
+    dir: Arc<TempDir>,
+    hook: Webhook,
+    token: String,
+}
+
+impl Parked {
+    /// Starts the daemon again with `adjust` applied to its configuration.
+    pub async fn start_with(self, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let mut config = self.config;
+        adjust(&mut config);
+        start(config, self.dir, self.hook, Some(self.token)).await
+    }
+}
+
 pub fn test_config(dir: &TempDir, hook: &Webhook) -> Config {
     let mut config = Config::default();
     config.server.listen = "127.0.0.1:0".parse().unwrap();
@@ -199,6 +216,19 @@ impl TestApp {
         );
         self.stop().await;
         start(config, dir, hook, Some(token)).await
+    }
+
+    /// Stops the daemon gracefully, keeping what it takes to start it again later (after
+    /// something was done to its database, say) with the same agent token.
+    pub async fn park(self) -> Parked {
+        let parked = Parked {
+            config: self.config.clone(),
+            dir: self.dir.clone(),
+            hook: self.hook.clone(),
+            token: self.token.clone(),
+        };
+        self.stop().await;
+        parked
     }
 
     pub async fn stop(self) {

@@ -259,7 +259,11 @@ async fn two_daemons_share_inbound_and_events_and_a_killed_holder_hands_its_chan
     };
     let deadline = Instant::now() + Duration::from_secs(10);
     while replies_sent().len() < 20 {
-        assert!(Instant::now() < deadline, "replies sent: {:?}", replies_sent());
+        assert!(
+            Instant::now() < deadline,
+            "replies sent: {:?}",
+            replies_sent()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -334,4 +338,135 @@ async fn two_daemons_share_inbound_and_events_and_a_killed_holder_hands_its_chan
         .filter(|c| c["text"] == "in flight")
         .count();
     assert_eq!(sends, 2, "the attempt that died unanswered, and B's");
+}
+
+/// Everything an agent sees of the installation, through the API: the conversations, and each
+/// one's messages, notes and contact.
+async fn everything(app: &crate::helpers::TestApp) -> Value {
+    let mut conversations = app.get_json("/api/v1/conversations?limit=200").await["conversations"]
+        .as_array()
+        .unwrap()
+        .clone();
+    conversations.sort_by_key(|c| c["id"].as_i64());
+    let mut out = Vec::new();
+    for c in conversations {
+        let id = c["id"].as_i64().unwrap();
+        let contact = c["contact"]["id"].as_i64().unwrap();
+        out.push(json!({
+            "conversation": app.get_json(&format!("/api/v1/conversations/{id}")).await,
+            "messages": app.get_json(&format!("/api/v1/conversations/{id}/messages")).await,
+            "notes": app.get_json(&format!("/api/v1/conversations/{id}/notes")).await,
+            "contact": app.get_json(&format!("/api/v1/contacts/{contact}")).await,
+        }));
+    }
+    json!({ "conversations": out, "canned": app.get_json("/api/v1/canned_answers").await,
+            "me": app.get_json("/api/v1/me").await })
+}
+
+#[tokio::test]
+async fn copy_data_moves_a_sqlite_installation_to_postgresql_with_every_id_kept() {
+    use crate::helpers::spawn_app_with;
+    use reqwest::Method;
+    if !on_postgres() {
+        eprintln!("copy-data runs in the PostgreSQL pass (SWITCHBOARD_TEST_BACKEND=postgres)");
+        return;
+    }
+    let sqlite_url = |c: &switchboard::config::Config| {
+        format!(
+            "sqlite://{}/before.db",
+            c.storage.data_dir.parent().unwrap().display()
+        )
+    };
+    let app = spawn_app_with(|c| c.storage.database_url = sqlite_url(c)).await;
+    let from = sqlite_url(&app.config);
+    // A bit of everything: customers on two threads, a merge, a reply, a note, a canned answer.
+    let first = app
+        .customer_says("web-1", "w1", "my deposit of 0.5 ETH is missing")
+        .await;
+    let c1 = first["conversation_id"].as_i64().unwrap();
+    app.customer_says("web-1", "w2", "tx 0xabc, sent an hour ago")
+        .await;
+    let second = app.customer_says("web-2", "w3", "我的转账失败了").await;
+    let c2 = second["conversation_id"].as_i64().unwrap();
+    app.reply_sent(c1, "We are looking into it.").await;
+    let app_ref = &app;
+    let contact = |c: i64| async move {
+        app_ref
+            .get_json(&format!("/api/v1/conversations/{c}"))
+            .await["conversation"]["contact"]["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let (k1, k2) = (contact(c1).await, contact(c2).await);
+    let merged = app
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/contacts/{k2}/merge"),
+            json!({"into": k1}),
+        )
+        .await;
+    assert_eq!(merged.status(), 200);
+    let note = app
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/conversations/{c2}/notes"),
+            json!({"text": "same person as web-1"}),
+        )
+        .await;
+    assert_eq!(note.status(), 201);
+    let canned = app
+        .send_json(
+            Method::POST,
+            "/api/v1/canned_answers",
+            json!({"shortcut": "seed", "title": "Seed phrase", "text": "Never share it."}),
+        )
+        .await;
+    assert_eq!(canned.status(), 201);
+    let before = everything(&app).await;
+    let parked = app.park().await;
+
+    let to = fresh_postgres_url();
+    let copy = |from: &str, to: &str| {
+        Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["copy-data", "--from", from, "--to", to])
+            .env("SWITCHBOARD_DATA_DIR", &parked.config.storage.data_dir)
+            .output()
+            .unwrap()
+    };
+    let out = copy(&from, &to);
+    let report = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{report}");
+    assert!(
+        report.contains("messages") && report.contains("shared storage"),
+        "{report}"
+    );
+
+    // A second copy into the now full database is refused and changes nothing.
+    let again = copy(&from, &to);
+    assert!(!again.status.success());
+    let refusal = String::from_utf8_lossy(&again.stderr);
+    assert!(refusal.contains("not empty"), "{refusal}");
+
+    let app = parked
+        .start_with(|c| c.storage.database_url = to.clone())
+        .await;
+    let after = everything(&app).await;
+    assert_eq!(after, before, "the API shows the same installation");
+    // New rows continue after the copied ids, and the search index is rebuilt.
+    let third = app.customer_says("web-3", "w9", "hello again").await;
+    assert!(third["conversation_id"].as_i64().unwrap() > c2);
+    let found = eventually(|| async {
+        let found = app
+            .get_json("/api/v1/conversations?q=%E8%BD%AC%E8%B4%A6")
+            .await;
+        let ids: Vec<i64> = found["conversations"]
+            .as_array()?
+            .iter()
+            .filter_map(|c| c["id"].as_i64())
+            .collect();
+        (!ids.is_empty()).then_some(ids)
+    })
+    .await;
+    assert_eq!(found, [c2]);
+    app.stop().await;
 }
