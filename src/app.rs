@@ -139,6 +139,7 @@ impl Application {
             crate::server::Limits {
                 max_connections: server.max_connections,
                 header_timeout: server.header_timeout,
+                trusted_proxies: server.trusted_proxies.clone().into(),
             },
             shutdown.clone(),
         )

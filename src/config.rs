@@ -39,6 +39,41 @@ pub struct ServerConfig {
     /// Live event streams (`/api/v1/events`) open at once, in all and per agent.
     pub max_event_streams: usize,
     pub max_event_streams_per_agent: usize,
+    /// Reverse proxies (addresses or networks) whose `X-Forwarded-For` names the client, for
+    /// the failed-authentication limit and logs; a request from anywhere else is its peer.
+    #[serde(deserialize_with = "networks")]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// Networks (`10.0.0.0/8`) or single addresses (`127.0.0.1`, `::1`): a list, or one string
+/// of them separated by commas (as the environment gives it).
+fn networks<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ipnet::IpNet>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Networks {
+        List(Vec<String>),
+        Text(String),
+    }
+    let texts = match Networks::deserialize(d)? {
+        Networks::List(list) => list,
+        Networks::Text(text) => text
+            .split(',')
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .collect(),
+    };
+    texts
+        .iter()
+        .map(|text| {
+            text.parse::<ipnet::IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    serde::de::Error::custom(format!(
+                        "{text:?} is neither an address nor a network such as 10.0.0.0/8"
+                    ))
+                })
+        })
+        .collect()
 }
 
 impl Default for ServerConfig {
@@ -51,6 +86,7 @@ impl Default for ServerConfig {
             request_timeout: Duration::from_secs(30),
             max_event_streams: 1024,
             max_event_streams_per_agent: 16,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -445,8 +481,9 @@ fn channel_key(name: &str) -> String {
 }
 
 /// Environment variables that replace a key of the file: (section, key, variable).
-const ENV_KEYS: [(&str, &str, &str); 3] = [
+const ENV_KEYS: [(&str, &str, &str); 4] = [
     ("server", "listen", "SWITCHBOARD_LISTEN"),
+    ("server", "trusted_proxies", "SWITCHBOARD_TRUSTED_PROXIES"),
     ("storage", "database_url", "SWITCHBOARD_DATABASE_URL"),
     ("storage", "data_dir", "SWITCHBOARD_DATA_DIR"),
 ];
@@ -896,6 +933,31 @@ mod tests {
         assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(config.storage.database_url, "sqlite://data/switchboard.db");
         assert!(config.channels.is_empty());
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks_from_the_file_or_the_environment() {
+        let config = Config::from_toml(
+            "[server]\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\", \"::1\"]",
+        )
+        .unwrap();
+        let shown: Vec<String> = config
+            .server
+            .trusted_proxies
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(shown, ["127.0.0.1/32", "10.0.0.0/8", "::1/128"]);
+        let env = |key: &str| {
+            (key == "SWITCHBOARD_TRUSTED_PROXIES").then(|| "172.16.0.0/12, 192.168.1.1".into())
+        };
+        let config = Config::parse("", env).unwrap();
+        assert_eq!(config.server.trusted_proxies.len(), 2);
+        let err = Config::from_toml("[server]\ntrusted_proxies = [\"10.0.0.0/33\"]").unwrap_err();
+        assert!(
+            err.to_string().contains("neither an address nor a network"),
+            "{err}"
+        );
     }
 
     #[test]
