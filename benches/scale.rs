@@ -3,7 +3,8 @@
 //! that database: p50/p99 of listing conversations and of searches over HTTP, and its memory.
 //!
 //! `cargo bench --bench scale` (about three minutes on two cores); without `--bench` (as in
-//! `cargo test --all-targets`) a small smoke run.
+//! `cargo test --all-targets`) a small smoke run. `BENCH_DATABASE_URL=postgres://...` (an empty
+//! database) measures PostgreSQL.
 
 #[path = "common/mod.rs"]
 #[allow(dead_code)]
@@ -60,7 +61,9 @@ fn main() {
     common::runtime().block_on(async move {
         let dir = tempfile::TempDir::new().unwrap();
         let db = dir.path().join("scale.db");
-        let url = format!("sqlite://{}", db.display());
+        // BENCH_DATABASE_URL=postgres://... runs it on an empty PostgreSQL database instead.
+        let url = std::env::var("BENCH_DATABASE_URL")
+            .unwrap_or_else(|_| format!("sqlite://{}", db.display()));
         let data = dir.path().join("data");
 
         // 1. The store, filled the way the daemon fills it.
@@ -100,11 +103,15 @@ fn main() {
         tokio::time::sleep(Duration::from_millis(50)).await;
         store.close().await;
         let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let database = if url.starts_with("sqlite:") {
+            format!("database {} MB", size(&db) / 1_000_000)
+        } else {
+            "database on PostgreSQL".to_owned()
+        };
         println!(
             "scale: {messages} messages in {conversations} conversations: ingest {ingest:.1?} \
-             ({:.0} msg/s), search index {indexed:.1?}; database {} MB",
+             ({:.0} msg/s), search index {indexed:.1?}; {database}",
             messages as f64 / ingest.as_secs_f64(),
-            size(&db) / 1_000_000
         );
 
         // 2. The daemon binary on it, as an operator runs it.
@@ -130,6 +137,7 @@ fn main() {
                 "SWITCHBOARD_LISTEN",
                 "SWITCHBOARD_DATABASE_URL",
                 "SWITCHBOARD_DATA_DIR",
+                "SWITCHBOARD_TRUSTED_PROXIES",
             ] {
                 command.env_remove(var);
             }

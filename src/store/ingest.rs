@@ -276,4 +276,44 @@ fn bound_client_fields(inbound: &mut Inbound, latest: chrono::DateTime<chrono::U
     if let Some(subject) = &mut inbound.subject {
         cut(subject, MAX_SUBJECT_CHARS);
     }
+    // NUL is valid UTF-8 that PostgreSQL's text cannot hold: a message carrying one would be
+    // refused there and redelivered forever. Both backends store U+FFFD instead, alike.
+    let nul = |text: &mut String| {
+        if text.contains('\0') {
+            *text = text.replace('\0', "\u{FFFD}");
+        }
+    };
+    let Inbound {
+        thread_id,
+        message_id,
+        sender,
+        text,
+        html,
+        subject,
+        attachments,
+        reply_to,
+        participants,
+        ..
+    } = inbound;
+    for field in [
+        thread_id,
+        message_id,
+        &mut sender.id,
+        &mut sender.display_name,
+        text,
+    ]
+    .into_iter()
+    .chain(html.as_mut())
+    .chain(subject.as_mut())
+    .chain(reply_to.as_mut())
+    .chain(sender.username.as_mut())
+    .chain(sender.language.as_mut())
+    .chain(participants.iter_mut())
+    {
+        nul(field);
+    }
+    for a in attachments {
+        nul(&mut a.filename);
+        nul(&mut a.content_type);
+    }
 }

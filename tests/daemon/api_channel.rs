@@ -90,6 +90,27 @@ async fn inbound_message_reaches_the_inbox_live_and_the_reply_reaches_a_signed_w
 }
 
 #[tokio::test]
+async fn nul_characters_are_stored_as_replacement_characters_on_either_backend() {
+    // PostgreSQL's text cannot hold NUL: without the replacement such a message would be
+    // refused there, and an adapter would redeliver it forever.
+    let app = spawn_app().await;
+    let body = json!({"thread_id": "chat\u{0}1", "message_id": "m\u{0}1",
+                      "sender": {"id": "visitor\u{0}", "name": "Carol\u{0}Customer"},
+                      "subject": "help\u{0}", "text": "my seed\u{0}less wallet"});
+    let stored = app.post_inbound("website", body.clone()).await;
+    assert_eq!(stored.status(), 201);
+    let stored: Value = stored.json().await.unwrap();
+    let conversation = stored["conversation_id"].as_i64().unwrap();
+    let messages = app.messages(conversation).await;
+    assert_eq!(messages[0]["text"], "my seed\u{FFFD}less wallet");
+    assert_eq!(messages[0]["external_id"], "m\u{FFFD}1");
+    // The same post again is the same message: still stored once.
+    let again = app.post_inbound("website", body).await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(app.messages(conversation).await.len(), 1);
+}
+
+#[tokio::test]
 async fn redelivered_inbound_message_is_stored_once() {
     let app = spawn_app().await;
     let first = app.customer_says("chat-1", "m-1", "hello").await;
