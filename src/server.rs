@@ -30,7 +30,9 @@ pub fn client_of(
     headers: &axum::http::HeaderMap,
     trusted: &[ipnet::IpNet],
 ) -> std::net::SocketAddr {
-    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|net| net.contains(ip));
+    // An IPv4 proxy seen by a daemon listening on [::] arrives as ::ffff:a.b.c.d.
+    let is_trusted =
+        |ip: &std::net::IpAddr| trusted.iter().any(|net| net.contains(&ip.to_canonical()));
     if !is_trusted(&peer.ip()) {
         return peer;
     }
@@ -170,10 +172,14 @@ mod tests {
         );
         assert_eq!(client("10.1.2.3:5000", &["10.0.0.9"], &proxies), "10.1.2.3");
         assert_eq!(client("10.1.2.3:5000", &[], &proxies), "10.1.2.3");
-        // IPv6.
+        // IPv6, and an IPv4 proxy seen by a daemon listening on [::].
         assert_eq!(
             client("[::1]:5000", &["2001:db8::1"], &["::1/128"]),
             "2001:db8::1"
+        );
+        assert_eq!(
+            client("[::ffff:10.1.2.3]:5000", &["203.0.113.7"], &proxies),
+            "203.0.113.7"
         );
     }
 }

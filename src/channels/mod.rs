@@ -276,7 +276,10 @@ pub fn supervise(
                     _ = lost => {
                         stop.cancel();
                         tracing::warn!(channel = %name, "lease lost: stopping the inbound loop so another daemon can run it");
-                        let _ = run.await;
+                        if tokio::time::timeout(LOOP_STOP, &mut run).await.is_err() {
+                            tracing::error!(channel = %name, "inbound loop did not stop within {LOOP_STOP:?}; aborted");
+                            run.abort();
+                        }
                         drop(lease);
                         continue;
                     }
@@ -327,6 +330,8 @@ pub fn supervise(
 
 /// How often a daemon on standby asks for a channel's lease: the most a takeover waits.
 const LEASE_RETRY: Duration = Duration::from_secs(2);
+/// How long an inbound loop that lost its lease may take to stop before it is aborted.
+const LOOP_STOP: Duration = Duration::from_secs(10);
 
 /// Waits for the channel's lease (another daemon on the database may hold it), reporting the
 /// channel on standby meanwhile; None when the daemon stops first.

@@ -94,7 +94,10 @@ pub(super) async fn lease_channel(
                 if !matches!(tokio::time::timeout(LEASE_CHECK, check).await, Ok(Ok(_))) {
                     tracing::warn!(%channel, "lost the database connection holding the channel's lease");
                     lost.cancel();
-                    return;
+                    // The connection (and so the lock, if the server still holds it) is kept
+                    // until the lease is dropped, i.e. until the inbound loop has stopped: a
+                    // slow check must not hand the channel over while the loop still runs.
+                    std::future::pending::<()>().await;
                 }
             }
         }

@@ -5,7 +5,8 @@ use crate::telegram_fake::{FakeTelegram, TOKEN, private_text};
 use serde_json::Value;
 use std::process::{Child, Command, Stdio};
 
-fn start(config: &std::path::Path) -> Child {
+/// The real binary running `config`, its logs discarded.
+pub(crate) fn start(config: &std::path::Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args(["run", "--config"])
         .arg(config)
@@ -14,6 +15,29 @@ fn start(config: &std::path::Path) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
+}
+
+/// An agent's API token for the database of `config`, made by `agent add`.
+pub(crate) fn agent_token(config: &std::path::Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args([
+            "agent",
+            "add",
+            "--name",
+            "Ops",
+            "--email",
+            "ops@example.com",
+            "--config",
+        ])
+        .arg(config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 /// A daemon configuration with one Telegram bot on `fake`, and an agent token for it.
@@ -47,23 +71,10 @@ fn setup_with(channels: &str) -> Setup {
         ),
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args([
-            "agent",
-            "add",
-            "--name",
-            "Ops",
-            "--email",
-            "ops@example.com",
-            "--config",
-        ])
-        .arg(&config)
-        .output()
-        .unwrap();
     Setup {
+        token: agent_token(&config),
         _dir: dir,
         config,
-        token: String::from_utf8(out.stdout).unwrap().trim().to_owned(),
         base: format!("http://127.0.0.1:{port}"),
         client: reqwest::Client::new(),
     }

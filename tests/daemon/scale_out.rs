@@ -8,7 +8,7 @@ use crate::live::Sse;
 use crate::postgres::{fresh_postgres_url, on_postgres};
 use crate::telegram_fake::{FakeTelegram, TOKEN, private_text};
 use serde_json::{Value, json};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 /// The outbox lease: a reply claimed by a daemon that died is taken again after it.
@@ -51,29 +51,28 @@ fn config(
 }
 
 fn start(config: &std::path::Path, port: u16) -> Daemon {
-    let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["run", "--config"])
-        .arg(config)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
     Daemon {
-        child,
+        child: crate::crash::start(config),
         base: format!("http://127.0.0.1:{port}"),
     }
 }
 
+/// GET `path` of `daemon` (as the holder of `token`, if any); None while it does not answer.
+async fn get(
+    client: &reqwest::Client,
+    daemon: &Daemon,
+    path: &str,
+    token: Option<&str>,
+) -> Option<Value> {
+    let mut request = client.get(format!("{}{path}", daemon.base));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.ok()?.json().await.ok()
+}
+
 async fn channel_state(client: &reqwest::Client, daemon: &Daemon, channel: &str) -> Option<String> {
-    let health: Value = client
-        .get(format!("{}/healthz", daemon.base))
-        .send()
-        .await
-        .ok()?
-        .json()
-        .await
-        .ok()?;
+    let health = get(client, daemon, "/healthz", None).await?;
     Some(health["channels"][channel]["state"].as_str()?.to_owned())
 }
 
@@ -86,21 +85,14 @@ async fn wait_state(client: &reqwest::Client, daemon: &Daemon, channel: &str, st
 
 /// Every inbound message's text, over all conversations, as `daemon`'s API lists them.
 async fn inbound_texts(client: &reqwest::Client, daemon: &Daemon, token: &str) -> Vec<String> {
-    let get = |path: String| async move {
-        client
-            .get(format!("{}{path}", daemon.base))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap()
-    };
     let mut texts = Vec::new();
-    let list = get("/api/v1/conversations?limit=200".into()).await;
+    let token = Some(token);
+    let list = get(client, daemon, "/api/v1/conversations?limit=200", token)
+        .await
+        .unwrap();
     for c in list["conversations"].as_array().unwrap() {
-        let messages = get(format!("/api/v1/conversations/{}/messages", c["id"])).await;
+        let path = format!("/api/v1/conversations/{}/messages", c["id"]);
+        let messages = get(client, daemon, &path, token).await.unwrap();
         for m in messages["messages"].as_array().unwrap() {
             if m["direction"] == "inbound" {
                 texts.push(m["text"].as_str().unwrap_or_default().to_owned());
@@ -140,25 +132,7 @@ async fn two_daemons_share_inbound_and_events_and_a_killed_holder_hands_its_chan
         config(dir.path(), &url, &fake.url, port_a),
         config(dir.path(), &url, &fake.url, port_b),
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args([
-            "agent",
-            "add",
-            "--name",
-            "Ops",
-            "--email",
-            "ops@example.com",
-            "--config",
-        ])
-        .arg(&config_a)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let token = crate::crash::agent_token(&config_a);
     let client = reqwest::Client::new();
 
     let a = start(&config_a, port_a);
@@ -216,15 +190,13 @@ async fn two_daemons_share_inbound_and_events_and_a_killed_holder_hands_its_chan
 
     // Replies posted on either daemon are delivered once each, in order.
     let bot = eventually(|| async {
-        let list: Value = client
-            .get(format!("{}/api/v1/conversations?channel=bot", b.base))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
+        let list = get(
+            &client,
+            &b,
+            "/api/v1/conversations?channel=bot",
+            Some(&token),
+        )
+        .await?;
         list["conversations"]
             .as_array()?
             .iter()
