@@ -28,7 +28,7 @@ fn main() {
         );
         let channel = ChannelConfig::Discord(toml::from_str(&discord).unwrap());
         let app = BenchApp::start(dir.path(), channel).await;
-        let mut events = app.store.subscribe();
+        let mut events = app.bus.subscribe();
         fake.until("the bot identifies", |f| f.connected()).await;
 
         let mut inbound = Vec::new();

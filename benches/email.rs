@@ -107,8 +107,7 @@ fn main() {
         );
         config.channels.push(ChannelConfig::Email(toml::from_str(&email).unwrap()));
         let app = Application::build(config).await.unwrap();
-        let store = app.store().clone();
-        let mut events = store.subscribe();
+        let mut events = app.bus().subscribe();
         let shutdown = app.shutdown_token();
         let started = Instant::now();
         let server = tokio::spawn(app.run_until_stopped());

@@ -13,7 +13,7 @@ mod common;
 
 use common::env;
 use std::time::{Duration, Instant};
-use switchboard::store::{Ingestor, Store};
+use switchboard::store::Storage;
 use switchboard_core::{Inbound, Sender};
 
 fn main() {
@@ -26,8 +26,8 @@ fn main() {
         let dir = tempfile::TempDir::new().unwrap();
         let url = std::env::var("BENCH_DATABASE_URL")
             .unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("bench.db").display()));
-        let store = Store::open(&url, &dir.path().join("data")).await.unwrap();
-        let ingestor = Ingestor::start(store.clone());
+        let storage = Storage::open(&url, &dir.path().join("data")).await.unwrap();
+        let (store, ingestor) = (storage.store.clone(), storage.ingestor());
         let stop_indexer = tokio_util::sync::CancellationToken::new();
         let indexer = (env("BENCH_INDEXER", 1) != 0)
             .then(|| tokio::spawn(store.clone().run_search_indexer(stop_indexer.clone())));
@@ -77,13 +77,14 @@ fn main() {
         );
         if let Some(indexer) = indexer {
             let caught_up = Instant::now();
+            // The running indexer first: while it holds the index lock a call here does nothing.
+            stop_indexer.cancel();
+            indexer.await.unwrap();
             while store.index_for_search(100_000).await.unwrap() > 0 {}
             println!(
                 "search index: complete {:.2?} after the last message",
                 caught_up.elapsed()
             );
-            stop_indexer.cancel();
-            indexer.await.unwrap();
         }
         let (list, _) = store.list_conversations(&Default::default()).await.unwrap();
         assert!(!list.is_empty());

@@ -13,7 +13,7 @@ mod common;
 use common::{env, percentiles};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use switchboard::store::{Ingestor, Store};
+use switchboard::store::Storage;
 use switchboard_core::{Inbound, Sender};
 
 /// What customers of a wallet write, in their languages; `{n}` varies per message.
@@ -67,8 +67,8 @@ fn main() {
         let data = dir.path().join("data");
 
         // 1. The store, filled the way the daemon fills it.
-        let store = Store::open(&url, &data).await.unwrap();
-        let ingestor = Ingestor::start(store.clone());
+        let storage = Storage::open(&url, &data).await.unwrap();
+        let (store, ingestor) = (storage.store.clone(), storage.ingestor());
         let producers = 16;
         let started = Instant::now();
         let mut tasks = Vec::new();

@@ -5,7 +5,7 @@ use crate::api::{self, AppState, AuthLimiter};
 use crate::channels::{self, Channels};
 use crate::config::Config;
 use crate::delivery::Dispatcher;
-use crate::store::{Ingestor, Store};
+use crate::store::{EventBus, Ingestor, Storage, Store};
 use anyhow::Context;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,7 +29,7 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         // Before the store opens: the second daemon must not even migrate.
         let lock = crate::store::lock_database(&config.storage.database_url)?;
-        let store = Store::open(&config.storage.database_url, &config.storage.data_dir)
+        let storage = Storage::open(&config.storage.database_url, &config.storage.data_dir)
             .await
             .with_context(|| format!("opening {}", config.storage.database_url))?;
         let secret = instance_secret(&config.storage.data_dir)
@@ -40,9 +40,8 @@ impl Application {
             .with_context(|| format!("binding server.listen = {}", config.server.listen))?;
         let shutdown = CancellationToken::new();
         let (revocation_tx, revocations) =
-            tokio::sync::watch::channel(store.revocation_mark().await.unwrap_or_default());
-        let dispatcher =
-            Dispatcher::new(store.clone(), channels.all.clone(), config.outbox.clone());
+            tokio::sync::watch::channel(storage.store.revocation_mark().await.unwrap_or_default());
+        let dispatcher = Dispatcher::new(&storage, channels.all.clone(), config.outbox.clone());
         let texts = Arc::new(crate::safety::Texts::new(
             &config.safety,
             &config.verification,
@@ -51,10 +50,13 @@ impl Application {
             texts: texts.clone(),
             expiry: config.outbox.expiry,
         };
-        let live = api::Live::start(store.clone());
+        let live = api::Live::start(storage.bus.clone());
         let state = AppState {
-            ingestor: Ingestor::with_guard(store.clone(), guard),
-            store,
+            ingestor: Ingestor::new(&storage, guard),
+            store: storage.store,
+            bus: storage.bus,
+            metrics: storage.metrics,
+            files: storage.files,
             channels,
             dispatcher,
             expiry: config.outbox.expiry,
@@ -93,6 +95,10 @@ impl Application {
 
     pub fn store(&self) -> &Store {
         &self.state.store
+    }
+
+    pub fn bus(&self) -> &EventBus {
+        &self.state.bus
     }
 
     pub fn dispatcher(&self) -> &Dispatcher {

@@ -2,7 +2,8 @@
 //! flight per conversation, retrying temporary failures on the configured schedule until expiry.
 
 use crate::config::OutboxConfig;
-use crate::store::{OutboxJob, RetryDecision, Store, now_ms};
+use crate::metrics::Metrics;
+use crate::store::{EventBus, FileStore, OutboxJob, RetryDecision, Storage, Store, now_ms};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +20,11 @@ const IDLE_POLL: Duration = Duration::from_secs(30);
 #[derive(Clone)]
 pub struct Dispatcher {
     store: Store,
+    /// Where attachments of replies are read from.
+    files: FileStore,
+    /// Tells when another daemon's delivery may have unblocked one of ours.
+    bus: EventBus,
+    metrics: Metrics,
     channels: Arc<HashMap<String, Arc<dyn Channel>>>,
     config: OutboxConfig,
     wake: Arc<Notify>,
@@ -26,12 +32,15 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     pub fn new(
-        store: Store,
+        storage: &Storage,
         channels: Arc<HashMap<String, Arc<dyn Channel>>>,
         config: OutboxConfig,
     ) -> Self {
         Self {
-            store,
+            store: storage.store.clone(),
+            files: storage.files.clone(),
+            bus: storage.bus.clone(),
+            metrics: storage.metrics.clone(),
             channels,
             config,
             wake: Arc::new(Notify::new()),
@@ -120,7 +129,7 @@ impl Dispatcher {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = self.wake.notified() => {}
-                _ = self.store.outbox_elsewhere().notified() => {}
+                _ = self.bus.outbox_elsewhere().notified() => {}
                 Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
                 _ = tokio::time::sleep(wait), if wait > Duration::ZERO || in_flight.len() < self.config.concurrency => {}
             }
@@ -191,8 +200,7 @@ impl Dispatcher {
             RetryDecision::Retry { .. } => "retry",
             RetryDecision::Failed { .. } => "failed",
         };
-        self.store
-            .metrics()
+        self.metrics
             .add(crate::metrics::DELIVERIES, &job.channel, outcome, 1);
         match &decision {
             RetryDecision::Delivered { .. } => tracing::info!("delivered"),
@@ -222,7 +230,7 @@ impl Dispatcher {
             .map_err(|e| SendError::retry(format!("reading attachments: {e}")))?;
         let mut attachments = Vec::with_capacity(files.len());
         for file in files {
-            let data = match self.store.files().path_of(&file.sha256) {
+            let data = match self.files.path_of(&file.sha256) {
                 Some(path) => tokio::fs::read(&path).await.ok(),
                 None => None,
             };

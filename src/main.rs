@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use switchboard::app::Application;
 use switchboard::config::{Config, LogFormat};
-use switchboard::store::{Role, Store};
+use switchboard::store::{Role, Storage, Store};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -134,8 +134,9 @@ fn init_tracing(config: &Config) {
 }
 
 async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    Store::open(&config.storage.database_url, &config.storage.data_dir)
+    Storage::open(&config.storage.database_url, &config.storage.data_dir)
         .await
+        .map(|storage| storage.store)
         .with_context(|| format!("opening {}", config.storage.database_url))
 }
 

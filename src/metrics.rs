@@ -3,12 +3,15 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-#[derive(Default)]
+/// (metric, channel, outcome) → count.
+type Series = BTreeMap<(&'static str, String, &'static str), u64>;
+
+/// A handle on the daemon's counters: clones count into the same series.
+#[derive(Default, Clone)]
 pub struct Metrics {
-    /// (metric, channel, outcome) → count.
-    counters: Mutex<BTreeMap<(&'static str, String, &'static str), u64>>,
+    counters: Arc<Mutex<Series>>,
 }
 
 pub const INBOUND: &str = "switchboard_inbound_messages_total";

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 use switchboard::app::Application;
 use switchboard::config::{ChannelConfig, Config};
-use switchboard::store::{Role, Store};
+use switchboard::store::{EventBus, Role, Store};
 use tokio_util::sync::CancellationToken;
 
 /// `cargo test --all-targets` runs a bench without `--bench`: then it is a quick smoke run.
@@ -45,6 +45,7 @@ pub struct BenchApp {
     /// The agent's API token.
     pub token: String,
     pub store: Store,
+    pub bus: EventBus,
     pub client: reqwest::Client,
     shutdown: CancellationToken,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
@@ -70,6 +71,7 @@ impl BenchApp {
         adjust(&mut config);
         let app = Application::build(config).await.unwrap();
         let store = app.store().clone();
+        let bus = app.bus().clone();
         let (_, token) = store
             .create_agent("Bench", "bench@example.com", Role::Agent)
             .await
@@ -78,6 +80,7 @@ impl BenchApp {
             base: format!("http://{}", app.local_addr()),
             token,
             store,
+            bus,
             client: reqwest::Client::new(),
             shutdown: app.shutdown_token(),
             server: tokio::spawn(app.run_until_stopped()),

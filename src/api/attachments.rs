@@ -34,7 +34,7 @@ pub async fn download_attachment(
     let Some(path) = file
         .sha256
         .as_deref()
-        .and_then(|sha| state.store.files().path_of(sha))
+        .and_then(|sha| state.files.path_of(sha))
     else {
         let note = file
             .note

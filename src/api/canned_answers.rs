@@ -2,7 +2,7 @@
 
 use super::AppState;
 use super::auth::{AdminAgent, AuthAgent};
-use super::checks::check_text;
+use super::checks::{check_no_nul, check_text};
 use super::doc::{AdminErrors, AgentErrors, BadRequest, JsonBodyErrors};
 use super::error::{ApiError, ErrorBody, Json, Path, Query};
 use crate::store::CannedAnswer;
@@ -108,6 +108,7 @@ pub async fn post_canned(
 ) -> Result<(StatusCode, axum::Json<CannedEnvelope>), ApiError> {
     check_shortcut(&body.shortcut)?;
     check_text(&body.text)?;
+    check_no_nul("title", Some(&body.title))?;
     // A canned answer is a reply waiting to be sent: the same guard applies.
     switchboard_safety::check_reply(&body.text).map_err(ApiError::Unsafe)?;
     let canned_answer = state
@@ -144,6 +145,7 @@ pub async fn patch_canned(
     if let Some(shortcut) = &body.shortcut {
         check_shortcut(shortcut)?;
     }
+    check_no_nul("title", body.title.as_deref())?;
     if let Some(text) = &body.text {
         check_text(text)?;
         switchboard_safety::check_reply(text).map_err(ApiError::Unsafe)?;

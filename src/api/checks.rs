@@ -12,8 +12,26 @@ pub const MAX_ID_LEN: usize = 256;
 /// Files one reply or inbound message may carry.
 pub const MAX_ATTACHMENTS: usize = 10;
 
-/// A non-blank text of at most `MAX_TEXT_CHARS` characters.
+/// Text an agent writes (a reply, a note, a canned answer): as `check_inbound_text`, and free of
+/// NUL characters, which PostgreSQL cannot store. A customer's are replaced at ingest (their
+/// message must not be lost); an agent is told instead, on both backends alike.
 pub fn check_text(text: &str) -> Result<(), ApiError> {
+    check_inbound_text(text)?;
+    check_no_nul("text", Some(text))
+}
+
+/// A field an agent writes, checked for NUL characters (see `check_text`).
+pub fn check_no_nul(field: &str, value: Option<&str>) -> Result<(), ApiError> {
+    if value.is_some_and(|v| v.contains('\0')) {
+        return Err(ApiError::BadRequest(format!(
+            "{field}: must not contain NUL characters"
+        )));
+    }
+    Ok(())
+}
+
+/// A non-blank text of at most `MAX_TEXT_CHARS` characters.
+pub fn check_inbound_text(text: &str) -> Result<(), ApiError> {
     if text.trim().is_empty() {
         return Err(ApiError::BadRequest("text: must not be empty".into()));
     }

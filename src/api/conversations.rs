@@ -79,6 +79,9 @@ pub async fn list_conversations(
                 })?,
         ),
     };
+    // Nothing stored holds a NUL (PostgreSQL cannot even compare one): say so, on both backends.
+    super::checks::check_no_nul("q", query.q.as_deref())?;
+    super::checks::check_no_nul("channel", query.channel.as_deref())?;
     let filter = ConversationFilter {
         status,
         channel: query.channel.filter(|c| !c.is_empty()),

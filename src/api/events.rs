@@ -116,7 +116,7 @@ pub async fn events(
         .boxed()
     } else {
         let stream = Stream {
-            events: state.store.subscribe(),
+            events: state.bus.subscribe(),
             last_write: None,
             admin,
             _slot: slot,

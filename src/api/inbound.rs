@@ -4,7 +4,7 @@
 use super::AppState;
 use super::auth::bearer;
 use super::checks::{
-    MAX_ID_LEN, NewAttachment, check_id, check_len, check_text, decode_attachments,
+    MAX_ID_LEN, NewAttachment, check_id, check_inbound_text, check_len, decode_attachments,
 };
 use super::doc::{BadRequest, TooLarge, Unauthorized, Unavailable};
 use super::error::{ApiError, Body, ErrorBody, Path};
@@ -119,7 +119,7 @@ pub async fn channel_inbound(
     check_len("subject", body.subject.as_deref(), MAX_SUBJECT_CHARS)?;
     check_len("reply_to", body.reply_to.as_deref(), MAX_ID_LEN)?;
     if body.attachments.is_empty() || !body.text.is_empty() {
-        check_text(&body.text)?;
+        check_inbound_text(&body.text)?;
     }
     let sender = Sender::new(
         body.sender.id.clone(),

@@ -9,7 +9,7 @@
 //! newest first, at most [`LIST_CAP`]). A stream wakes for its conversation and the list rounds
 //! only: its cost no longer grows with the desk's traffic.
 
-use crate::store::{Event, Published, Store};
+use crate::store::{Event, EventBus, Published};
 use bytes::{Bytes, BytesMut};
 use serde_json::json;
 use std::collections::HashMap;
@@ -55,7 +55,7 @@ pub struct ListRound {
 /// stream wakes for its conversation, the list rounds and (admins) admin events, never for the
 /// rest of the desk.
 pub struct Live {
-    store: Store,
+    bus: EventBus,
     list: broadcast::Sender<Arc<ListRound>>,
     admin: broadcast::Sender<Bytes>,
     state: Mutex<DigestState>,
@@ -151,9 +151,9 @@ impl Drop for Registration {
 impl Live {
     /// Starts the digest task; it sleeps while no inbox stream is open, so the store builds no
     /// events for nobody.
-    pub fn start(store: Store) -> Arc<Self> {
+    pub fn start(bus: EventBus) -> Arc<Self> {
         let live = Arc::new(Self {
-            store,
+            bus,
             list: broadcast::channel(LIST_ROUNDS).0,
             admin: broadcast::channel(FOCUS_ROUNDS).0,
             state: Mutex::new(DigestState {
@@ -198,7 +198,7 @@ impl Live {
             let list = self.list.subscribe();
             if state.idle {
                 state.idle = false;
-                state.handed = Some(self.store.subscribe());
+                state.handed = Some(self.bus.subscribe());
                 self.wake.notify_one();
             }
             list

@@ -92,8 +92,7 @@ async fn store_files(
             continue;
         };
         let sha256 = state
-            .store
-            .files()
+            .files
             .put(&data)
             .await
             .map_err(|e| ApiError::from(crate::store::StoreError::Io(e)))?;
@@ -182,13 +181,13 @@ pub(super) async fn guard_reply(
         category = refusal.category,
         "unsafe reply refused"
     );
-    state.store.metrics().add(
+    state.metrics.add(
         crate::metrics::UNSAFE_REPLIES,
         &channel,
         refusal.category,
         1,
     );
-    state.store.announce_refusal(crate::store::RefusedReply {
+    state.bus.announce_refusal(crate::store::RefusedReply {
         agent_id: agent.id,
         agent_name: agent.name.clone(),
         conversation_id,

@@ -25,7 +25,7 @@ pub use live::Live;
 
 use crate::channels::{Channels, HealthMap};
 use crate::delivery::Dispatcher;
-use crate::store::{Ingestor, Store};
+use crate::store::{EventBus, FileStore, Ingestor, Store};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::response::IntoResponse;
@@ -37,6 +37,11 @@ use tokio_util::sync::CancellationToken;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    /// Live events, for the event streams (the store announces on it).
+    pub bus: EventBus,
+    pub metrics: crate::metrics::Metrics,
+    /// Attachment bytes, by hash.
+    pub files: FileStore,
     pub ingestor: Ingestor,
     pub channels: Channels,
     pub dispatcher: Dispatcher,

@@ -189,7 +189,7 @@ pub async fn metrics(
             up,
         ));
     }
-    let text = state.store.metrics().render(&gauges);
+    let text = state.metrics.render(&gauges);
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 

@@ -117,7 +117,7 @@ pub async fn post_verify(
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err("the mail server did not answer in time".to_owned()),
     };
-    let metrics = state.store.metrics();
+    let metrics = &state.metrics;
     if let Err(reason) = sent {
         state.store.abandon_verification(verification.id).await?;
         metrics.add(

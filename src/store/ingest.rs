@@ -81,6 +81,8 @@ pub(crate) struct Job {
 #[derive(Clone)]
 pub struct Ingestor {
     store: Store,
+    files: super::FileStore,
+    metrics: crate::metrics::Metrics,
     jobs: mpsc::Sender<Job>,
     guard: Arc<Guard>,
 }
@@ -102,16 +104,15 @@ impl Default for Guard {
 }
 
 impl Ingestor {
-    /// Starts the writer task; it ends when the last handle is dropped.
-    pub fn start(store: Store) -> Self {
-        Self::with_guard(store, Guard::default())
-    }
-
-    pub fn with_guard(store: Store, guard: Guard) -> Self {
+    /// Starts the writer task on `storage`'s store; it ends when the last handle is dropped.
+    /// Attachments go to its file store, counts to its metrics.
+    pub fn new(storage: &super::Storage, guard: Guard) -> Self {
         let (jobs, rx) = mpsc::channel(4 * MAX_GROUP);
-        store.spawn_ingest_writer(rx);
+        storage.store.spawn_ingest_writer(rx);
         Self {
-            store,
+            store: storage.store.clone(),
+            files: storage.files.clone(),
+            metrics: storage.metrics.clone(),
             jobs,
             guard: Arc::new(guard),
         }
@@ -150,7 +151,7 @@ impl Ingestor {
             for a in attachments {
                 let (size, sha256, note) = match a.data {
                     AttachmentData::Bytes(bytes) => {
-                        let sha = self.store.files().put(&bytes).await?;
+                        let sha = self.files.put(&bytes).await?;
                         (Some(bytes.len() as i64), Some(sha), None)
                     }
                     AttachmentData::Missing { note, size } => {
@@ -195,7 +196,7 @@ impl Ingestor {
                 .is_some_and(|i| i.outcome == Outcome::Created)
             {
                 for kind in kinds {
-                    let m = self.store.metrics();
+                    let m = &self.metrics;
                     m.add(crate::metrics::SECRETS_REMOVED, channel, kind.as_str(), 1);
                 }
             }
@@ -220,7 +221,7 @@ impl Ingestor {
                         _ => "wrong_code",
                     };
                     tracing::info!(verification = id, status = %v.status, "one-time code received");
-                    let m = self.store.metrics();
+                    let m = &self.metrics;
                     m.add(crate::metrics::VERIFICATIONS, channel, label, 1);
                 }
                 Err(e) => {

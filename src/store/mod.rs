@@ -2,8 +2,11 @@
 //! All SQL of the daemon lives under this module: `repo/` holds the queries, compiled once per
 //! backend by `sqlite.rs` (the embedded default) and `postgres.rs` (several daemons on one
 //! database), which also hold the few statements whose dialects differ. `Store` is the handle
-//! the rest of the daemon uses; it forwards each operation to its backend's repository.
+//! the rest of the daemon uses; it forwards each operation to its backend's repository. The
+//! live event bus (`bus.rs`), the counters and the attachment files are not reached through it:
+//! `Storage` opens them together and each part of the daemon is given the ones it uses.
 
+mod bus;
 mod copy;
 mod files;
 mod ingest;
@@ -16,6 +19,8 @@ pub(crate) mod search;
 mod sqlite;
 mod verification;
 
+pub(crate) use bus::Notice;
+pub use bus::{EventBus, Published};
 pub use copy::{CopyReport, copy_sqlite_to_postgres};
 pub use files::FileStore;
 pub use ingest::{
@@ -28,11 +33,12 @@ pub(crate) use outbox::after_ms;
 pub use outbox::{OutboxFile, OutboxJob, RetryDecision};
 pub use verification::{CodeOutcome, PendingCode, Verification, new_code};
 
+pub use crate::metrics::Metrics;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_core::Delivered;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, thiserror::Error)]
@@ -132,15 +138,6 @@ pub(crate) fn contains_pattern(text: &str) -> String {
     format!("%{escaped}%")
 }
 
-/// An event as live streams send it: the value, and its JSON made once for all of them.
-#[derive(Debug)]
-pub struct Published {
-    pub event: Event,
-    pub json: String,
-    /// The Server-Sent Events frame (`event: ...\ndata: ...\n\n`), ready to write as it is.
-    pub frame: bytes::Bytes,
-}
-
 /// Creates `dir` (and its parents) readable by the owner only: it holds customers' messages.
 /// An existing directory keeps the mode its operator gave it.
 pub fn private_dir(dir: &Path) -> std::io::Result<()> {
@@ -173,103 +170,6 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// What every backend's repository shares with the daemon: the live event bus, the counters,
-/// the file store and the health of writes.
-pub struct Shared {
-    files: FileStore,
-    events: broadcast::Sender<Arc<Published>>,
-    metrics: crate::metrics::Metrics,
-    writes: WriteHealth,
-    /// Where several daemons share the database: this daemon's events, told to the others
-    /// (`postgres::relay`).
-    relay: std::sync::OnceLock<mpsc::Sender<Notice>>,
-    /// Fired when another daemon stored or delivered a message: a reply of this daemon's may
-    /// now be first in its conversation, so the dispatcher looks again.
-    outbox_elsewhere: tokio::sync::Notify,
-}
-
-/// An event as other daemons hear of it: what to read back from the database to rebuild it
-/// (a notification's payload is limited to 8,000 bytes; a message is not).
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub(crate) enum Notice {
-    #[serde(rename = "m")]
-    MessageCreated(i64),
-    #[serde(rename = "u")]
-    MessageUpdated(i64),
-    #[serde(rename = "c")]
-    ConversationUpdated(i64),
-    /// Note id, conversation id.
-    #[serde(rename = "n")]
-    NoteCreated(i64, i64),
-    /// Agent id and name, conversation id, category, unix milliseconds.
-    #[serde(rename = "r")]
-    ReplyRefused(i64, String, i64, String, i64),
-}
-
-impl Notice {
-    fn of(event: &Event) -> Self {
-        match event {
-            Event::MessageCreated(m) => Self::MessageCreated(m.id),
-            Event::MessageUpdated(m) => Self::MessageUpdated(m.id),
-            Event::ConversationUpdated(c) => Self::ConversationUpdated(c.id),
-            Event::NoteCreated(n) => Self::NoteCreated(n.id, n.conversation_id),
-            Event::ReplyRefused(r) => Self::ReplyRefused(
-                r.agent_id,
-                r.agent_name.clone(),
-                r.conversation_id,
-                r.category.clone(),
-                r.at.timestamp_millis(),
-            ),
-        }
-    }
-}
-
-impl Shared {
-    /// Whether events are wanted: by a live stream here, or by the other daemons.
-    pub(crate) fn listening(&self) -> bool {
-        self.events.receiver_count() > 0 || self.relay.get().is_some()
-    }
-
-    /// Publishes events built only when somebody listens: ingest stays cheap with no inbox open.
-    /// Each is serialized here, once, however many live streams then send it.
-    pub(crate) fn emit(&self, build: impl FnOnce() -> Vec<Event>) {
-        if !self.listening() {
-            return;
-        }
-        let events = build();
-        if let Some(relay) = self.relay.get() {
-            for event in &events {
-                if relay.try_send(Notice::of(event)).is_err() {
-                    // Live events are a courtesy (clients reload on reconnect); the write stands.
-                    tracing::debug!(
-                        event = event.name(),
-                        "relay queue full: event not told to other daemons"
-                    );
-                }
-            }
-        }
-        for event in events {
-            self.publish(event);
-        }
-    }
-
-    /// Sends one event to this daemon's live streams.
-    fn publish(&self, event: Event) {
-        if self.events.receiver_count() == 0 {
-            return;
-        }
-        let json = match serde_json::to_string(&event) {
-            Ok(json) => json,
-            Err(e) => {
-                tracing::error!(error = %e, event = event.name(), "event not serializable");
-                return;
-            }
-        };
-        let frame = format!("event: {}\ndata: {json}\n\n", event.name()).into();
-        let _ = self.events.send(Arc::new(Published { event, json, frame }));
-    }
-}
-
 /// The right to run one channel's inbound loop (`Store::lease_channel`): held until dropped, or
 /// until `lost` fires because the database connection holding it broke (another daemon may
 /// take the channel then, so the loop must stop).
@@ -300,10 +200,11 @@ enum Backend {
     Postgres(postgres::repo::Repo),
 }
 
+/// The repository: every query of the daemon, on the backend `database_url` chose. The event
+/// bus, counters and file store live beside it and are handed to each part that uses them.
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,
-    shared: Arc<Shared>,
 }
 
 /// Whether `database_url` names a PostgreSQL server (else it is a SQLite file).
@@ -311,29 +212,59 @@ pub fn is_postgres(database_url: &str) -> bool {
     database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")
 }
 
-impl Store {
-    /// Opens (creating if needed) the database and the attachment directory, and migrates.
-    /// `postgres://` and `postgresql://` URLs open PostgreSQL; anything else is SQLite's.
+/// What the daemon's parts are built from: the store, and beside it the event bus it announces
+/// on, the counters and the attachment files.
+#[derive(Clone)]
+pub struct Storage {
+    pub store: Store,
+    pub bus: EventBus,
+    pub metrics: Metrics,
+    pub files: FileStore,
+}
+
+impl Storage {
+    /// Opens the database (see `Store::open`) and the attachment directory under `data_dir`,
+    /// with a new bus and counters.
     pub async fn open(database_url: &str, data_dir: &Path) -> Result<Self> {
-        let (events, _) = broadcast::channel(4096);
-        let shared = Arc::new(Shared {
-            files: FileStore::new(data_dir)?,
-            events,
-            metrics: Default::default(),
-            writes: WriteHealth::default(),
-            relay: Default::default(),
-            outbox_elsewhere: Default::default(),
-        });
+        let files = FileStore::new(data_dir)?;
+        let bus = EventBus::default();
+        let metrics = Metrics::default();
+        let store = Store::open(database_url, &bus, &metrics).await?;
+        Ok(Self {
+            store,
+            bus,
+            metrics,
+            files,
+        })
+    }
+
+    /// An ingestor over this storage without the secret guard's warning texts (tests, benches).
+    pub fn ingestor(&self) -> Ingestor {
+        Ingestor::new(self, Guard::default())
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database and migrates; what is committed is announced
+    /// on `bus`, and ingest counts on `metrics`. `postgres://` and `postgresql://` URLs open
+    /// PostgreSQL; anything else is SQLite's.
+    pub async fn open(database_url: &str, bus: &EventBus, metrics: &Metrics) -> Result<Self> {
+        let writes = Arc::new(WriteHealth::default());
         let backend = if is_postgres(database_url) {
             let pool = postgres::open(database_url).await?;
-            let repo = postgres::repo::Repo::new(pool, shared.clone());
+            let repo = postgres::repo::Repo::new(pool, bus.clone(), metrics.clone(), writes);
             postgres::relay(&repo);
             Backend::Postgres(repo)
         } else {
             let pool = sqlite::open(database_url).await?;
-            Backend::Sqlite(sqlite::repo::Repo::new(pool, shared.clone()))
+            Backend::Sqlite(sqlite::repo::Repo::new(
+                pool,
+                bus.clone(),
+                metrics.clone(),
+                writes,
+            ))
         };
-        Ok(Self { backend, shared })
+        Ok(Self { backend })
     }
 
     /// "sqlite" or "postgres".
@@ -342,32 +273,6 @@ impl Store {
             Backend::Sqlite(_) => "sqlite",
             Backend::Postgres(_) => "postgres",
         }
-    }
-
-    pub fn files(&self) -> &FileStore {
-        &self.shared.files
-    }
-
-    pub fn metrics(&self) -> &crate::metrics::Metrics {
-        &self.shared.metrics
-    }
-
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Published>> {
-        self.shared.events.subscribe()
-    }
-
-    /// Tells admins' live streams that an agent's reply was refused as unsafe.
-    pub fn announce_refusal(&self, refused: RefusedReply) {
-        self.shared.emit(|| vec![Event::ReplyRefused(refused)]);
-    }
-
-    /// Fires when another daemon on the database stored or delivered a message.
-    pub fn outbox_elsewhere(&self) -> &tokio::sync::Notify {
-        &self.shared.outbox_elsewhere
-    }
-
-    pub fn writes(&self) -> &WriteHealth {
-        &self.shared.writes
     }
 
     /// Starts the ingest writer task on this store's backend (see `ingest`).
@@ -442,6 +347,7 @@ forward! {
     pub async fn messages(&self, conversation_id: i64) -> Result<Vec<Message>>;
     pub async fn messages_page(&self, conversation_id: i64, before: Option<i64>, limit: i64) -> Result<(Vec<Message>, Option<i64>)>;
     pub async fn message(&self, id: i64) -> Result<Message>;
+    pub async fn messages_by_id(&self, ids: &[i64]) -> Result<Vec<Message>>;
     pub async fn attachment(&self, id: i64) -> Result<AttachmentFile>;
     pub async fn contact(&self, id: i64) -> Result<Contact>;
     pub async fn merge_contacts(&self, from: i64, into: i64) -> Result<Contact>;

@@ -123,6 +123,20 @@ pub(super) async fn begin_write(pool: &Pool<Db>) -> sqlx::Result<Transaction<'st
     Ok(tx)
 }
 
+/// The search indexer's own advisory lock ("SBINDEX0"): one indexer at a time over all the
+/// daemons, beside ingest instead of behind it (indexing used to hold the write lock, and
+/// ingest waited for it). None while another daemon's indexer runs.
+const INDEX_LOCK: i64 = 0x5342_494E_4445_5830;
+
+pub(super) async fn begin_index(pool: &Pool<Db>) -> sqlx::Result<Option<Transaction<'static, Db>>> {
+    let mut tx = pool.begin().await?;
+    let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+        .bind(INDEX_LOCK)
+        .fetch_one(&mut *tx)
+        .await?;
+    Ok(held.then_some(tx))
+}
+
 pub(super) async fn begin_write_on(conn: &mut Conn) -> sqlx::Result<Transaction<'_, Db>> {
     let mut tx = sqlx::Connection::begin(conn).await?;
     lock_writes(&mut tx).await?;
@@ -162,6 +176,22 @@ pub(super) fn unavailable_code(code: &str) -> bool {
 /// parameter (`jsonb_array_elements`), so each statement is prepared once whatever the
 /// number of rows; `->>` gives text, cast to the column's type.
 pub(super) mod sql {
+    /// The ids in `$1`, a JSON array, as a subquery: `WHERE x IN (ID_LIST)`.
+    pub const ID_LIST: &str = "SELECT jsonb_array_elements_text($1::jsonb)::bigint";
+
+    /// Edited messages to index again. Without the write lock an edit may run meanwhile: the
+    /// rows read are share-locked so it waits for this index write and then queues itself
+    /// again (the trigger); a message being edited right now is skipped, not waited for (the
+    /// ingest writer may hold it while it waits for this lock: a deadlock), and comes next time.
+    pub const EDITED_TO_INDEX: &str =
+        "SELECT m.id, m.text FROM search_reindex r JOIN messages m ON m.id = r.message_id
+         ORDER BY r.message_id LIMIT $1 FOR SHARE OF m SKIP LOCKED";
+
+    /// Takes exactly the indexed edits (`$1`: their ids, a JSON array) off the queue: one
+    /// queued since the read is left for the next round.
+    pub const FORGET_REINDEXED: &str = "DELETE FROM search_reindex WHERE message_id IN
+         (SELECT jsonb_array_elements_text($1::jsonb)::bigint)";
+
     pub const FIND_IDENTITIES: &str =
         "SELECT i.id, i.channel, i.external_id, i.contact_id, c.display_name AS contact_name,
              i.display_name, i.username, i.language
@@ -324,7 +354,7 @@ struct Told {
 /// database for this daemon's live streams, so an agent on any daemon sees every change.
 pub(super) fn relay(repo: &repo::Repo) {
     let (tx, rx) = tokio::sync::mpsc::channel(16_384);
-    if repo.relay.set(tx).is_err() {
+    if !repo.bus.set_relay(tx) {
         return;
     }
     let me = fastrand::u64(..);
@@ -422,44 +452,76 @@ async fn hear(repo: repo::Repo, me: u64) {
                     super::Notice::MessageCreated(_) | super::Notice::MessageUpdated(_)
                 )
             }) {
-                repo.outbox_elsewhere.notify_one();
+                repo.bus.outbox_elsewhere().notify_one();
             }
-            if repo.events.receiver_count() == 0 {
+            if !repo.bus.has_streams() {
                 continue;
             }
-            for notice in told.events {
-                match rebuild(&repo, notice).await {
-                    Ok(Some(event)) => repo.publish(event),
-                    Ok(None) => {}
-                    Err(e) => tracing::debug!(error = %e, "event of another daemon not read back"),
-                }
+            match rebuild(&repo, told.events).await {
+                Ok(events) => events.into_iter().for_each(|e| repo.bus.publish(e)),
+                Err(e) => tracing::debug!(error = %e, "events of another daemon not read back"),
             }
         }
     }
 }
 
-/// The event a notice stands for, as the database has it now.
-async fn rebuild(repo: &repo::Repo, notice: super::Notice) -> Result<Option<super::Event>> {
+/// The events notices stand for, in their order, as the database has them now. The messages
+/// of a notification are read in one go (a group commit of another daemon tells thousands);
+/// a conversation told of several times is read once and sent at its last place, since each
+/// read would show its present state anyway.
+async fn rebuild(repo: &repo::Repo, notices: Vec<super::Notice>) -> Result<Vec<super::Event>> {
     use super::{Event, Notice, RefusedReply};
-    Ok(Some(match notice {
-        Notice::MessageCreated(id) => Event::MessageCreated(repo.message(id).await?),
-        Notice::MessageUpdated(id) => Event::MessageUpdated(repo.message(id).await?),
-        Notice::ConversationUpdated(id) => Event::ConversationUpdated(repo.conversation(id).await?),
-        Notice::NoteCreated(id, conversation) => {
-            let notes = repo.notes(conversation).await?;
-            match notes.into_iter().find(|n| n.id == id) {
-                Some(note) => Event::NoteCreated(note),
-                None => return Ok(None),
+    use std::collections::HashMap;
+    let ids: Vec<i64> = notices
+        .iter()
+        .filter_map(|n| match n {
+            Notice::MessageCreated(id) | Notice::MessageUpdated(id) => Some(*id),
+            _ => None,
+        })
+        .collect();
+    let mut messages: HashMap<i64, super::Message> = repo
+        .messages_by_id(&ids)
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m))
+        .collect();
+    let mut last_place: HashMap<i64, usize> = HashMap::new();
+    for (n, notice) in notices.iter().enumerate() {
+        if let Notice::ConversationUpdated(id) = notice {
+            last_place.insert(*id, n);
+        }
+    }
+    let mut events = Vec::with_capacity(notices.len());
+    for (n, notice) in notices.into_iter().enumerate() {
+        let event = match notice {
+            // A message told twice (created, then updated) is sent twice, as here.
+            Notice::MessageCreated(id) => messages.get(&id).cloned().map(Event::MessageCreated),
+            Notice::MessageUpdated(id) => messages.remove(&id).map(Event::MessageUpdated),
+            Notice::ConversationUpdated(id) if last_place.get(&id) == Some(&n) => {
+                match repo.conversation(id).await {
+                    Ok(c) => Some(Event::ConversationUpdated(c)),
+                    Err(super::StoreError::NotFound) => None,
+                    Err(e) => return Err(e),
+                }
             }
-        }
-        Notice::ReplyRefused(agent_id, agent_name, conversation_id, category, at) => {
-            Event::ReplyRefused(RefusedReply {
-                agent_id,
-                agent_name,
-                conversation_id,
-                category,
-                at: super::from_millis(at),
-            })
-        }
-    }))
+            Notice::ConversationUpdated(_) => None,
+            Notice::NoteCreated(id, conversation) => repo
+                .notes(conversation)
+                .await?
+                .into_iter()
+                .find(|n| n.id == id)
+                .map(Event::NoteCreated),
+            Notice::ReplyRefused(agent_id, agent_name, conversation_id, category, at) => {
+                Some(Event::ReplyRefused(RefusedReply {
+                    agent_id,
+                    agent_name,
+                    conversation_id,
+                    category,
+                    at: super::from_millis(at),
+                }))
+            }
+        };
+        events.extend(event);
+    }
+    Ok(events)
 }

@@ -70,6 +70,11 @@ pub(super) async fn begin_write(pool: &Pool<Db>) -> sqlx::Result<Transaction<'st
     pool.begin_with("BEGIN IMMEDIATE").await
 }
 
+/// The search indexer's transaction: on SQLite simply a write one (there is one writer).
+pub(super) async fn begin_index(pool: &Pool<Db>) -> sqlx::Result<Option<Transaction<'static, Db>>> {
+    begin_write(pool).await.map(Some)
+}
+
 pub(super) async fn begin_write_on(conn: &mut Conn) -> sqlx::Result<Transaction<'_, Db>> {
     sqlx::Connection::begin_with(conn, "BEGIN IMMEDIATE").await
 }
@@ -121,6 +126,18 @@ pub(super) fn unavailable_code(code: &str) -> bool {
 /// The statements whose text differs between the backends. Rows travel as one JSON array
 /// parameter (`json_each`), so each statement is prepared once whatever the number of rows.
 pub(super) mod sql {
+    /// The ids in `$1`, a JSON array, as a subquery: `WHERE x IN (ID_LIST)`.
+    pub const ID_LIST: &str = "SELECT value FROM json_each($1)";
+
+    /// Edited messages to index again (under the write lock nothing edits them meanwhile).
+    pub const EDITED_TO_INDEX: &str =
+        "SELECT m.id, m.text FROM search_reindex r JOIN messages m ON m.id = r.message_id
+         ORDER BY r.message_id LIMIT $1";
+
+    /// Takes the indexed edits (`$1`: their ids, a JSON array) off the queue.
+    pub const FORGET_REINDEXED: &str =
+        "DELETE FROM search_reindex WHERE message_id IN (SELECT value FROM json_each($1))";
+
     /// `$1`: JSON `[[channel, external_id], ...]`.
     pub const FIND_IDENTITIES: &str =
         "SELECT i.id, i.channel, i.external_id, i.contact_id, c.display_name AS contact_name,

@@ -111,6 +111,47 @@ async fn nul_characters_are_stored_as_replacement_characters_on_either_backend()
 }
 
 #[tokio::test]
+async fn nul_characters_written_by_an_agent_are_refused_on_either_backend() {
+    // An agent is told (400) rather than the text silently changed; on PostgreSQL the write
+    // would otherwise fail as a server error.
+    let app = spawn_app().await;
+    let first = app.customer_says("chat-1", "m-1", "hello").await;
+    let conversation = first["conversation_id"].as_i64().unwrap();
+    let post = reqwest::Method::POST;
+    for (path, body) in [
+        (
+            format!("/api/v1/conversations/{conversation}/messages"),
+            json!({"text": "we\u{0}re on it"}),
+        ),
+        (
+            format!("/api/v1/conversations/{conversation}/notes"),
+            json!({"text": "check\u{0}this"}),
+        ),
+        (
+            "/api/v1/canned_answers".to_owned(),
+            json!({"shortcut": "hi", "title": "Gre\u{0}eting", "text": "Hello"}),
+        ),
+    ] {
+        let response = app.send_json(post.clone(), &path, body).await;
+        assert_eq!(response.status(), 400, "POST {path}");
+        let error: Value = response.json().await.unwrap();
+        assert!(
+            error["error"].as_str().unwrap().contains("NUL"),
+            "POST {path}: {error}"
+        );
+    }
+    let search = app.get("/api/v1/conversations?q=hel%00lo").await;
+    assert_eq!(search.status(), 400);
+    // Nothing was written: the customer's message is all there is.
+    assert_eq!(app.messages(conversation).await.len(), 1);
+    assert_eq!(
+        app.get_json(&format!("/api/v1/conversations/{conversation}/notes"))
+            .await["notes"],
+        json!([])
+    );
+}
+
+#[tokio::test]
 async fn redelivered_inbound_message_is_stored_once() {
     let app = spawn_app().await;
     let first = app.customer_says("chat-1", "m-1", "hello").await;

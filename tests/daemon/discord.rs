@@ -178,12 +178,13 @@ async fn a_support_channel_post_opens_a_private_thread_where_the_conversation_li
     assert_eq!(app.wait_conversations(CHANNEL, 1).await.len(), 1);
     // The thread is a route in its own table, not state in the (rewritten-per-message) cursor,
     // so no number of customers evicts it.
-    let store = switchboard::store::Store::open(
+    let store = switchboard::store::Storage::open(
         &app.config.storage.database_url,
         &app.config.storage.data_dir,
     )
     .await
-    .unwrap();
+    .unwrap()
+    .store;
     let cursor = store.cursor(CHANNEL).await.unwrap().unwrap();
     assert!(!cursor.contains("threads"), "{cursor}");
     assert_eq!(

@@ -5,13 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 use switchboard::config::OutboxConfig;
 use switchboard::delivery::Dispatcher;
-use switchboard::store::{DeliveryStatus, Ingestor, Role, Store};
+use switchboard::store::{DeliveryStatus, Role, Storage, Store};
 use switchboard_core::fake::{FakeChannel, Script};
 use switchboard_core::{Channel, Inbound, SendError, Sender};
 use tempfile::TempDir;
 
 struct Rig {
     store: Store,
+    storage: Storage,
     fake: FakeChannel,
     dispatcher: Dispatcher,
     conversation: i64,
@@ -35,7 +36,8 @@ impl Rig {
 async fn rig(schedule: Vec<Duration>) -> Rig {
     let dir = TempDir::new().unwrap();
     let url = crate::postgres::database_url(dir.path());
-    let store = Store::open(&url, &dir.path().join("data")).await.unwrap();
+    let storage = Storage::open(&url, &dir.path().join("data")).await.unwrap();
+    let store = storage.store.clone();
     let fake = FakeChannel::new("fake");
     let channels: HashMap<String, Arc<dyn Channel>> = [(
         "fake".to_owned(),
@@ -48,8 +50,8 @@ async fn rig(schedule: Vec<Duration>) -> Rig {
         concurrency: 4,
         lease: Duration::from_secs(180),
     };
-    let dispatcher = Dispatcher::new(store.clone(), Arc::new(channels), config);
-    let ingestor = Ingestor::start(store.clone());
+    let dispatcher = Dispatcher::new(&storage, Arc::new(channels), config);
+    let ingestor = storage.ingestor();
     let r = ingestor
         .ingest(
             "fake",
@@ -64,6 +66,7 @@ async fn rig(schedule: Vec<Duration>) -> Rig {
         .unwrap();
     Rig {
         store,
+        storage,
         fake,
         dispatcher,
         conversation: r.items[0].conversation_id,
@@ -236,7 +239,7 @@ async fn a_panicking_inbound_loop_is_reported_and_restarted() {
         tokio_util::sync::CancellationToken::new(),
         tokio_util::task::TaskTracker::new(),
     );
-    let ingestor = Ingestor::start(rig.store.clone());
+    let ingestor = rig.storage.ingestor();
     let health = supervise(
         &channels,
         &ingestor,

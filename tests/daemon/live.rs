@@ -6,7 +6,7 @@ use futures_util::StreamExt;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::Duration;
-use switchboard::store::{Role, Store};
+use switchboard::store::Role;
 
 /// A parsed Server-Sent Events stream.
 pub(crate) struct Sse {
@@ -92,12 +92,13 @@ async fn focus(app: &TestApp, token: &str, stream: i64, conversation: Value) -> 
 }
 
 async fn second_agent(app: &TestApp) -> String {
-    let store = Store::open(
+    let store = switchboard::store::Storage::open(
         &app.config.storage.database_url,
         &app.config.storage.data_dir,
     )
     .await
-    .unwrap();
+    .unwrap()
+    .store;
     store
         .create_agent("Bo Agent", "bo@example.com", Role::Agent)
         .await

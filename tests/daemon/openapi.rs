@@ -24,7 +24,7 @@ use std::fmt::Display;
 use std::sync::Mutex;
 use std::time::Duration;
 use switchboard::config::ChannelConfig;
-use switchboard::store::{Role, Store};
+use switchboard::store::Role;
 use switchboard_telegram::TelegramConfig;
 
 const METHODS: [&str; 5] = ["get", "put", "post", "patch", "delete"];
@@ -693,12 +693,13 @@ async fn every_documented_operation_answers_as_documented() {
         seen: Default::default(),
         drift: Default::default(),
     };
-    let store = Store::open(
+    let store = switchboard::store::Storage::open(
         &app.config.storage.database_url,
         &app.config.storage.data_dir,
     )
     .await
-    .unwrap();
+    .unwrap()
+    .store;
     let (_, agent) = store
         .create_agent("Ann Agent", "ann@example.com", Role::Agent)
         .await

@@ -3,21 +3,22 @@
 
 use bytes::Bytes;
 use chrono::Utc;
-use switchboard::store::{Ingestor, Store};
+use switchboard::store::{FileStore, Ingestor, Storage, Store};
 use switchboard_core::{AttachmentData, Change, Inbound, InboundAttachment, Sender};
 use tempfile::TempDir;
 
 async fn store() -> (Store, Ingestor, TempDir) {
     let dir = TempDir::new().unwrap();
     let url = crate::postgres::database_url(dir.path());
-    let store = Store::open(&url, &dir.path().join("data")).await.unwrap();
+    let storage = Storage::open(&url, &dir.path().join("data")).await.unwrap();
+    let store = storage.store.clone();
     let backend = if crate::postgres::on_postgres() {
         "postgres"
     } else {
         "sqlite"
     };
     assert_eq!(store.backend_name(), backend);
-    let ingestor = Ingestor::start(store.clone());
+    let ingestor = storage.ingestor();
     (store, ingestor, dir)
 }
 
@@ -121,7 +122,7 @@ async fn edits_and_deletes_keep_the_earlier_text_as_history() {
 
 #[tokio::test]
 async fn attachments_are_stored_content_addressed_and_missing_ones_keep_a_note() {
-    let (store, ingestor, _dir) = store().await;
+    let (store, ingestor, dir) = store().await;
     let photo = InboundAttachment {
         filename: "receipt.png".into(),
         content_type: "image/png".into(),
@@ -157,11 +158,46 @@ async fn attachments_are_stored_content_addressed_and_missing_ones_keep_a_note()
         Some("larger than the 20 MB Bot API limit")
     );
     let file = store.attachment(m.attachments[0].id).await.unwrap();
-    let path = store
-        .files()
-        .path_of(file.sha256.as_deref().unwrap())
-        .unwrap();
+    let files = FileStore::new(&dir.path().join("data")).unwrap();
+    let path = files.path_of(file.sha256.as_deref().unwrap()).unwrap();
     assert_eq!(std::fs::read(path).unwrap(), b"\x89PNG fake");
+}
+
+#[tokio::test]
+async fn messages_read_by_id_are_the_ones_read_one_by_one() {
+    // What another daemon's events are rebuilt from: the same as `message`, in id order,
+    // an unknown id left out.
+    let (store, ingestor, _dir) = store().await;
+    let photo = InboundAttachment {
+        filename: "receipt.png".into(),
+        content_type: "image/png".into(),
+        data: AttachmentData::Bytes(Bytes::from_static(b"\x89PNG fake")),
+    };
+    let batch = vec![
+        Inbound {
+            attachments: vec![photo],
+            ..msg("t1", "1", "see attached")
+        },
+        msg("t2", "2", "first text"),
+        msg("t1", "3", "and more"),
+    ];
+    let r = ingestor.ingest("tg", batch, None).await.unwrap();
+    let edit = Inbound {
+        change: Change::Edited { at: Utc::now() },
+        ..msg("t2", "2", "second text")
+    };
+    ingestor.ingest("tg", vec![edit], None).await.unwrap();
+    let mut ids: Vec<i64> = r.items.iter().map(|i| i.message_id.unwrap()).collect();
+    let mut one_by_one = Vec::new();
+    for id in &ids {
+        one_by_one.push(store.message(*id).await.unwrap());
+    }
+    assert_eq!(one_by_one[0].attachments.len(), 1);
+    assert_eq!(one_by_one[1].revisions.len(), 1);
+    ids.reverse();
+    ids.push(i64::MAX);
+    assert_eq!(store.messages_by_id(&ids).await.unwrap(), one_by_one);
+    assert!(store.messages_by_id(&[]).await.unwrap().is_empty());
 }
 
 #[tokio::test]

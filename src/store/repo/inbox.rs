@@ -155,6 +155,33 @@ pub(crate) async fn message(conn: &mut Conn, id: i64) -> Result<Message> {
     ))
 }
 
+/// Messages from their rows, each with its attachments and revisions (`(message_id, kind,
+/// text, replaced_at)`), in the rows' order.
+fn assemble(
+    rows: Vec<MessageRow>,
+    attachments: Vec<AttachmentRow>,
+    revisions: Vec<(i64, String, String, i64)>,
+) -> Vec<Message> {
+    let mut by_message: std::collections::HashMap<i64, (Vec<Attachment>, Vec<Revision>)> =
+        Default::default();
+    for a in attachments {
+        by_message.entry(a.message_id).or_default().0.push(a.into());
+    }
+    for (message_id, kind, text, at) in revisions {
+        by_message
+            .entry(message_id)
+            .or_default()
+            .1
+            .push(revision((kind, text, at)));
+    }
+    rows.into_iter()
+        .map(|row| {
+            let (a, r) = by_message.remove(&row.id).unwrap_or_default();
+            row.into_message(a, r)
+        })
+        .collect()
+}
+
 fn revision((kind, text, at): (String, String, i64)) -> Revision {
     Revision {
         kind,
@@ -273,7 +300,7 @@ impl Repo {
         tx.commit().await?;
         if after != before {
             let event = after.clone();
-            self.emit(|| vec![Event::ConversationUpdated(event)]);
+            self.bus.emit(|| vec![Event::ConversationUpdated(event)]);
         }
         Ok(after)
     }
@@ -338,26 +365,36 @@ impl Repo {
         .bind(last)
         .fetch_all(&mut *conn)
         .await?;
-        let mut by_message: std::collections::HashMap<i64, (Vec<Attachment>, Vec<Revision>)> =
-            Default::default();
-        for a in attachments {
-            by_message.entry(a.message_id).or_default().0.push(a.into());
+        Ok((assemble(rows, attachments, revisions), next_before))
+    }
+
+    /// The messages with these ids that exist, by id, with their attachments and revisions:
+    /// three queries however many (other daemons' events are read back with it).
+    pub async fn messages_by_id(&self, ids: &[i64]) -> Result<Vec<Message>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
         }
-        for (message_id, kind, text, at) in revisions {
-            by_message
-                .entry(message_id)
-                .or_default()
-                .1
-                .push(revision((kind, text, at)));
-        }
-        let messages = rows
-            .into_iter()
-            .map(|row| {
-                let (a, r) = by_message.remove(&row.id).unwrap_or_default();
-                row.into_message(a, r)
-            })
-            .collect();
-        Ok((messages, next_before))
+        let ids = serde_json::to_string(ids)
+            .map_err(|e| StoreError::Invalid(format!("encoding ids: {e}")))?;
+        let list = sql::ID_LIST;
+        let mut conn = self.pool.acquire().await?;
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{MESSAGE_SELECT} WHERE m.id IN ({list}) ORDER BY m.id"
+        ));
+        let rows: Vec<MessageRow> = sqlx::query_as(sql).bind(&ids).fetch_all(&mut *conn).await?;
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT id, message_id, filename, content_type, size, sha256, note FROM attachments
+             WHERE message_id IN ({list}) ORDER BY id"
+        ));
+        let attachments: Vec<AttachmentRow> =
+            sqlx::query_as(sql).bind(&ids).fetch_all(&mut *conn).await?;
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT message_id, kind, text, replaced_at FROM message_revisions
+             WHERE message_id IN ({list}) ORDER BY id"
+        ));
+        let revisions: Vec<(i64, String, String, i64)> =
+            sqlx::query_as(sql).bind(&ids).fetch_all(&mut *conn).await?;
+        Ok(assemble(rows, attachments, revisions))
     }
 
     pub async fn message(&self, id: i64) -> Result<Message> {
@@ -507,7 +544,7 @@ impl Repo {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        self.emit(|| {
+        self.bus.emit(|| {
             changed
                 .into_iter()
                 .map(Event::ConversationUpdated)

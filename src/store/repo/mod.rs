@@ -4,15 +4,15 @@
 //! `next_ids`, search rows); nothing here names a backend.
 
 pub(super) use super::{
-    Conn, Db, SEVERAL_DAEMONS, begin_write, begin_write_on, checkpoint, next_ids, prepare_writer,
-    search_param, search_row, sql,
+    Conn, Db, SEVERAL_DAEMONS, begin_index, begin_write, begin_write_on, checkpoint, next_ids,
+    prepare_writer, search_param, search_row, sql,
 };
 pub(super) use crate::store::{
     Agent, AssigneeFilter, Attachment, AttachmentFile, CannedAnswer, CodeOutcome, Contact,
     ContactRef, Conversation, ConversationFilter, ConversationPatch, DeliveryStatus, Direction,
     Event, Identity, Message, MessageSender, Note, OutboxFile, OutboxJob, PendingCode,
-    PreparedAttachment, Priority, Result, RetryDecision, Revision, Role, Shared, Status,
-    StoreError, Verification, VerifiedEmail, from_millis, now_ms, string_list,
+    PreparedAttachment, Priority, Result, RetryDecision, Revision, Role, Status, StoreError,
+    Verification, VerifiedEmail, from_millis, now_ms, string_list,
 };
 use std::sync::Arc;
 
@@ -26,24 +26,28 @@ mod search;
 mod threading;
 mod verification;
 
-/// The queries of one backend over its pool; the daemon-wide state (events, metrics, files)
-/// is shared with the `Store` that holds it.
+/// The queries of one backend over its pool, announcing what they commit on the bus.
 #[derive(Clone)]
 pub struct Repo {
     pub(super) pool: sqlx::Pool<Db>,
-    shared: Arc<Shared>,
+    pub(super) bus: crate::store::EventBus,
+    /// Ingest counts what it stored, where it stored it.
+    pub(super) metrics: crate::metrics::Metrics,
+    pub(super) writes: Arc<crate::store::WriteHealth>,
 }
 
 impl Repo {
-    pub(in crate::store) fn new(pool: sqlx::Pool<Db>, shared: Arc<Shared>) -> Self {
-        Self { pool, shared }
-    }
-}
-
-impl std::ops::Deref for Repo {
-    type Target = Shared;
-
-    fn deref(&self) -> &Shared {
-        &self.shared
+    pub(in crate::store) fn new(
+        pool: sqlx::Pool<Db>,
+        bus: crate::store::EventBus,
+        metrics: crate::metrics::Metrics,
+        writes: Arc<crate::store::WriteHealth>,
+    ) -> Self {
+        Self {
+            pool,
+            bus,
+            metrics,
+            writes,
+        }
     }
 }

@@ -73,7 +73,7 @@ impl Repo {
         tx.commit().await?;
         let note = Note::from(row);
         let event = note.clone();
-        self.emit(|| vec![Event::NoteCreated(event)]);
+        self.bus.emit(|| vec![Event::NoteCreated(event)]);
         Ok(note)
     }
 

@@ -136,7 +136,7 @@ impl Repo {
         let (message, created) = result?;
         if created {
             let event = message.clone();
-            self.emit(|| vec![Event::MessageCreated(event)]);
+            self.bus.emit(|| vec![Event::MessageCreated(event)]);
         }
         Ok(message)
     }
@@ -316,7 +316,7 @@ impl Repo {
         self.writes.record(&result);
         let message = result?;
         let event = message.clone();
-        self.emit(|| vec![Event::MessageUpdated(event)]);
+        self.bus.emit(|| vec![Event::MessageUpdated(event)]);
         Ok(message)
     }
 
@@ -480,7 +480,7 @@ impl Repo {
         let message = inbox::message(&mut tx, message_id).await?;
         tx.commit().await?;
         let event = message.clone();
-        self.emit(|| vec![Event::MessageUpdated(event)]);
+        self.bus.emit(|| vec![Event::MessageUpdated(event)]);
         Ok(message)
     }
 
@@ -518,7 +518,7 @@ impl Repo {
         let message = inbox::message(&mut tx, message_id).await?;
         tx.commit().await?;
         let event = message.clone();
-        self.emit(|| vec![Event::MessageUpdated(event)]);
+        self.bus.emit(|| vec![Event::MessageUpdated(event)]);
         Ok(message)
     }
 }

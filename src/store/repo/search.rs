@@ -6,27 +6,32 @@ use tokio_util::sync::CancellationToken;
 
 impl Repo {
     /// Indexes up to `limit` messages not in the search index (edited ones first, then new
-    /// ones); returns how many it did.
+    /// ones); returns how many it did (none while another daemon's indexer is at work).
     pub async fn index_for_search(&self, limit: i64) -> Result<u64> {
         let limit = limit.clamp(1, 100_000);
-        let mut tx = begin_write(&self.pool).await?;
+        let Some(mut tx) = begin_index(&self.pool).await? else {
+            // Another daemon's indexer is at it.
+            return Ok(0);
+        };
         let through: i64 =
             sqlx::query_scalar("SELECT indexed_through FROM search_index_state WHERE id = 1")
                 .fetch_one(&mut *tx)
                 .await?;
-        let edited: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT m.id, m.text FROM search_reindex r JOIN messages m ON m.id = r.message_id
-             ORDER BY r.message_id LIMIT $1",
-        )
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
-        let new: Vec<(i64, String)> =
+        let edited: Vec<(i64, String)> = sqlx::query_as(sql::EDITED_TO_INDEX)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut new: Vec<(i64, String)> =
             sqlx::query_as("SELECT id, text FROM messages WHERE id > $1 ORDER BY id LIMIT $2")
                 .bind(through)
                 .bind(limit - edited.len() as i64)
                 .fetch_all(&mut *tx)
                 .await?;
+        // A message edited before the indexer first reached it is queued as well (the edit
+        // cannot tell on PostgreSQL, see its trigger): index it once.
+        let queued: std::collections::HashSet<i64> = edited.iter().map(|(id, _)| *id).collect();
+        let last_new = new.last().map(|(id, _)| *id);
+        new.retain(|(id, _)| !queued.contains(id));
         if edited.is_empty() && new.is_empty() {
             return Ok(0);
         }
@@ -42,13 +47,16 @@ impl Repo {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        if let Some((last_edited, _)) = edited.last() {
-            sqlx::query("DELETE FROM search_reindex WHERE message_id <= $1")
-                .bind(last_edited)
+        if !edited.is_empty() {
+            let ids: Vec<i64> = edited.iter().map(|(id, _)| *id).collect();
+            let ids = serde_json::to_string(&ids)
+                .map_err(|e| StoreError::Invalid(format!("encoding index rows: {e}")))?;
+            sqlx::query(sql::FORGET_REINDEXED)
+                .bind(ids)
                 .execute(&mut *tx)
                 .await?;
         }
-        if let Some((last, _)) = new.last() {
+        if let Some(last) = last_new {
             sqlx::query("UPDATE search_index_state SET indexed_through = $1 WHERE id = 1")
                 .bind(last)
                 .execute(&mut *tx)

@@ -182,7 +182,7 @@ impl Repo {
         .await?;
         let message = inbox::message(&mut tx, id).await?;
         tx.commit().await?;
-        self.emit(|| vec![Event::MessageUpdated(message)]);
+        self.bus.emit(|| vec![Event::MessageUpdated(message)]);
         Ok(true)
     }
 }

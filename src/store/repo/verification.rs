@@ -80,7 +80,7 @@ impl Repo {
         self.writes.record(&result);
         result?;
         if let Some(c) = changed {
-            self.emit(|| vec![Event::ConversationUpdated(c)]);
+            self.bus.emit(|| vec![Event::ConversationUpdated(c)]);
         }
         Ok(row.into())
     }
@@ -204,7 +204,7 @@ impl Repo {
         self.writes.record(&result);
         result?;
         if let Some(c) = changed {
-            self.emit(|| vec![Event::ConversationUpdated(c)]);
+            self.bus.emit(|| vec![Event::ConversationUpdated(c)]);
         }
         let mut row = row;
         row.status = status.to_owned();

@@ -57,7 +57,7 @@ pub(in crate::store) async fn writer(store: Repo, mut rx: mpsc::Receiver<Job>) {
         store.writes.record(&result);
         match result {
             Ok((reports, events)) => {
-                store.emit(|| events);
+                store.bus.emit(|| events);
                 for (job, report) in jobs.drain(..).zip(reports) {
                     count(&store, &job.channel, &report);
                     let _ = job.reply.send(Ok(report));
@@ -89,7 +89,7 @@ pub(in crate::store) async fn writer(store: Repo, mut rx: mpsc::Receiver<Job>) {
                     }
                     let reply = match result {
                         Ok((mut reports, events)) => {
-                            store.emit(|| events);
+                            store.bus.emit(|| events);
                             reports.iter().for_each(|r| count(&store, &job.channel, r));
                             Ok(reports.pop().unwrap_or_default())
                         }
@@ -159,7 +159,7 @@ pub(super) async fn commit_group(
     }
     let mut group = Group {
         now: now_ms(),
-        listening: store.listening(),
+        listening: store.bus.listening(),
         reports: jobs.iter().map(|_| IngestReport::default()).collect(),
         events: Vec::new(),
         pending: Vec::new(),
