@@ -41,7 +41,9 @@ fn main() {
             fake.push_message(dm, false, user, "Customer", &marker);
             let conversation = loop {
                 match events.recv().await.map(|p| p.event.clone()) {
-                    Ok(Event::MessageCreated(m)) if m.text == marker => break m.conversation_id,
+                    Ok(Some(Event::MessageCreated(m))) if m.text == marker => {
+                        break m.conversation_id;
+                    }
                     Ok(_) => {}
                     Err(e) => panic!("event stream: {e}"),
                 }

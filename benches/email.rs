@@ -114,7 +114,7 @@ fn main() {
         let mut stored = 0;
         while stored < mails {
             match events.recv().await.map(|p| p.event.clone()) {
-                Ok(Event::MessageCreated(_)) => stored += 1,
+                Ok(Some(Event::MessageCreated(_))) => stored += 1,
                 Ok(_) => {}
                 Err(e) => panic!("event stream: {e}"),
             }
@@ -142,7 +142,7 @@ fn main() {
             }
             loop {
                 match events.recv().await.map(|p| p.event.clone()) {
-                    Ok(Event::MessageCreated(m)) if m.text == marker => break,
+                    Ok(Some(Event::MessageCreated(m))) if m.text == marker => break,
                     Ok(_) => {}
                     Err(e) => panic!("event stream: {e}"),
                 }

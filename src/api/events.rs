@@ -279,7 +279,7 @@ fn push(
     admin: bool,
 ) {
     match item {
-        Ok(published) if published.event.admin_only() && !admin => {}
+        Ok(published) if published.event.as_ref().is_some_and(|e| e.admin_only()) && !admin => {}
         Ok(published) => chunk.extend_from_slice(&published.frame),
         Err(broadcast::error::RecvError::Lagged(missed)) => chunk.extend_from_slice(
             format!("event: resync\ndata: {}\n\n", json!({ "missed": missed })).as_bytes(),

@@ -304,14 +304,19 @@ impl Pending {
     }
 
     fn add(&mut self, published: Arc<Published>) {
-        if published.event.admin_only() {
+        let Some(event) = &published.event else {
+            // Events were lost before the bus (another daemon's): everyone reloads.
+            self.missed = self.missed.saturating_add(1);
+            return;
+        };
+        if event.admin_only() {
             // Refused replies are rare; a flood of them is cut rather than held.
             if self.admin.len() + published.frame.len() <= MAX_FOCUS_BYTES {
                 self.admin.extend_from_slice(&published.frame);
             }
             return;
         }
-        let conversation = match &published.event {
+        let conversation = match event {
             Event::MessageCreated(m) => {
                 let at = m.created_at.timestamp_millis();
                 let entry = self.list.entry(m.conversation_id).or_default();

@@ -7,9 +7,11 @@ use std::sync::{Arc, OnceLock};
 use tokio::sync::{Notify, broadcast, mpsc};
 
 /// An event as live streams send it: the value, and its JSON made once for all of them.
+/// Without an event it says events were lost before they reached the bus (the connection
+/// that hears other daemons' broke): its frame is a `resync`, and clients reload.
 #[derive(Debug)]
 pub struct Published {
-    pub event: Event,
+    pub event: Option<Event>,
     pub json: String,
     /// The Server-Sent Events frame (`event: ...\ndata: ...\n\n`), ready to write as it is.
     pub frame: bytes::Bytes,
@@ -146,9 +148,24 @@ impl EventBus {
             }
         };
         let frame = format!("event: {}\ndata: {json}\n\n", event.name()).into();
+        let event = Some(event);
         let _ = self
             .inner
             .events
             .send(Arc::new(Published { event, json, frame }));
+    }
+
+    /// Tells this daemon's live streams that events were lost (see `Published`).
+    pub(crate) fn missed(&self) {
+        if !self.has_streams() {
+            return;
+        }
+        let json = r#"{"missed":1}"#.to_owned();
+        let frame = format!("event: resync\ndata: {json}\n\n").into();
+        let _ = self.inner.events.send(Arc::new(Published {
+            event: None,
+            json,
+            frame,
+        }));
     }
 }

@@ -426,11 +426,13 @@ async fn hear(repo: repo::Repo, me: u64) {
                 // missed, as with any live stream that drops: clients reload on reconnect).
                 Ok(None) => {
                     tracing::warn!("lost the connection listening for other daemons' events");
+                    repo.bus.missed();
                     continue;
                 }
                 Err(e) => {
                     if !repo.pool.is_closed() {
                         tracing::warn!(error = %e, "listening for other daemons' events failed");
+                        repo.bus.missed();
                         tokio::time::sleep(Duration::from_secs(1)).await;
                     }
                     break;

@@ -162,6 +162,49 @@ async fn two_daemons_share_inbound_and_events_and_a_killed_holder_hands_its_chan
     eprintln!("event from daemon A on daemon B's stream after {seen:?}");
     assert!(seen < Duration::from_secs(1), "{seen:?}");
 
+    // The connections the daemons hear each other on break: B's streams are told to reload
+    // (what was told meanwhile is lost to them), and B hears A again once it is back.
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let listening = "SELECT pid FROM pg_stat_activity
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'";
+    let listeners: Vec<i32> = sqlx::query_scalar(listening)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(listeners.len(), 2, "one listening connection per daemon");
+    for pid in &listeners {
+        sqlx::query("SELECT pg_terminate_backend($1)")
+            .bind(pid)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    loop {
+        let (name, data) = events
+            .next(Duration::from_secs(5))
+            .await
+            .expect("B's stream is told that events were missed");
+        if name == "resync" {
+            assert_eq!(data["missed"], 1);
+            break;
+        }
+    }
+    eventually(|| async {
+        let now: Vec<i32> = sqlx::query_scalar(listening).fetch_all(&pool).await.ok()?;
+        (now.len() == 2 && now.iter().all(|pid| !listeners.contains(pid))).then_some(())
+    })
+    .await;
+    assert_eq!(post_inbound(&client, &a, 1001).await, 201);
+    loop {
+        let (name, data) = events
+            .next(Duration::from_secs(5))
+            .await
+            .expect("B hears A again after reconnecting");
+        if name == "message.created" && data["data"]["text"] == "web 1001" {
+            break;
+        }
+    }
+
     // 200 posts spread over both daemons, 50 of them posted again to the other one (a client's
     // retry through the load balancer): each stored once.
     let mut posts = Vec::new();
@@ -273,7 +316,8 @@ async fn two_daemons_share_inbound_and_events_and_a_killed_holder_hands_its_chan
     })
     .await;
     let mut expected: Vec<String> = (0..200).map(|i| format!("web {i:03}")).collect();
-    expected.extend(["web 1000", "telegram before", "telegram after"].map(String::from));
+    expected
+        .extend(["web 1000", "web 1001", "telegram before", "telegram after"].map(String::from));
     expected.sort();
     assert_eq!(texts, expected, "every message once");
 
