@@ -22,6 +22,14 @@ async fn store() -> (Store, Ingestor, TempDir) {
     (store, ingestor, dir)
 }
 
+fn photo() -> InboundAttachment {
+    InboundAttachment {
+        filename: "receipt.png".into(),
+        content_type: "image/png".into(),
+        data: AttachmentData::Bytes(Bytes::from_static(b"\x89PNG fake")),
+    }
+}
+
 fn msg(thread: &str, id: &str, text: &str) -> Inbound {
     Inbound::text(thread, id, Sender::new("u1", "Dana"), text)
 }
@@ -123,11 +131,7 @@ async fn edits_and_deletes_keep_the_earlier_text_as_history() {
 #[tokio::test]
 async fn attachments_are_stored_content_addressed_and_missing_ones_keep_a_note() {
     let (store, ingestor, dir) = store().await;
-    let photo = InboundAttachment {
-        filename: "receipt.png".into(),
-        content_type: "image/png".into(),
-        data: AttachmentData::Bytes(Bytes::from_static(b"\x89PNG fake")),
-    };
+    let photo = photo();
     let huge = InboundAttachment {
         filename: "video.mp4".into(),
         content_type: "video/mp4".into(),
@@ -168,11 +172,7 @@ async fn messages_read_by_id_are_the_ones_read_one_by_one() {
     // What another daemon's events are rebuilt from: the same as `message`, in id order,
     // an unknown id left out.
     let (store, ingestor, _dir) = store().await;
-    let photo = InboundAttachment {
-        filename: "receipt.png".into(),
-        content_type: "image/png".into(),
-        data: AttachmentData::Bytes(Bytes::from_static(b"\x89PNG fake")),
-    };
+    let photo = photo();
     let batch = vec![
         Inbound {
             attachments: vec![photo],
