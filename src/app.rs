@@ -16,6 +16,7 @@ use tokio_util::task::TaskTracker;
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    front_desk: crate::automation::FrontDesk,
     server: crate::config::ServerConfig,
     shutdown: CancellationToken,
     revocation_tx: tokio::sync::watch::Sender<(i64, i64, i64)>,
@@ -51,8 +52,17 @@ impl Application {
             expiry: config.outbox.expiry,
         };
         let live = api::Live::start(storage.bus.clone());
+        let ingestor = Ingestor::new(&storage, guard);
+        let front_desk = crate::automation::FrontDesk::new(
+            config.front_desk.clone(),
+            texts.clone(),
+            storage.store.clone(),
+            dispatcher.clone(),
+            ingestor.stored(),
+            config.outbox.expiry,
+        )?;
         let state = AppState {
-            ingestor: Ingestor::new(&storage, guard),
+            ingestor,
             store: storage.store,
             bus: storage.bus,
             metrics: storage.metrics,
@@ -75,6 +85,7 @@ impl Application {
         Ok(Self {
             listener,
             state,
+            front_desk,
             server: config.server.clone(),
             shutdown,
             revocation_tx,
@@ -109,6 +120,7 @@ impl Application {
         let Self {
             listener,
             mut state,
+            front_desk,
             server,
             shutdown,
             revocation_tx,
@@ -120,12 +132,11 @@ impl Application {
             &state.channels,
             &state.ingestor,
             &state.dispatcher,
-            state.expiry,
-            &state.texts,
             &shutdown,
             &tasks,
         );
         tasks.spawn(state.dispatcher.clone().run(shutdown.clone()));
+        tasks.spawn(front_desk.run(shutdown.clone()));
         tasks.spawn(state.store.clone().run_search_indexer(shutdown.clone()));
         tasks.spawn(watch_revocations(
             state.store.clone(),

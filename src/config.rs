@@ -17,6 +17,8 @@ pub struct Config {
     pub log: LogConfig,
     pub safety: SafetyConfig,
     pub verification: VerificationConfig,
+    /// Acknowledgements, intake questions, article answers (see `crate::automation`).
+    pub front_desk: crate::automation::FrontDeskConfig,
     #[serde(rename = "channel")]
     pub channels: Vec<ChannelConfig>,
 }
@@ -410,6 +412,8 @@ impl Config {
         if self.outbox.expiry.is_zero() {
             errors.push("outbox.expiry: must be longer than zero".to_owned());
         }
+        let names: Vec<&str> = self.channels.iter().map(ChannelConfig::name).collect();
+        errors.extend(self.front_desk.validate(&names));
         if let Some(name) = &self.verification.email_channel {
             match self.channels.iter().find(|c| c.name() == name) {
                 Some(ChannelConfig::Email(_)) => {}

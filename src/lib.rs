@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod app;
+pub mod automation;
 pub mod channels;
 pub mod config;
 pub mod delivery;

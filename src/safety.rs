@@ -204,30 +204,9 @@ pub fn remove_code(inbound: &mut Inbound, is_code: impl Fn(&str) -> bool) -> boo
 }
 
 /// The customer's language as a key of the text tables: the platform's tag when it gave one,
-/// else guessed from the script of what they wrote, else English.
+/// else detected from what they wrote, else English.
 pub fn language(tag: Option<&str>, text: &str) -> String {
-    if let Some(tag) = tag {
-        let primary = tag
-            .split(['-', '_'])
-            .next()
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        if !primary.is_empty() {
-            return primary;
-        }
-    }
-    let script = |range: std::ops::RangeInclusive<char>| text.chars().any(|c| range.contains(&c));
-    if script('\u{3040}'..='\u{30ff}') {
-        "ja".into()
-    } else if script('\u{ac00}'..='\u{d7af}') {
-        "ko".into()
-    } else if script('\u{4e00}'..='\u{9fff}') {
-        "zh".into()
-    } else if script('\u{0400}'..='\u{04ff}') {
-        "ru".into()
-    } else {
-        "en".into()
-    }
+    crate::automation::language::detect(tag, text).unwrap_or_else(|| "en".into())
 }
 
 fn table(

@@ -22,7 +22,12 @@ const MAX_TRACKED: usize = 10_000;
 #[derive(Default)]
 pub struct AuthLimiter {
     failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+    /// When each agent's activity was last written (see `Store::touch_agent`).
+    seen: Mutex<HashMap<i64, Instant>>,
 }
+
+/// An agent's activity is written at most this often.
+const SEEN_EVERY: Duration = Duration::from_secs(60);
 
 impl AuthLimiter {
     /// Counts an attempt of `ip` as failed before checking it (so concurrent guesses cannot
@@ -41,6 +46,21 @@ impl AuthLimiter {
         }
         entry.0 += 1;
         true
+    }
+
+    /// Whether `agent`'s activity is due to be written again (and notes that it is).
+    fn seen(&self, agent: i64) -> bool {
+        let mut seen = self.seen.lock().unwrap();
+        if seen.len() >= MAX_TRACKED {
+            seen.retain(|_, at| at.elapsed() < SEEN_EVERY);
+        }
+        match seen.get(&agent) {
+            Some(at) if at.elapsed() < SEEN_EVERY => false,
+            _ => {
+                seen.insert(agent, Instant::now());
+                true
+            }
+        }
     }
 
     /// The attempt `begin` counted succeeded after all.
@@ -93,6 +113,16 @@ impl FromRequestParts<AppState> for AuthAgent {
             Ok(Some(agent)) => {
                 if let Some(ip) = ip {
                     state.auth.succeeded(ip);
+                }
+                if state.auth.seen(agent.id) {
+                    // Off the request's path: presence only feeds the customers' expected wait.
+                    let store = state.store.clone();
+                    let id = agent.id;
+                    tokio::spawn(async move {
+                        if let Err(e) = store.touch_agent(id).await {
+                            tracing::debug!(agent = id, error = %e, "agent activity not recorded");
+                        }
+                    });
                 }
                 Ok(Self(agent))
             }

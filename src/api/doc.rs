@@ -5,7 +5,7 @@
 use super::error::ErrorBody;
 use super::{
     agents, attachments, canned_answers, contacts, conversations, events, inbound, messages, notes,
-    ops, verification,
+    notices, ops, verification,
 };
 use std::collections::BTreeMap;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -44,6 +44,9 @@ use utoipa::{IntoResponses, OpenApi, ToResponse, ToSchema};
         verification::get_verification,
         notes::list_notes,
         notes::post_note,
+        notices::list_notices,
+        notices::post_notice,
+        notices::delete_notice,
         canned_answers::list_canned,
         canned_answers::post_canned,
         canned_answers::patch_canned,

@@ -80,6 +80,9 @@ pub struct InboundAccepted {
     /// True when a wallet secret (seed phrase, private key) was cut from the message before it
     /// was stored; the customer is sent a warning. A widget can tell them at once.
     secret_removed: bool,
+    /// True when this message opened the conversation or reopened a resolved one: the front
+    /// desk acknowledges it (through the webhook, like any reply).
+    opened: bool,
 }
 
 /// A customer's message for an `api` channel.
@@ -153,6 +156,7 @@ pub async fn channel_inbound(
             conversation_id: item.conversation_id,
             duplicate,
             secret_removed: item.secret_removed,
+            opened: item.opened,
         }),
     ))
 }
@@ -193,8 +197,6 @@ pub async fn telegram_webhook(
         name.clone(),
         state.ingestor.clone(),
         state.dispatcher.clone(),
-        state.expiry,
-        state.texts.clone(),
     );
     match channel.handle_webhook(secret, &body, &sink).await {
         Ok(()) => Ok(StatusCode::OK),

@@ -15,6 +15,7 @@ mod inbound;
 mod live;
 mod messages;
 mod notes;
+mod notices;
 mod ops;
 mod verification;
 
@@ -29,7 +30,7 @@ use crate::store::{EventBus, FileStore, Ingestor, Store};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::response::IntoResponse;
-use axum::routing::{get, patch, post, put};
+use axum::routing::{delete, get, patch, post, put};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -136,6 +137,11 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
             "/conversations/{id}/notes",
             get(notes::list_notes).post(notes::post_note),
         )
+        .route(
+            "/notices",
+            get(notices::list_notices).post(notices::post_notice),
+        )
+        .route("/notices/{id}", delete(notices::delete_notice))
         .route(
             "/canned_answers",
             get(canned_answers::list_canned).post(canned_answers::post_canned),

@@ -6,7 +6,7 @@ pub mod api;
 
 use crate::config::ChannelConfig;
 use crate::delivery::Dispatcher;
-use crate::safety::{Origin, Texts};
+use crate::safety::Origin;
 use crate::store::Ingestor;
 use async_trait::async_trait;
 use serde::Serialize;
@@ -68,25 +68,14 @@ pub struct ChannelSink {
     channel: String,
     ingestor: Ingestor,
     dispatcher: Dispatcher,
-    /// Outbox expiry for automatic replies.
-    expiry: Duration,
-    texts: Arc<Texts>,
 }
 
 impl ChannelSink {
-    pub fn new(
-        channel: impl Into<String>,
-        ingestor: Ingestor,
-        dispatcher: Dispatcher,
-        expiry: Duration,
-        texts: Arc<Texts>,
-    ) -> Self {
+    pub fn new(channel: impl Into<String>, ingestor: Ingestor, dispatcher: Dispatcher) -> Self {
         Self {
             channel: channel.into(),
             ingestor,
             dispatcher,
-            expiry,
-            texts,
         }
     }
 }
@@ -112,21 +101,6 @@ impl InboundSink for ChannelSink {
             .map_err(|e| SinkError(e.to_string()))
     }
 
-    async fn auto_reply(&self, thread_id: &str, text: &str) -> Result<(), SinkError> {
-        self.ingestor
-            .store()
-            .create_auto_reply(
-                &self.channel,
-                thread_id,
-                &self.texts.with_notice(text),
-                self.expiry,
-            )
-            .await
-            .map_err(|e| SinkError(e.to_string()))?;
-        self.dispatcher.wake();
-        Ok(())
-    }
-
     async fn find_thread(
         &self,
         sender_id: &str,
@@ -136,14 +110,6 @@ impl InboundSink for ChannelSink {
         self.ingestor
             .store()
             .find_thread(&self.channel, sender_id, message_ids, conversation_ids)
-            .await
-            .map_err(|e| SinkError(e.to_string()))
-    }
-
-    async fn thread_exists(&self, thread_id: &str) -> Result<bool, SinkError> {
-        self.ingestor
-            .store()
-            .thread_exists(&self.channel, thread_id)
             .await
             .map_err(|e| SinkError(e.to_string()))
     }
@@ -214,8 +180,6 @@ pub fn supervise(
     channels: &Channels,
     ingestor: &Ingestor,
     dispatcher: &Dispatcher,
-    expiry: Duration,
-    texts: &Arc<Texts>,
     shutdown: &CancellationToken,
     tasks: &tokio_util::task::TaskTracker,
 ) -> HealthMap {
@@ -234,8 +198,6 @@ pub fn supervise(
             name.clone(),
             ingestor.clone(),
             dispatcher.clone(),
-            expiry,
-            texts.clone(),
         ));
         let (channel, shutdown, health, name, store) = (
             channel.clone(),

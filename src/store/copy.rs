@@ -27,6 +27,8 @@ const COPIED: &[&str] = &[
     "verifications",
     "contact_verified_emails",
     "store_counters",
+    "automation_queue",
+    "notices",
 ];
 
 /// Tables that are not copied: migration bookkeeping, the health probe's scratch row, and the

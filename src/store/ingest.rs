@@ -41,6 +41,8 @@ pub struct PreparedInbound {
     /// stored now (a crash between the two would leave the customer unwarned for good: a
     /// redelivery is a duplicate). Set with `secret_removed`.
     pub warning: Option<String>,
+    /// The channel's hint or the detected language (ISO 639-1).
+    pub language: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +62,9 @@ pub struct IngestItem {
     pub outcome: Outcome,
     /// The guard cut a wallet secret from this message before it was stored.
     pub secret_removed: bool,
+    /// This message opened its conversation, or reopened a resolved or snoozed one: the front
+    /// desk acknowledges it.
+    pub opened: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -85,6 +90,8 @@ pub struct Ingestor {
     metrics: crate::metrics::Metrics,
     jobs: mpsc::Sender<Job>,
     guard: Arc<Guard>,
+    /// Notified when a batch stored something: the front desk has work.
+    stored: Arc<tokio::sync::Notify>,
 }
 
 /// What the ingest needs to warn a customer whose message held a secret.
@@ -115,11 +122,17 @@ impl Ingestor {
             metrics: storage.metrics.clone(),
             jobs,
             guard: Arc::new(guard),
+            stored: Arc::default(),
         }
     }
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Notified each time a batch stored a new message.
+    pub fn stored(&self) -> Arc<tokio::sync::Notify> {
+        self.stored.clone()
     }
 
     /// Stores `batch` for `channel` and sets its cursor, returning once durably committed.
@@ -136,7 +149,22 @@ impl Ingestor {
         for (n, mut inbound) in batch.into_iter().enumerate() {
             bound_client_fields(&mut inbound, latest);
             // Before anything of it is written anywhere (files, rows, events, logs).
+            // A 0x-prefixed hash the front desk just asked for is a transaction, not a key
+            // (wallets export keys without 0x; explorers show transactions with it).
+            let shielded = if crate::automation::intake::has_evm_hash(&inbound.text)
+                && self
+                    .store
+                    .desk_expects(channel, &inbound.thread_id)
+                    .await?
+                    .as_deref()
+                    == Some("tx_hash")
+            {
+                crate::automation::intake::shield_evm_hashes(&mut inbound.text)
+            } else {
+                Vec::new()
+            };
             let kinds = crate::safety::scrub_inbound(&mut inbound);
+            crate::automation::intake::restore_evm_hashes(&mut inbound.text, &shielded);
             let secret_removed = !kinds.is_empty();
             if secret_removed {
                 // What was found, never what it was: the log shows the kind and the message id.
@@ -166,16 +194,20 @@ impl Ingestor {
                     note,
                 });
             }
+            let language = crate::automation::language::detect(
+                inbound.sender.language.as_deref(),
+                &inbound.text,
+            );
             let warning = secret_removed.then(|| {
-                let language =
-                    crate::safety::language(inbound.sender.language.as_deref(), &inbound.text);
-                self.guard.texts.warning(&language).to_owned()
+                let language = language.as_deref().unwrap_or("en");
+                self.guard.texts.warning(language).to_owned()
             });
             prepared.push(PreparedInbound {
                 inbound,
                 attachments: stored,
                 secret_removed,
                 warning,
+                language,
             });
         }
         let (reply, answer) = oneshot::channel();
@@ -189,6 +221,9 @@ impl Ingestor {
         let closed = || StoreError::Unavailable("the store is shutting down".into());
         self.jobs.send(job).await.map_err(|_| closed())?;
         let report = answer.await.map_err(|_| closed())??;
+        if report.items.iter().any(|i| i.outcome == Outcome::Created) {
+            self.stored.notify_one();
+        }
         for (n, kinds) in secrets {
             if report
                 .items

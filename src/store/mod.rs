@@ -8,6 +8,7 @@
 
 mod bus;
 mod copy;
+pub mod desk;
 mod files;
 mod ingest;
 mod lock;
@@ -22,6 +23,7 @@ mod verification;
 pub(crate) use bus::Notice;
 pub use bus::{EventBus, Published};
 pub use copy::{CopyReport, copy_sqlite_to_postgres};
+pub use desk::{DeskContext, DeskItem, DeskOutcome, DeskPlan, KnownIssue, NewKnownIssue};
 pub use files::FileStore;
 pub use ingest::{
     Guard, IngestItem, IngestReport, Ingestor, Outcome, PreparedAttachment, PreparedInbound,
@@ -340,6 +342,16 @@ forward! {
     pub async fn revoke_agent(&self, id_or_email: &str) -> Result<Agent>;
     pub async fn authenticate(&self, token: &str) -> Result<Option<Agent>>;
     pub async fn revocation_mark(&self) -> Result<(i64, i64, i64)>;
+    // repo/desk.rs
+    pub async fn desk_queue(&self, limit: i64) -> Result<Vec<DeskItem>>;
+    pub async fn desk_context(&self, item: &DeskItem) -> Result<Option<DeskContext>>;
+    pub async fn desk_expects(&self, channel: &str, thread_id: &str) -> Result<Option<String>>;
+    pub async fn first_response_times(&self, since: i64, limit: i64) -> Result<Vec<i64>>;
+    pub async fn apply_desk(&self, context: &DeskContext, plan: &DeskPlan, expiry: Duration) -> Result<DeskOutcome>;
+    pub async fn touch_agent(&self, agent_id: i64) -> Result<()>;
+    pub async fn add_notice(&self, notice: &NewKnownIssue, by: Option<i64>) -> Result<KnownIssue>;
+    pub async fn notices(&self, at: i64, include_future: bool) -> Result<Vec<KnownIssue>>;
+    pub async fn delete_notice(&self, id: i64) -> Result<()>;
     // repo/inbox.rs
     pub async fn list_conversations(&self, filter: &ConversationFilter) -> Result<(Vec<Conversation>, Option<(i64, i64)>)>;
     pub async fn conversation(&self, id: i64) -> Result<Conversation>;
@@ -364,7 +376,6 @@ forward! {
     pub async fn find_thread(&self, channel: &str, sender_id: &str, message_ids: &[String], conversation_ids: &[i64]) -> Result<Option<String>>;
     pub async fn participants(&self, conversation_id: i64) -> Result<Vec<String>>;
     pub async fn set_participants(&self, conversation_id: i64, addresses: &[String]) -> Result<Vec<String>>;
-    pub async fn thread_exists(&self, channel: &str, thread_id: &str) -> Result<bool>;
     pub async fn message_origin(&self, channel: &str, external_id: &str) -> Result<Option<(String, switchboard_core::Sender)>>;
     pub async fn references(&self, conversation_id: i64, message_id: i64) -> Result<Vec<String>>;
     pub async fn mark_failed(&self, channel: &str, external_id: &str, reason: &str) -> Result<bool>;
@@ -376,7 +387,6 @@ forward! {
     pub async fn record_code(&self, id: i64, outcome: CodeOutcome) -> Result<Verification>;
     // repo/outbox.rs
     pub async fn create_reply(&self, conversation_id: i64, agent: &Agent, text: &str, reply_to_message_id: Option<i64>, expiry: Duration) -> Result<Message>;
-    pub async fn create_auto_reply(&self, channel: &str, thread_id: &str, text: &str, expiry: Duration) -> Result<Message>;
     pub async fn create_reply_with_files(&self, conversation_id: i64, agent: Option<&Agent>, text: &str, reply_to_message_id: Option<i64>, files: &[PreparedAttachment], expiry: Duration) -> Result<Message>;
     pub async fn create_agent_reply(&self, conversation_id: i64, agent: &Agent, text: &str, reply_to_message_id: Option<i64>, files: &[PreparedAttachment], expiry: Duration, idempotency_key: Option<&str>) -> Result<Message>;
     pub async fn claim_due(&self, limit: usize, lease: Duration) -> Result<Vec<OutboxJob>>;

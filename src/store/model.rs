@@ -89,6 +89,13 @@ pub struct Conversation {
     pub subject: Option<String>,
     pub contact: ContactRef,
     pub assignee_id: Option<i64>,
+    /// The customer's language (ISO 639-1, `zh`, `en`, ...): the channel's hint, else
+    /// detected from their messages; automatic texts are sent in it.
+    pub language: Option<String>,
+    /// What the front desk asked and the customer answered, validated:
+    /// `{"category": "deposit", "chain": "tron", "tx_hash": "...", "tx_url": "..."}`.
+    #[schema(value_type = Option<Object>)]
+    pub intake: Option<serde_json::Value>,
     #[serde(serialize_with = "timestamp::serialize")]
     pub created_at: DateTime<Utc>,
     #[serde(serialize_with = "timestamp::serialize")]
@@ -141,6 +148,8 @@ pub struct Message {
     pub reply_to: Option<String>,
     /// Auto-replies and bulk mail: stored, never answered by automation.
     pub auto_generated: bool,
+    /// Inbound: the language the channel told or that was detected (ISO 639-1), when known.
+    pub language: Option<String>,
     pub attachments: Vec<Attachment>,
     /// Earlier versions of an edited or deleted message, oldest first.
     #[serde(skip_serializing_if = "Vec::is_empty")]

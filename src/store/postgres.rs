@@ -224,10 +224,11 @@ pub(super) mod sql {
 
     pub const INSERT_MESSAGES: &str =
         "INSERT INTO messages (conversation_id, channel, direction, sender_identity_id, sender_name,
-             text, html, external_id, reply_to_external_id, auto_generated, sent_at, created_at)
+             text, html, external_id, reply_to_external_id, auto_generated, sent_at, language,
+             created_at)
          SELECT (j.value ->> 0)::bigint, j.value ->> 1, 'inbound', (j.value ->> 2)::bigint,
              j.value ->> 3, j.value ->> 4, j.value ->> 5, j.value ->> 6, j.value ->> 7,
-             (j.value ->> 8)::boolean, (j.value ->> 9)::bigint, $2
+             (j.value ->> 8)::boolean, (j.value ->> 9)::bigint, j.value ->> 10, $2
          FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS j (value, n) ORDER BY j.n
          ON CONFLICT (channel, direction, external_id) DO NOTHING RETURNING id, channel, external_id";
 
@@ -236,15 +237,21 @@ pub(super) mod sql {
                  ELSE (flags::jsonb || '[\"secret_removed\"]'::jsonb)::text END
          WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)";
 
+    pub const QUEUE_AUTOMATION: &str =
+        "INSERT INTO automation_queue (message_id, conversation_id, trigger, created_at)
+         SELECT (j.value ->> 0)::bigint, (j.value ->> 1)::bigint, j.value ->> 2, $2
+         FROM jsonb_array_elements($1::jsonb) AS j";
+
     pub const TOUCH_CONVERSATIONS: &str = "UPDATE conversations SET
              status = CASE WHEN status IN ('resolved', 'snoozed') THEN 'open' ELSE status END,
+             reopened_at = CASE WHEN status IN ('resolved', 'snoozed') THEN $2 ELSE reopened_at END,
              updated_at = $2,
              last_message_at = GREATEST(last_message_at, t.at)
          FROM (SELECT (j.value ->> 0)::bigint AS id, (j.value ->> 1)::bigint AS at
                FROM jsonb_array_elements($1::jsonb) AS j) AS t
          WHERE conversations.id = t.id
          RETURNING conversations.id, channel, status, priority, flags, subject, assignee_id,
-             created_at, last_message_at, contact_id";
+             created_at, last_message_at, contact_id, language, intake, reopened_at";
 
     pub const VERIFIED_EMAILS_OF: &str = "SELECT contact_id, email FROM contact_verified_emails
          WHERE contact_id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)
@@ -281,7 +288,7 @@ pub(super) mod sql {
     /// verified emails as a JSON array.
     pub const CONVERSATION_COLUMNS: &str = "c.id, c.channel, c.status, c.priority, c.subject,
          c.assignee_id, c.created_at, c.last_message_at, c.contact_id,
-         k.display_name AS contact_name, c.flags,
+         k.display_name AS contact_name, c.flags, c.language, c.intake,
          (SELECT COALESCE(json_agg(v.email ORDER BY v.verified_at), '[]')::text
              FROM contact_verified_emails v WHERE v.contact_id = c.contact_id) AS verified_emails";
 

@@ -171,9 +171,11 @@ pub(super) mod sql {
     // `WHERE true` keeps SQLite from reading ON CONFLICT as a join constraint.
     pub const INSERT_MESSAGES: &str =
         "INSERT INTO messages (conversation_id, channel, direction, sender_identity_id, sender_name,
-             text, html, external_id, reply_to_external_id, auto_generated, sent_at, created_at)
+             text, html, external_id, reply_to_external_id, auto_generated, sent_at, language,
+             created_at)
          SELECT j.value ->> 0, j.value ->> 1, 'inbound', j.value ->> 2, j.value ->> 3, j.value ->> 4,
-             j.value ->> 5, j.value ->> 6, j.value ->> 7, j.value ->> 8, j.value ->> 9, $2
+             j.value ->> 5, j.value ->> 6, j.value ->> 7, j.value ->> 8, j.value ->> 9,
+             j.value ->> 10, $2
          FROM json_each($1) AS j WHERE true
          ON CONFLICT (channel, direction, external_id) DO NOTHING RETURNING id, channel, external_id";
 
@@ -183,15 +185,21 @@ pub(super) mod sql {
                  THEN flags ELSE json_insert(flags, '$[#]', 'secret_removed') END
          WHERE id IN (SELECT j.value FROM json_each($1) AS j)";
 
+    /// `$1`: JSON `[[message_id, conversation_id, trigger], ...]`.
+    pub const QUEUE_AUTOMATION: &str =
+        "INSERT INTO automation_queue (message_id, conversation_id, trigger, created_at)
+         SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, $2 FROM json_each($1) AS j";
+
     /// `$1`: JSON `[[id, at], ...]`.
     pub const TOUCH_CONVERSATIONS: &str = "UPDATE conversations SET
              status = CASE WHEN status IN ('resolved', 'snoozed') THEN 'open' ELSE status END,
+             reopened_at = CASE WHEN status IN ('resolved', 'snoozed') THEN $2 ELSE reopened_at END,
              updated_at = $2,
              last_message_at = MAX(last_message_at, t.at)
          FROM (SELECT j.value ->> 0 AS id, j.value ->> 1 AS at FROM json_each($1) AS j) AS t
          WHERE conversations.id = t.id
          RETURNING id, channel, status, priority, flags, subject, assignee_id, created_at,
-             last_message_at, contact_id";
+             last_message_at, contact_id, language, intake, reopened_at";
 
     pub const VERIFIED_EMAILS_OF: &str = "SELECT contact_id, email FROM contact_verified_emails
          WHERE contact_id IN (SELECT j.value FROM json_each($1) AS j) ORDER BY verified_at";
@@ -227,7 +235,7 @@ pub(super) mod sql {
     /// verified emails as a JSON array.
     pub const CONVERSATION_COLUMNS: &str = "c.id, c.channel, c.status, c.priority, c.subject,
          c.assignee_id, c.created_at, c.last_message_at, c.contact_id,
-         k.display_name AS contact_name, c.flags,
+         k.display_name AS contact_name, c.flags, c.language, c.intake,
          (SELECT json_group_array(v.email)
              FROM contact_verified_emails v WHERE v.contact_id = c.contact_id) AS verified_emails";
 

@@ -249,9 +249,12 @@ async fn without_thread_permissions_each_customer_still_gets_a_conversation_of_t
 async fn a_new_conversation_is_acknowledged_once_in_the_dm_or_the_new_thread() {
     const ACK: &str = "Thanks! An agent will answer here. We never ask for your seed phrase.";
     let fake = FakeDiscord::start().await;
-    let mut config = config(&fake, ThreadMode::Private);
-    config.acknowledgement = Some(ACK.into());
-    let app = spawn_app_with(move |c| c.channels.push(ChannelConfig::Discord(config))).await;
+    let config = config(&fake, ThreadMode::Private);
+    let app = spawn_app_with(move |c| {
+        crate::helpers::front_desk_says(c, ACK);
+        c.channels.push(ChannelConfig::Discord(config))
+    })
+    .await;
     fake.until("the bot identifies", |f| f.connected()).await;
 
     let dm = fake.dm_channel(CAROL);

@@ -240,15 +240,7 @@ async fn a_panicking_inbound_loop_is_reported_and_restarted() {
         tokio_util::task::TaskTracker::new(),
     );
     let ingestor = rig.storage.ingestor();
-    let health = supervise(
-        &channels,
-        &ingestor,
-        &rig.dispatcher,
-        Duration::from_secs(60),
-        &std::sync::Arc::default(),
-        &shutdown,
-        &tasks,
-    );
+    let health = supervise(&channels, &ingestor, &rig.dispatcher, &shutdown, &tasks);
     let state = || health.lock().unwrap().get("fake").cloned().unwrap();
     // Seen failing with the panic's message, not silently `running` with a dead loop.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);

@@ -847,12 +847,15 @@ async fn new_conversations_are_acknowledged_once_and_robots_and_history_never() 
         "",
         "from last year",
     ));
-    let mut config = email_config(dovecot.port, smtp.port, None);
-    config.acknowledgement = Some(
-        "We received your message and answer within 4 hours. We never ask for your seed phrase."
-            .into(),
-    );
-    let app = spawn_app_with(move |c| c.channels.push(ChannelConfig::Email(config))).await;
+    let config = email_config(dovecot.port, smtp.port, None);
+    let app = spawn_app_with(move |c| {
+        crate::helpers::front_desk_says(
+            c,
+            "We received your message and answer within 4 hours. We never ask for your seed phrase.",
+        );
+        c.channels.push(ChannelConfig::Email(config))
+    })
+    .await;
     app.wait_conversations(CHANNEL, 1).await;
 
     customer_writes(

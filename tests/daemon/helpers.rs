@@ -151,6 +151,8 @@ pub fn test_config(dir: &TempDir, hook: &Webhook) -> Config {
     config.storage.database_url = crate::postgres::database_url(dir.path());
     config.storage.data_dir = dir.path().join("data");
     config.outbox.retry_schedule = vec![Duration::from_millis(200), Duration::from_millis(400)];
+    // Tests of the front desk turn it on; the others count only their own messages.
+    config.front_desk.enabled = false;
     config.channels = vec![ChannelConfig::Api(ApiChannelConfig {
         name: "website".into(),
         secret: SECRET.into(),
@@ -158,6 +160,16 @@ pub fn test_config(dir: &TempDir, hook: &Webhook) -> Config {
         timeout: Duration::from_secs(5),
     })];
     config
+}
+
+/// Turns the front desk on, with its English acknowledgement replaced by `acknowledgement`
+/// (`{wait}` in it is the expected wait).
+pub fn front_desk_says(config: &mut Config, acknowledgement: &str) {
+    config.front_desk.enabled = true;
+    config.front_desk.texts.insert(
+        "en".into(),
+        [("acknowledgement".to_owned(), acknowledgement.to_owned())].into(),
+    );
 }
 
 pub async fn spawn_app() -> TestApp {

@@ -11,6 +11,7 @@ mod discord;
 mod discord_fake;
 mod dispatcher;
 mod email;
+mod front_desk;
 mod hardening;
 mod helpers;
 mod live;

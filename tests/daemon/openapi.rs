@@ -673,7 +673,6 @@ async fn every_documented_operation_answers_as_documented() {
                 .unwrap(),
         ),
         webhook_secret: Some(HOOK_SECRET.into()),
-        greeting: None,
     };
     let app = spawn_app_with(move |c| {
         c.channels.push(ChannelConfig::Telegram(bot));

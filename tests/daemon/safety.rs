@@ -467,6 +467,7 @@ async fn the_safety_notice_follows_every_greeting() {
     let fake = crate::telegram_fake::FakeTelegram::start().await;
     let bot = crate::telegram::bot_config(&fake);
     let app = spawn_app_with(move |c| {
+        crate::helpers::front_desk_says(c, "Hi! An agent will answer soon.");
         c.channels.push(ChannelConfig::Telegram(bot));
         c.safety.notice = "We only answer here and never DM you first.".into();
     })

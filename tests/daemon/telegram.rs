@@ -9,7 +9,7 @@ use std::time::Duration;
 use switchboard::config::ChannelConfig;
 use switchboard_telegram::TelegramConfig;
 
-/// The bot as the tests configure it: polling the fake, with a greeting.
+/// The bot as the tests configure it: polling the fake.
 pub(crate) fn bot_config(fake: &FakeTelegram) -> TelegramConfig {
     TelegramConfig {
         name: "wallet-bot".into(),
@@ -20,9 +20,6 @@ pub(crate) fn bot_config(fake: &FakeTelegram) -> TelegramConfig {
         chat_interval: Duration::from_secs(1),
         webhook_url: None,
         webhook_secret: None,
-        greeting: Some(
-            "Hi! An agent will answer within 15 minutes. We never ask for your seed phrase.".into(),
-        ),
     }
 }
 
@@ -330,7 +327,6 @@ async fn webhook_mode_registers_the_hook_and_accepts_only_the_right_secret() {
                 .unwrap(),
         ),
         webhook_secret: Some("hook-secret-0123456789".into()),
-        greeting: None,
         ..bot_config(&fake)
     })
     .await;
@@ -437,8 +433,14 @@ async fn agent_files_are_uploaded_as_photo_or_document() {
 }
 
 #[tokio::test]
-async fn start_opens_the_conversation_and_queues_the_greeting_through_the_outbox() {
-    let (app, fake) = spawn_with_bot().await;
+async fn start_opens_the_conversation_and_the_front_desk_acknowledges_it_through_the_outbox() {
+    let fake = FakeTelegram::start().await;
+    let bot = bot_config(&fake);
+    let app = spawn_app_with(move |c| {
+        crate::helpers::front_desk_says(c, "Hi! {wait} We never ask for your seed phrase.");
+        c.channels.push(ChannelConfig::Telegram(bot));
+    })
+    .await;
     fake.push("message", private_text(4242, 1, "/start"));
     let id = app.wait_conversations("wallet-bot", 1).await[0]["id"]
         .as_i64()
@@ -459,7 +461,7 @@ async fn start_opens_the_conversation_and_queues_the_greeting_through_the_outbox
             .unwrap()
             .contains("never ask for your seed phrase")
     );
-    // An ordinary message gets no greeting.
+    // A further message gets no second acknowledgement.
     fake.push("message", private_text(4242, 2, "my deposit is missing"));
     app.wait_messages(id, 3).await;
     tokio::time::sleep(Duration::from_millis(200)).await;

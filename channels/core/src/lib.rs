@@ -41,11 +41,6 @@ pub trait InboundSink: Send + Sync {
     /// The cursor last committed for this channel, so an adapter resumes where it stopped.
     async fn cursor(&self) -> Result<Option<String>, SinkError>;
 
-    /// Queues an automatic reply (a greeting, an acknowledgement) into the conversation of an
-    /// already committed thread. It goes out through the outbox like an agent's reply, so it
-    /// is retried, ordered and visible to agents.
-    async fn auto_reply(&self, thread_id: &str, text: &str) -> Result<(), SinkError>;
-
     /// The thread of this channel that holds one of `message_ids` (external ids of stored inbound
     /// or outbound messages) or is one of `conversation_ids` (taken from ids we signed), provided
     /// `sender_id` is that conversation's contact or one of its participants. Email threads
@@ -59,14 +54,6 @@ pub trait InboundSink: Send + Sync {
     ) -> Result<Option<String>, SinkError> {
         let _ = (sender_id, message_ids, conversation_ids);
         Ok(None)
-    }
-
-    /// Whether a conversation exists for this thread, i.e. whether a message to it continues a
-    /// conversation rather than opening one (acknowledgements go to new ones only). Sinks that
-    /// cannot tell say it exists, so nothing is acknowledged twice.
-    async fn thread_exists(&self, thread_id: &str) -> Result<bool, SinkError> {
-        let _ = thread_id;
-        Ok(true)
     }
 
     /// Where a stored inbound message of this channel lives: its thread and its sender.

@@ -78,6 +78,10 @@ pub struct Inbound {
     pub change: Change,
     /// Written by a machine (auto-reply, bulk): stored, but automation never answers it.
     pub auto_generated: bool,
+    /// Stored, but automation never answers it: read from history (an email mailbox's first
+    /// sync, whose customers were answered or gave up long ago), or from no one who can be
+    /// answered.
+    pub quiet: bool,
     /// Other people the message was addressed to (email To/Cc besides the support address),
     /// lower-cased: they join the conversation, may write into it, and get the replies.
     pub participants: Vec<String>,
@@ -103,6 +107,7 @@ impl Inbound {
             reply_to: None,
             change: Change::New,
             auto_generated: false,
+            quiet: false,
             participants: Vec::new(),
         }
     }

@@ -33,10 +33,6 @@ pub struct DiscordConfig {
     /// Attachments above this size are recorded with a note instead of downloaded.
     #[serde(default = "default_max_attachment")]
     pub max_attachment_bytes: u64,
-    /// Posted automatically (through the outbox, shown to agents as automatic) when a customer's
-    /// message opens a conversation: their first DM, or their new support thread.
-    #[serde(default)]
-    pub acknowledgement: Option<String>,
 }
 
 fn no_secret() -> SecretString {
@@ -83,15 +79,6 @@ impl DiscordConfig {
                     "{key}.support_channels[{i}]: {channel:?} is not a channel id (enable Developer Mode, right-click the channel, Copy Channel ID)"
                 ));
             }
-        }
-        if self
-            .acknowledgement
-            .as_deref()
-            .is_some_and(|a| a.trim().is_empty())
-        {
-            errors.push(format!(
-                "{key}.acknowledgement: empty; leave it out for no acknowledgement"
-            ));
         }
         if !matches!(self.api_url.scheme(), "http" | "https") {
             errors.push(format!("{key}.api_url: must be an http or https URL"));

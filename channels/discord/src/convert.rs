@@ -84,6 +84,7 @@ pub fn inbound(
             .map(|id| id.get().to_string()),
         change: Change::New,
         auto_generated: false,
+        quiet: false,
         participants: Vec::new(),
     }
 }

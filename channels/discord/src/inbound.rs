@@ -317,10 +317,6 @@ impl DiscordChannel {
             },
             Place::Other => return Ok(()),
         };
-        let acknowledge = match &self.config.acknowledgement {
-            Some(text) if !sink.thread_exists(&thread_id).await? => Some((thread_id.clone(), text)),
-            _ => None,
-        };
         let attachments = self.download(&message.attachments).await;
         {
             let mut posted_in = self.posted_in.lock().unwrap();
@@ -336,12 +332,6 @@ impl DiscordChannel {
             Some(serde_json::to_string(cursor).expect("serializes")),
         )
         .await?;
-        if let Some((thread_id, text)) = acknowledge
-            // After the commit, so the conversation exists; a failure costs only the courtesy.
-            && let Err(e) = sink.auto_reply(&thread_id, text).await
-        {
-            tracing::warn!(channel = %self.config.name, error = %e, "acknowledgement not queued");
-        }
         Ok(())
     }
 
@@ -627,10 +617,6 @@ mod tests {
 
         async fn cursor(&self) -> Result<Option<String>, SinkError> {
             Ok(None)
-        }
-
-        async fn auto_reply(&self, _: &str, _: &str) -> Result<(), SinkError> {
-            Ok(())
         }
 
         async fn route(&self, key: &str) -> Result<Option<String>, SinkError> {

@@ -86,11 +86,6 @@ pub struct EmailConfig {
     /// changing it only stops old ids from matching by signature (References still match).
     /// Env override: `SWITCHBOARD_CHANNEL_<NAME>_THREAD_SECRET`.
     pub thread_secret: Option<SecretString>,
-    /// Sent automatically (through the outbox, marked `Auto-Submitted`) when a customer's mail
-    /// opens a new conversation: never to automatic mail, never for mail read at the first sync
-    /// of a mailbox or after a UIDVALIDITY change.
-    #[serde(default)]
-    pub acknowledgement: Option<String>,
 }
 
 fn no_secret() -> SecretString {

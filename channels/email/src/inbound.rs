@@ -55,7 +55,7 @@ pub async fn run(
     let validity = mailbox
         .uid_validity
         .ok_or_else(|| imap::transient("SELECT", "the server sent no UIDVALIDITY"))?;
-    // Mail read on a first sync (or a resync) is history: it is stored but not acknowledged.
+    // Mail read on a first sync (or a resync) is history: it is stored but not answered.
     let mut live = false;
     let mut cursor = match sink.cursor().await?.as_deref().and_then(Cursor::parse) {
         Some(c) if c.validity == validity => {
@@ -196,25 +196,17 @@ async fn catch_up(
         }
         raw.sort_by_key(|(uid, ..)| *uid);
         let last = chunk.last().map(|(uid, _)| *uid).unwrap_or(cursor.uid);
-        let batch = channel.to_batch(&raw, sink).await?;
-        let acknowledge = match &channel.config.acknowledgement {
-            Some(_) if live => channel.to_acknowledge(&batch, sink).await?,
-            _ => Vec::new(),
-        };
+        let mut batch = channel.to_batch(&raw, sink).await?;
+        if !live {
+            // Mail read on a first sync (or a resync) is history: stored, never answered.
+            batch.iter_mut().for_each(|inbound| inbound.quiet = true);
+        }
         let next = Cursor {
             validity: cursor.validity,
             uid: last,
         };
         sink.commit(batch, Some(next.to_string())).await?;
         cursor = next;
-        if let Some(text) = &channel.config.acknowledgement {
-            for thread in acknowledge {
-                // After the commit, so the conversation exists; a failure costs only the courtesy.
-                if let Err(e) = sink.auto_reply(&thread, text).await {
-                    tracing::warn!(channel = %channel.config.name, error = %e, "acknowledgement not queued");
-                }
-            }
-        }
         if config.mark_seen {
             let uids = chunk
                 .iter()
@@ -316,26 +308,6 @@ impl EmailChannel {
         Ok(batch)
     }
 
-    /// The threads this batch opens that deserve an acknowledgement: a person's first mail of a
-    /// conversation not stored before.
-    async fn to_acknowledge(
-        &self,
-        batch: &[Inbound],
-        sink: &dyn InboundSink,
-    ) -> Result<Vec<String>, ChannelError> {
-        let mut threads = Vec::new();
-        for inbound in batch {
-            let opens = inbound.thread_id == inbound.message_id
-                && !inbound.auto_generated
-                && inbound.sender.id != UNKNOWN_SENDER
-                && !threads.contains(&inbound.thread_id);
-            if opens && sink.message_origin(&inbound.message_id).await?.is_none() {
-                threads.push(inbound.thread_id.clone());
-            }
-        }
-        Ok(threads)
-    }
-
     async fn convert(
         &self,
         raw: &[u8],
@@ -394,6 +366,8 @@ impl EmailChannel {
             }
             participants.truncate(MAX_PARTICIPANTS);
         }
+        // Mail of no readable sender cannot be answered.
+        let quiet = address == UNKNOWN_SENDER;
         Ok(Outcome::Store(Box::new(Inbound {
             thread_id,
             message_id: mail.message_id.clone(),
@@ -406,6 +380,7 @@ impl EmailChannel {
             reply_to: mail.in_reply_to.first().cloned(),
             change: switchboard_core::Change::New,
             auto_generated: mail.auto_generated,
+            quiet,
             participants,
         })))
     }

@@ -34,10 +34,6 @@ pub struct TelegramConfig {
     /// Webhook mode: checked against `X-Telegram-Bot-Api-Secret-Token` on every post.
     /// Env override: `SWITCHBOARD_CHANNEL_<NAME>_WEBHOOK_SECRET`.
     pub webhook_secret: Option<SecretString>,
-    /// Sent automatically when a customer starts the bot (`/start` in a private chat), through
-    /// the outbox like any reply. Without it `/start` only opens the conversation.
-    #[serde(default)]
-    pub greeting: Option<String>,
     /// Least time between two sends to one private chat (Telegram asks for about 1 s).
     #[serde(default = "default_chat_interval", with = "humantime_serde")]
     pub chat_interval: Duration,

@@ -63,10 +63,8 @@ pub async fn run(
             Err(RequestError::InvalidJson { raw, .. }) => match convert::salvage_updates(&raw) {
                 Some((updates, next)) => {
                     let batch = to_batch(bot, &channel.config.name, &me, &updates).await;
-                    let starts = started_threads(&batch);
                     sink.commit(batch, Some(next.to_string())).await?;
                     offset = next;
-                    greet(channel, sink.as_ref(), starts).await;
                     continue;
                 }
                 None => {
@@ -93,11 +91,9 @@ pub async fn run(
         // instead of wrapping to a negative offset that would re-fetch from the start.
         let next = i32::try_from(last.id.0).map_or(i32::MAX, |id| id.saturating_add(1));
         let batch = to_batch(bot, &channel.config.name, &me, &updates).await;
-        let starts = started_threads(&batch);
         // Messages and the next offset commit together; a crash before this re-fetches them.
         sink.commit(batch, Some(next.to_string())).await?;
         offset = next;
-        greet(channel, sink.as_ref(), starts).await;
     }
 }
 
@@ -123,35 +119,6 @@ async fn run_webhook(
     tracing::info!(channel = %channel.config.name, "telegram webhook registered");
     shutdown.cancelled().await;
     Ok(())
-}
-
-/// Private chats whose customer just sent `/start`.
-pub fn started_threads(batch: &[switchboard_core::Inbound]) -> Vec<String> {
-    batch
-        .iter()
-        .filter(|i| {
-            i.change == switchboard_core::Change::New
-                && !i.thread_id.contains(':')
-                && i.text
-                    .split_whitespace()
-                    .next()
-                    .is_some_and(|w| w == "/start" || w.starts_with("/start@"))
-        })
-        .map(|i| i.thread_id.clone())
-        .collect()
-}
-
-/// Queues the configured greeting for each started chat (after the commit, so it follows the
-/// customer's `/start` in the conversation).
-pub async fn greet(channel: &TelegramChannel, sink: &dyn InboundSink, threads: Vec<String>) {
-    let Some(greeting) = channel.config.greeting.as_deref() else {
-        return;
-    };
-    for thread in threads {
-        if let Err(e) = sink.auto_reply(&thread, greeting).await {
-            tracing::warn!(channel = %channel.config.name, error = %e, "greeting not queued");
-        }
-    }
 }
 
 /// Converts updates and fetches their files; skipped kinds are logged.

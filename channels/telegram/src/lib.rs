@@ -90,9 +90,7 @@ impl TelegramChannel {
             std::slice::from_ref(&update),
         )
         .await;
-        let starts = inbound::started_threads(&batch);
         sink.commit(batch, None).await?;
-        inbound::greet(self, sink, starts).await;
         Ok(())
     }
 }

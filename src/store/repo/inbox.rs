@@ -19,6 +19,8 @@ struct ConversationRow {
     contact_id: i64,
     contact_name: String,
     flags: String,
+    language: Option<String>,
+    intake: Option<String>,
     verified_emails: String,
 }
 
@@ -37,6 +39,11 @@ impl From<ConversationRow> for Conversation {
                 verified_emails: string_list(&r.verified_emails),
             },
             assignee_id: r.assignee_id,
+            language: r.language,
+            intake: r
+                .intake
+                .as_deref()
+                .and_then(|j| serde_json::from_str(j).ok()),
             created_at: from_millis(r.created_at),
             last_message_at: from_millis(r.last_message_at),
         }
@@ -62,12 +69,13 @@ struct MessageRow {
     external_id: Option<String>,
     reply_to_external_id: Option<String>,
     auto_generated: bool,
+    language: Option<String>,
 }
 
 const MESSAGE_SELECT: &str = "SELECT m.id, m.conversation_id, m.direction, m.text, m.html,
     m.sender_name, m.sender_agent_id, i.contact_id AS sender_contact_id, m.created_at, m.sent_at,
     m.edited_at, m.deleted_at, m.delivery_status, m.error, m.external_id, m.reply_to_external_id,
-    m.auto_generated
+    m.auto_generated, m.language
     FROM messages m LEFT JOIN contact_identities i ON i.id = m.sender_identity_id";
 
 impl MessageRow {
@@ -95,6 +103,7 @@ impl MessageRow {
             external_id: self.external_id,
             reply_to: self.reply_to_external_id,
             auto_generated: self.auto_generated,
+            language: self.language,
             attachments,
             revisions,
         }

@@ -17,6 +17,7 @@ pub(super) use crate::store::{
 use std::sync::Arc;
 
 mod agents;
+mod desk;
 pub(in crate::store) mod inbox;
 pub(in crate::store) mod ingest;
 mod misc;

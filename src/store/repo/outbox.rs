@@ -40,27 +40,6 @@ impl Repo {
         .await
     }
 
-    /// An automatic reply (greeting, acknowledgement) into the conversation of a channel thread,
-    /// delivered through the outbox like an agent's and shown to agents as from "Switchboard".
-    pub async fn create_auto_reply(
-        &self,
-        channel: &str,
-        thread_id: &str,
-        text: &str,
-        expiry: Duration,
-    ) -> Result<Message> {
-        let conversation_id: i64 = sqlx::query_scalar(
-            "SELECT id FROM conversations WHERE channel = $1 AND external_thread_id = $2",
-        )
-        .bind(channel)
-        .bind(thread_id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        self.create_reply_with_files(conversation_id, None, text, None, &[], expiry)
-            .await
-    }
-
     /// `create_reply` with files the agent attached (already in the file store); without an
     /// agent it is an automatic reply.
     pub async fn create_reply_with_files(

@@ -74,18 +74,6 @@ impl Repo {
         self.participants(conversation_id).await
     }
 
-    /// Whether `channel` has a conversation for the external thread `thread_id`.
-    pub async fn thread_exists(&self, channel: &str, thread_id: &str) -> Result<bool> {
-        Ok(sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM conversations
-                            WHERE channel = $1 AND external_thread_id = $2)",
-        )
-        .bind(channel)
-        .bind(thread_id)
-        .fetch_one(&self.pool)
-        .await?)
-    }
-
     /// The thread and sender identity of the inbound message `external_id` of `channel`.
     pub async fn message_origin(
         &self,

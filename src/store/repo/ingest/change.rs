@@ -20,6 +20,7 @@ pub(super) async fn apply_change(
         conversation_id,
         outcome,
         secret_removed: item.secret_removed,
+        opened: false,
     };
     let found: Option<(i64, String, Option<String>, Option<i64>)> = sqlx::query_as(
         // A customer edits or deletes their own messages: look among the inbound ones first
@@ -104,8 +105,9 @@ pub(super) async fn insert_edited(
     let inbound = &item.inbound;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO messages (conversation_id, channel, direction, sender_identity_id, sender_name,
-             text, html, external_id, reply_to_external_id, auto_generated, sent_at, edited_at, created_at)
-         VALUES ($1, $2, 'inbound', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+             text, html, external_id, reply_to_external_id, auto_generated, sent_at, edited_at, created_at,
+             language)
+         VALUES ($1, $2, 'inbound', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
     )
     .bind(conversation_id)
     .bind(channel)
@@ -119,6 +121,7 @@ pub(super) async fn insert_edited(
     .bind(inbound.sent_at.map(|t| t.timestamp_millis()))
     .bind(edited_at)
     .bind(now)
+    .bind(&item.language)
     .fetch_one(&mut *conn)
     .await?;
     insert_attachments(conn, id, &item.attachments, now).await?;

@@ -35,6 +35,7 @@ pub(super) async fn created_event(
         external_id: Some(inbound.message_id.clone()),
         reply_to: inbound.reply_to.clone(),
         auto_generated: inbound.auto_generated,
+        language: item.language.clone(),
         attachments: Vec::<Attachment>::new(),
         revisions: Vec::new(),
     }))

@@ -30,6 +30,7 @@ pub(super) async fn flush_new(conn: &mut Conn, group: &mut Group<'_>) -> Result<
                 inbound.reply_to,
                 inbound.auto_generated,
                 inbound.sent_at.map(|t| t.timestamp_millis()),
+                p.item.language,
             ])
         })
         .collect();
@@ -55,6 +56,7 @@ pub(super) async fn flush_new(conn: &mut Conn, group: &mut Group<'_>) -> Result<
             conversation_id: p.conversation_id,
             outcome: Outcome::Created,
             secret_removed: p.item.secret_removed,
+            opened: false,
         };
         if p.item.secret_removed {
             let expires = p.warning_expires_at;
@@ -132,6 +134,11 @@ pub(super) async fn touch_conversations(conn: &mut Conn, group: &mut Group<'_>) 
         .bind(group.now)
         .fetch_all(&mut *conn)
         .await?;
+    group.reopened.extend(
+        rows.iter()
+            .filter(|r| r.reopened_at == Some(group.now))
+            .map(|r| r.id),
+    );
     if !group.listening {
         return Ok(());
     }
@@ -167,6 +174,11 @@ pub(super) async fn touch_conversations(conn: &mut Conn, group: &mut Group<'_>) 
                     .collect(),
             },
             assignee_id: row.assignee_id,
+            language: row.language,
+            intake: row
+                .intake
+                .as_deref()
+                .and_then(|j| serde_json::from_str(j).ok()),
             created_at: from_millis(row.created_at),
             last_message_at: from_millis(row.last_message_at),
         }));
@@ -186,6 +198,9 @@ pub(super) struct TouchedRow {
     pub(super) created_at: i64,
     pub(super) last_message_at: i64,
     pub(super) contact_id: i64,
+    pub(super) language: Option<String>,
+    pub(super) intake: Option<String>,
+    pub(super) reopened_at: Option<i64>,
 }
 
 pub(in crate::store) async fn insert_attachments(

@@ -68,7 +68,7 @@ pub(super) async fn prefetch(
     caches: &mut Caches,
     jobs: &[Job],
     now: i64,
-) -> Result<()> {
+) -> Result<Vec<i64>> {
     let mut senders: HashMap<Key, &Inbound> = HashMap::new();
     for job in jobs {
         for item in &job.batch {
@@ -147,7 +147,7 @@ pub(super) async fn prefetch(
         }
     }
     if threads.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let keys: Vec<(&str, &str)> = threads.keys().map(|(c, t)| (&**c, t.as_str())).collect();
     let found: Vec<(i64, String, String)> = sqlx::query_as(sql::FIND_CONVERSATIONS)
@@ -160,7 +160,7 @@ pub(super) async fn prefetch(
         }
     }
     if threads.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let ids = next_ids(conn, "conversations", threads.len()).await?;
     let mut rows = Vec::with_capacity(threads.len());
@@ -187,7 +187,7 @@ pub(super) async fn prefetch(
         .bind(now)
         .execute(&mut *conn)
         .await?;
-    Ok(())
+    Ok(ids)
 }
 
 /// The sender's identity (resolved by `prefetch`), refreshed when the platform shows a new

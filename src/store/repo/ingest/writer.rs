@@ -106,6 +106,52 @@ pub(in crate::store) async fn writer(store: Repo, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
+/// Every customer message stored now is queued for the front desk, in this transaction (so it
+/// is answered exactly once whatever crashes); the first one of a conversation this group
+/// opened or reopened is marked so, for the acknowledgement, and in its report.
+async fn queue_automation(
+    conn: &mut Conn,
+    group: &mut Group<'_>,
+    jobs: &[Job],
+    opened: &[i64],
+) -> Result<()> {
+    let mut rows: Vec<(i64, i64, &str)> = Vec::new();
+    let mut seen: Vec<i64> = Vec::new();
+    for (j, job) in jobs.iter().enumerate() {
+        for (slot, item) in job.batch.iter().enumerate() {
+            let report = &mut group.reports[j].items[slot];
+            let (Outcome::Created, Some(message_id)) = (report.outcome, report.message_id) else {
+                continue;
+            };
+            let inbound = &item.inbound;
+            if inbound.auto_generated || inbound.quiet {
+                continue;
+            }
+            let conversation = report.conversation_id;
+            let first = !seen.contains(&conversation);
+            seen.push(conversation);
+            let trigger = if first && opened.contains(&conversation) {
+                "opened"
+            } else if first && group.reopened.contains(&conversation) {
+                "reopened"
+            } else {
+                "message"
+            };
+            report.opened = trigger != "message";
+            rows.push((message_id, conversation, trigger));
+        }
+    }
+    if rows.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(sql::QUEUE_AUTOMATION)
+        .bind(to_json(&rows)?)
+        .bind(group.now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 pub(super) fn count(store: &Repo, channel: &str, report: &IngestReport) {
     use crate::metrics::INBOUND;
     let n = |o: Outcome| report.items.iter().filter(|i| i.outcome == o).count() as u64;
@@ -138,6 +184,8 @@ pub(super) struct Group<'a> {
     /// Conversations where the guard cut a secret from a message stored now, with the message.
     pub(super) flagged: Vec<(i64, &'a Arc<str>, &'a PreparedInbound, i64)>,
     pub(super) contact_names: HashMap<i64, String>,
+    /// Conversations this group reopened (resolved or snoozed before).
+    pub(super) reopened: Vec<i64>,
 }
 
 pub(super) async fn commit_group(
@@ -166,8 +214,9 @@ pub(super) async fn commit_group(
         touched: HashMap::new(),
         flagged: Vec::new(),
         contact_names: HashMap::new(),
+        reopened: Vec::new(),
     };
-    prefetch(&mut tx, caches, jobs, group.now).await?;
+    let opened = prefetch(&mut tx, caches, jobs, group.now).await?;
     // The people on new messages: (job, slot, conversation, addresses).
     let mut people: Vec<(usize, usize, i64, &[String])> = Vec::new();
     for (j, job) in jobs.iter().enumerate() {
@@ -186,6 +235,7 @@ pub(super) async fn commit_group(
                 conversation_id,
                 outcome: Outcome::Duplicate,
                 secret_removed: item.secret_removed,
+                opened: false,
             });
             if inbound.change == Change::New && !inbound.participants.is_empty() {
                 people.push((j, slot, conversation_id, &inbound.participants));
@@ -230,6 +280,7 @@ pub(super) async fn commit_group(
     flush_new(&mut tx, &mut group).await?;
     flag_conversations(&mut tx, &mut group).await?;
     touch_conversations(&mut tx, &mut group).await?;
+    queue_automation(&mut tx, &mut group, jobs, &opened).await?;
     // Only messages stored now add people: a re-read old mail must not bring back someone an
     // agent took off the thread.
     let participants: Vec<(i64, &str)> = people

@@ -1,0 +1,536 @@
+//! The desk's decisions, as a pure function of what the store read: which automatic replies a
+//! customer's message gets, and where the conversation's intake goes next. The worker in
+//! `mod.rs` reads, calls `decide`, and writes the plan back in one transaction.
+
+use super::config::{CategoryConfig, FrontDeskConfig};
+use super::hours::BusinessHours;
+use super::intake::{self, Check, mentions};
+use super::texts::{Texts, pick};
+use super::wait::{Expected, Queue, expected};
+use crate::store::{DeskContext, DeskPlan, KnownIssue};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Words that always hand a conversation to a person, in every language.
+const HANDOFF: &[&str] = &[
+    "agent",
+    "human",
+    "operator",
+    "a person",
+    "real person",
+    "live agent",
+    "talk to someone",
+    "人工",
+    "转人工",
+    "人工客服",
+    "真人",
+    "客服人员",
+];
+
+/// Where the desk is with a conversation (kept as JSON on it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    pub stage: Stage,
+    /// When this round of the desk began (ms): an agent's reply after it ends the intake.
+    pub since: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// The question of the category being asked.
+    #[serde(default)]
+    pub question: usize,
+    /// The current question was already asked again once.
+    #[serde(default)]
+    pub retried: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub article: Option<String>,
+    /// The check of the question waiting for an answer (`tx_hash`, ...): ingest reads it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expects: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// The category menu was sent.
+    Menu,
+    /// A category's questions are being asked.
+    Asking,
+    /// An article was offered: "did this solve it?"
+    Article,
+    /// Waiting for a person; the desk only listens (it still notes hashes and addresses).
+    #[default]
+    Human,
+    /// The intake is complete.
+    Done,
+}
+
+/// A confident knowledge-base match for the customer's first message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArticleHit {
+    pub id: String,
+    pub title: String,
+    pub summary: String,
+    pub url: Option<String>,
+}
+
+/// The desk's fixed parts, built once from the config.
+pub struct Desk {
+    pub config: FrontDeskConfig,
+    pub texts: Texts,
+    pub hours: Option<BusinessHours>,
+    /// The safety line under every acknowledgement (`[safety] notice`).
+    pub safety: std::sync::Arc<crate::safety::Texts>,
+}
+
+/// What `decide` needs besides the config.
+pub struct Input<'a> {
+    pub context: &'a DeskContext,
+    /// ms; the configured default while too few conversations were answered lately.
+    pub median_first_response: i64,
+    /// Active notices (the store's), matched here.
+    pub notices: &'a [KnownIssue],
+    /// The best confident article for this message, when it opens a conversation.
+    pub article: Option<ArticleHit>,
+}
+
+impl Desk {
+    pub fn new(
+        config: FrontDeskConfig,
+        safety: std::sync::Arc<crate::safety::Texts>,
+    ) -> Result<Self, String> {
+        let hours = config
+            .hours
+            .as_ref()
+            .map(BusinessHours::parse)
+            .transpose()?;
+        Ok(Self {
+            texts: Texts::new(&config.texts),
+            hours,
+            config,
+            safety,
+        })
+    }
+
+    pub fn enabled_on(&self, channel: &str) -> bool {
+        self.config.enabled && !self.config.disabled_channels.iter().any(|c| c == channel)
+    }
+
+    /// The language automatic texts go out in for this message.
+    pub fn reply_language(&self, context: &DeskContext) -> String {
+        [&context.message_language, &context.conversation_language]
+            .into_iter()
+            .flatten()
+            .find(|l| self.texts.has(l))
+            .map_or("en", String::as_str)
+            .to_owned()
+    }
+
+    fn is_handoff(&self, lower: &str) -> bool {
+        HANDOFF
+            .iter()
+            .copied()
+            .chain(self.config.handoff_words.iter().map(String::as_str))
+            .any(|w| mentions(lower, w))
+    }
+
+    /// A category picked by number (`2`, `2.`, `#2`, `２`) or named by title or keyword.
+    fn category_in(&self, lower: &str, by_number: bool) -> Option<&CategoryConfig> {
+        let categories = &self.config.categories;
+        if by_number {
+            let digits: String = lower
+                .trim()
+                .trim_start_matches('#')
+                .trim_end_matches(['.', ')', '。'])
+                .chars()
+                .map(|c| match c {
+                    '０'..='９' => {
+                        char::from_u32(c as u32 - '０' as u32 + '0' as u32).unwrap_or(c)
+                    }
+                    c => c,
+                })
+                .collect();
+            if let Ok(n) = digits.parse::<usize>() {
+                return n.checked_sub(1).and_then(|i| categories.get(i));
+            }
+        }
+        categories.iter().find(|c| {
+            c.title.values().any(|t| mentions(lower, t))
+                || c.keywords.iter().any(|k| mentions(lower, k))
+        })
+    }
+
+    fn menu(&self, language: &str) -> String {
+        let mut text = self.texts.get(language, "menu").to_owned();
+        for (n, category) in self.config.categories.iter().enumerate() {
+            text.push_str(&format!("\n{}. {}", n + 1, pick(&category.title, language)));
+        }
+        text.push('\n');
+        text.push_str(self.texts.get(language, "menu_skip"));
+        text
+    }
+
+    fn acknowledgement(
+        &self,
+        input: &Input,
+        language: &str,
+        lower: &str,
+        category: Option<&str>,
+    ) -> String {
+        let context = input.context;
+        let queue = Queue {
+            waiting_ahead: context.waiting_ahead,
+            active_agents: context.active_agents,
+            median_first_response: input.median_first_response,
+        };
+        let now = crate::store::from_millis(context.now);
+        let t = |key| self.texts.get(language, key);
+        let mut wait = match expected(&queue, self.hours.as_ref(), now) {
+            Expected::Within(minutes) => t("within").replace("{minutes}", &minutes.to_string()),
+            Expected::Back(at) => {
+                let time = self
+                    .hours
+                    .as_ref()
+                    .map(|h| h.describe(at))
+                    .unwrap_or_default();
+                t("back").replace("{time}", &time)
+            }
+        };
+        if queue.waiting_ahead > 0 {
+            wait.push(' ');
+            wait.push_str(&t("ahead").replace("{ahead}", &queue.waiting_ahead.to_string()));
+        }
+        let mut text = t("acknowledgement").replace("{wait}", &wait);
+        for notice in input
+            .notices
+            .iter()
+            .filter(|n| notice_matches(n, lower, category))
+        {
+            text.push_str(&format!(
+                "\n\n{} {}",
+                t("notice"),
+                pick(&notice.texts, language)
+            ));
+        }
+        self.safety.with_notice(&text)
+    }
+}
+
+fn notice_matches(notice: &KnownIssue, lower: &str, category: Option<&str>) -> bool {
+    (notice.keywords.is_empty() && notice.categories.is_empty())
+        || notice.keywords.iter().any(|k| mentions(lower, k))
+        || category.is_some_and(|c| notice.categories.iter().any(|n| n == c))
+}
+
+/// Checks whose answer may be taken from anything the customer writes (the others, such as
+/// an amount or free text, only as the answer to their own question).
+fn recognisable(check: Check) -> bool {
+    matches!(
+        check,
+        Check::Chain | Check::TxHash | Check::Address | Check::Screenshot
+    )
+}
+
+/// Fills the category's unanswered fields that `text` answers unmistakably; `also` names one
+/// more field to try with any check (the question just asked).
+fn fill(
+    config: &FrontDeskConfig,
+    category: Option<&CategoryConfig>,
+    intake: &mut Map<String, Value>,
+    text: &str,
+    images: i64,
+) {
+    let Some(category) = category else { return };
+    for question in &category.questions {
+        if intake.contains_key(&question.field) || !recognisable(question.check) {
+            continue;
+        }
+        let chain = intake
+            .get("chain")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        if let Some(value) = intake::find(question.check, text, images, chain.as_deref()) {
+            intake.insert(question.field.clone(), Value::String(value));
+        }
+    }
+    link(config, intake);
+}
+
+/// Adds the explorer link once both the chain and a hash are known.
+fn link(config: &FrontDeskConfig, intake: &mut Map<String, Value>) {
+    let (Some(chain), Some(hash)) = (
+        intake.get("chain").and_then(Value::as_str),
+        intake.get("tx_hash").and_then(Value::as_str),
+    ) else {
+        return;
+    };
+    if let Some(url) = intake::explorer_url(&config.explorers, chain, hash) {
+        intake.insert("tx_url".into(), Value::String(url));
+    }
+}
+
+/// The next unanswered question of the category at or after `from`.
+fn next_question(
+    category: &CategoryConfig,
+    intake: &Map<String, Value>,
+    from: usize,
+) -> Option<usize> {
+    (from..category.questions.len()).find(|&i| !intake.contains_key(&category.questions[i].field))
+}
+
+/// What the desk does about the message of `input.context`.
+pub fn decide(desk: &Desk, input: &Input) -> DeskPlan {
+    let context = input.context;
+    // A short message ("TRC20", "ok") may be misread: it names the conversation's language
+    // only when there is none yet.
+    let substantial = context.text.chars().filter(|c| c.is_alphabetic()).count() >= 12;
+    let mut plan = DeskPlan {
+        language: context
+            .message_language
+            .clone()
+            .filter(|l| Some(l) != context.conversation_language.as_ref())
+            .filter(|_| substantial || context.conversation_language.is_none()),
+        ..DeskPlan::default()
+    };
+    if !desk.enabled_on(&context.channel) {
+        return plan;
+    }
+    let language = desk.reply_language(context);
+    let t = |key| desk.texts.get(&language, key);
+    // Telegram's `/start` opens a chat; it is not a question.
+    let text = context.text.trim();
+    let text = if text.starts_with("/start") { "" } else { text };
+    let lower = text.to_lowercase();
+    let intake_before: Map<String, Value> = context
+        .intake
+        .as_deref()
+        .and_then(|j| serde_json::from_str(j).ok())
+        .unwrap_or_default();
+    let mut intake = intake_before.clone();
+    let state_before: Option<State> = context
+        .state
+        .as_deref()
+        .and_then(|j| serde_json::from_str(j).ok());
+    let category_of =
+        |id: Option<&str>| id.and_then(|id| desk.config.categories.iter().find(|c| c.id == id));
+    let ask = |category: &CategoryConfig, n: usize| {
+        pick(&category.questions[n].ask, &language).to_owned()
+    };
+    let mut replies: Vec<String> = Vec::new();
+    let state = if context.item.trigger != "message" {
+        let mut state = State {
+            since: context.now,
+            ..State::default()
+        };
+        let handoff = desk.is_handoff(&lower);
+        let picked = (!handoff)
+            .then(|| desk.category_in(&lower, false))
+            .flatten();
+        let category_id = picked
+            .map(|c| c.id.as_str())
+            .or(intake.get("category").and_then(Value::as_str));
+        let ack = desk.acknowledgement(input, &language, &lower, category_id);
+        if handoff {
+            replies.push(ack);
+        } else if let Some(article) = &input.article {
+            state.stage = Stage::Article;
+            state.article = Some(article.id.clone());
+            replies.push(ack);
+            replies.push(
+                t("article")
+                    .replace("{title}", &article.title)
+                    .replace("{summary}", &article.summary)
+                    .replace("{url}", article.url.as_deref().unwrap_or("")),
+            );
+        } else if let Some(category) = picked {
+            intake.insert("category".into(), Value::String(category.id.clone()));
+            fill(
+                &desk.config,
+                Some(category),
+                &mut intake,
+                text,
+                context.images,
+            );
+            state.category = Some(category.id.clone());
+            match next_question(category, &intake, 0) {
+                Some(n) => {
+                    state.stage = Stage::Asking;
+                    state.question = n;
+                    replies.push(format!("{ack}\n\n{}", ask(category, n)));
+                }
+                None => {
+                    state.stage = Stage::Done;
+                    replies.push(ack);
+                }
+            }
+        } else if !desk.config.categories.is_empty() {
+            state.stage = Stage::Menu;
+            replies.push(format!("{ack}\n\n{}", desk.menu(&language)));
+        } else {
+            replies.push(ack);
+        }
+        Some(state)
+    } else if let Some(mut state) = state_before.clone() {
+        let agent_took_over = context
+            .last_agent_reply_at
+            .is_some_and(|at| at >= state.since);
+        if agent_took_over && !matches!(state.stage, Stage::Human | Stage::Done) {
+            state.stage = Stage::Human;
+        }
+        let handoff = desk.is_handoff(&lower);
+        match state.stage {
+            Stage::Human | Stage::Done => {
+                fill(
+                    &desk.config,
+                    category_of(state.category.as_deref()),
+                    &mut intake,
+                    text,
+                    context.images,
+                );
+            }
+            Stage::Menu if handoff => {
+                state.stage = Stage::Human;
+                replies.push(t("handoff").to_owned());
+            }
+            Stage::Menu => match desk.category_in(&lower, true) {
+                Some(category) => {
+                    intake.insert("category".into(), Value::String(category.id.clone()));
+                    fill(
+                        &desk.config,
+                        Some(category),
+                        &mut intake,
+                        text,
+                        context.images,
+                    );
+                    state.category = Some(category.id.clone());
+                    match next_question(category, &intake, 0) {
+                        Some(n) => {
+                            state.stage = Stage::Asking;
+                            state.question = n;
+                            replies.push(ask(category, n));
+                        }
+                        None => {
+                            state.stage = Stage::Done;
+                            replies.push(t("intake_done").to_owned());
+                        }
+                    }
+                }
+                // They write freely instead: the menu is not asked again.
+                None => state.stage = Stage::Human,
+            },
+            Stage::Asking if handoff => {
+                state.stage = Stage::Human;
+                replies.push(t("handoff").to_owned());
+            }
+            Stage::Asking => match category_of(state.category.as_deref()) {
+                Some(category) if state.question < category.questions.len() => {
+                    let question = &category.questions[state.question];
+                    let chain = intake
+                        .get("chain")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned);
+                    match intake::find(question.check, text, context.images, chain.as_deref()) {
+                        Some(value) => {
+                            intake.insert(question.field.clone(), Value::String(value));
+                            fill(
+                                &desk.config,
+                                Some(category),
+                                &mut intake,
+                                text,
+                                context.images,
+                            );
+                            state.retried = false;
+                            match next_question(category, &intake, state.question + 1) {
+                                Some(n) => {
+                                    state.question = n;
+                                    replies.push(ask(category, n));
+                                }
+                                None => {
+                                    state.stage = Stage::Done;
+                                    replies.push(t("intake_done").to_owned());
+                                }
+                            }
+                        }
+                        None if !state.retried => {
+                            state.retried = true;
+                            fill(
+                                &desk.config,
+                                Some(category),
+                                &mut intake,
+                                text,
+                                context.images,
+                            );
+                            replies.push(
+                                t("again")
+                                    .replace("{question}", &ask(category, state.question))
+                                    .replace(
+                                        "{example}",
+                                        intake::example(question.check, chain.as_deref()),
+                                    ),
+                            );
+                        }
+                        // Asked twice and still something else: they want to write freely.
+                        None => {
+                            fill(
+                                &desk.config,
+                                Some(category),
+                                &mut intake,
+                                text,
+                                context.images,
+                            );
+                            state.stage = Stage::Human;
+                        }
+                    }
+                }
+                // The category or its questions changed in the config meanwhile.
+                _ => state.stage = Stage::Human,
+            },
+            Stage::Article => {
+                let answer = lower.trim().trim_end_matches(['.', '!', '。', '！']);
+                let said = |key| {
+                    desk.texts.words(&language, key).iter().any(|w| {
+                        answer == w.as_str() || (w.chars().count() > 2 && mentions(answer, w))
+                    })
+                };
+                if !handoff && said("yes_words") && !said("no_words") {
+                    state.stage = Stage::Done;
+                    plan.resolve = true;
+                    replies.push(t("article_solved").to_owned());
+                } else if said("no_words") || handoff {
+                    state.stage = Stage::Human;
+                    replies.push(t("article_not_solved").to_owned());
+                } else {
+                    // A further question: a person answers it.
+                    state.stage = Stage::Human;
+                    replies.push(t("handoff").to_owned());
+                }
+            }
+        }
+        Some(state)
+    } else {
+        // The conversation began before the desk or with a machine's message: it stays quiet.
+        None
+    };
+    let state = state.map(|mut s| {
+        s.expects = (s.stage == Stage::Asking)
+            .then(|| category_of(s.category.as_deref()))
+            .flatten()
+            .and_then(|c| c.questions.get(s.question))
+            .map(|q| q.check.name().to_owned());
+        s
+    });
+    link(&desk.config, &mut intake);
+    let allowed = desk
+        .config
+        .max_per_hour
+        .saturating_sub(context.auto_last_hour)
+        .max(0);
+    replies.truncate(usize::try_from(allowed).unwrap_or(0));
+    plan.replies = replies;
+    if state != state_before {
+        plan.state = state.and_then(|s| serde_json::to_string(&s).ok());
+    }
+    if intake != intake_before {
+        plan.intake = serde_json::to_string(&intake).ok();
+    }
+    plan
+}

@@ -1,0 +1,94 @@
+//! What the front desk (`crate::automation`) reads of a conversation before it answers a
+//! customer's message, and what it writes back: the store keeps the desk's state and its
+//! automatic replies, and knows nothing of how they are decided.
+
+/// A customer message the desk has yet to consider (a row of `automation_queue`).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DeskItem {
+    pub message_id: i64,
+    pub conversation_id: i64,
+    /// `opened`, `reopened` or `message`.
+    pub trigger: String,
+}
+
+/// Everything the desk decides on, read in one go.
+#[derive(Debug, Clone)]
+pub struct DeskContext {
+    pub item: DeskItem,
+    pub channel: String,
+    pub status: String,
+    pub text: String,
+    /// Images attached to the message (a screenshot answers a screenshot question).
+    pub images: i64,
+    pub message_language: Option<String>,
+    pub conversation_language: Option<String>,
+    /// The desk's state (JSON) as last written, `None` before its first answer.
+    pub state: Option<String>,
+    pub intake: Option<String>,
+    /// When an agent last wrote to the customer here (ms), if ever.
+    pub last_agent_reply_at: Option<i64>,
+    /// Automatic messages queued into this conversation in the last hour.
+    pub auto_last_hour: i64,
+    /// Other open conversations whose customer waits for an agent's answer.
+    pub waiting_ahead: i64,
+    /// Agents who used the API or the inbox in the last 15 minutes.
+    pub active_agents: i64,
+    /// When this was read (ms).
+    pub now: i64,
+}
+
+/// What the desk does about one message, applied in one transaction with the removal of its
+/// queue row (so it happens exactly once).
+#[derive(Debug, Clone, Default)]
+pub struct DeskPlan {
+    /// Automatic replies to queue, in order (through the outbox, marked automatic).
+    pub replies: Vec<String>,
+    /// The desk's new state (JSON).
+    pub state: Option<String>,
+    /// The intake answers (JSON), when they changed.
+    pub intake: Option<String>,
+    /// The conversation's language, when it is now known or changed.
+    pub language: Option<String>,
+    /// The customer said an article solved it: the conversation is resolved.
+    pub resolve: bool,
+}
+
+/// What applying a plan did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeskOutcome {
+    Applied {
+        replies: usize,
+    },
+    /// The queue row was gone (another daemon's desk took it) or the state changed since it
+    /// was read: nothing written, read again.
+    Stale,
+}
+
+/// A known-issue notice (`POST /api/v1/notices`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct KnownIssue {
+    pub id: i64,
+    /// Per language (`en`, `zh`, ...).
+    pub texts: std::collections::BTreeMap<String, String>,
+    /// Shown to conversations whose customer used one of these words (case-insensitive)...
+    pub keywords: Vec<String>,
+    /// ... or whose intake category is one of these. Both empty: every conversation.
+    pub categories: Vec<String>,
+    #[serde(serialize_with = "super::model::timestamp::serialize")]
+    pub starts_at: chrono::DateTime<chrono::Utc>,
+    #[serde(serialize_with = "super::model::timestamp::serialize")]
+    pub ends_at: chrono::DateTime<chrono::Utc>,
+    pub created_by: Option<i64>,
+    #[serde(serialize_with = "super::model::timestamp::serialize")]
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A new notice as an admin posts it (times in ms).
+#[derive(Debug, Clone)]
+pub struct NewKnownIssue {
+    pub texts: std::collections::BTreeMap<String, String>,
+    pub keywords: Vec<String>,
+    pub categories: Vec<String>,
+    pub starts_at: i64,
+    pub ends_at: i64,
+}
