@@ -99,6 +99,8 @@ fn main() {
         let db = dir.path().join("b.db");
         config.storage.database_url = format!("sqlite://{}", db.display());
         config.storage.data_dir = dir.path().join("data");
+        // The benchmarks measure the channels, not the front desk's extra messages.
+        config.front_desk.enabled = false;
         let email = format!(
             "name = \"mail\"\naddress = \"support@wallet.example\"\n\
              [imap]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nusername = \"{USER}\"\npassword = \"{PASSWORD}\"\n\

@@ -32,7 +32,6 @@ fn main() {
             chat_interval: Duration::from_secs(1),
             webhook_url: None,
             webhook_secret: None,
-            greeting: None,
         });
         let app = BenchApp::start(dir.path(), channel).await;
         let (base, token, client) = (&app.base, &app.token, &app.client);

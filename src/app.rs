@@ -53,6 +53,14 @@ impl Application {
         };
         let live = api::Live::start(storage.bus.clone());
         let ingestor = Ingestor::new(&storage, guard);
+        let knowledge = match &config.knowledge.dir {
+            Some(dir) => Some(
+                crate::automation::knowledge::Knowledge::open(dir)
+                    .await
+                    .with_context(|| format!("knowledge.dir = {}", dir.display()))?,
+            ),
+            None => None,
+        };
         let front_desk = crate::automation::FrontDesk::new(
             config.front_desk.clone(),
             texts.clone(),
@@ -60,8 +68,10 @@ impl Application {
             dispatcher.clone(),
             ingestor.stored(),
             config.outbox.expiry,
+            knowledge.clone(),
         )?;
         let state = AppState {
+            knowledge,
             ingestor,
             store: storage.store,
             bus: storage.bus,
@@ -137,6 +147,9 @@ impl Application {
         );
         tasks.spawn(state.dispatcher.clone().run(shutdown.clone()));
         tasks.spawn(front_desk.run(shutdown.clone()));
+        if let Some(knowledge) = state.knowledge.clone() {
+            tasks.spawn(knowledge.watch(shutdown.clone()));
+        }
         tasks.spawn(state.store.clone().run_search_indexer(shutdown.clone()));
         tasks.spawn(watch_revocations(
             state.store.clone(),

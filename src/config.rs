@@ -19,6 +19,7 @@ pub struct Config {
     pub verification: VerificationConfig,
     /// Acknowledgements, intake questions, article answers (see `crate::automation`).
     pub front_desk: crate::automation::FrontDeskConfig,
+    pub knowledge: KnowledgeConfig,
     #[serde(rename = "channel")]
     pub channels: Vec<ChannelConfig>,
 }
@@ -169,6 +170,15 @@ pub struct SafetyConfig {
     pub notice: String,
     /// Sent to a customer whose message held a seed phrase or private key.
     pub warning: std::collections::BTreeMap<String, String>,
+}
+
+/// The help-center articles the front desk answers with and agents insert into replies.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KnowledgeConfig {
+    /// A directory of Markdown articles with front matter (`title`, `tags`, `lang`, `url`);
+    /// unset: no knowledge base. Reloaded when its files change and on SIGHUP.
+    pub dir: Option<PathBuf>,
 }
 
 /// Identity verification by a one-time code sent to the customer's email.

@@ -4,8 +4,8 @@
 
 use super::error::ErrorBody;
 use super::{
-    agents, attachments, canned_answers, contacts, conversations, events, inbound, messages, notes,
-    notices, ops, verification,
+    agents, attachments, canned_answers, contacts, conversations, events, inbound, knowledge,
+    messages, notes, notices, ops, verification,
 };
 use std::collections::BTreeMap;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -44,6 +44,7 @@ use utoipa::{IntoResponses, OpenApi, ToResponse, ToSchema};
         verification::get_verification,
         notes::list_notes,
         notes::post_note,
+        knowledge::search_knowledge,
         notices::list_notices,
         notices::post_notice,
         notices::delete_notice,

@@ -12,6 +12,7 @@ mod doc;
 mod error;
 mod events;
 mod inbound;
+mod knowledge;
 mod live;
 mod messages;
 mod notes;
@@ -44,6 +45,8 @@ pub struct AppState {
     /// Attachment bytes, by hash.
     pub files: FileStore,
     pub ingestor: Ingestor,
+    /// Help-center articles (`[knowledge] dir`), when configured.
+    pub knowledge: Option<crate::automation::knowledge::Knowledge>,
     pub channels: Channels,
     pub dispatcher: Dispatcher,
     /// Outbox expiry given to new and manually retried replies.
@@ -142,6 +145,7 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
             get(notices::list_notices).post(notices::post_notice),
         )
         .route("/notices/{id}", delete(notices::delete_notice))
+        .route("/knowledge", get(knowledge::search_knowledge))
         .route(
             "/canned_answers",
             get(canned_answers::list_canned).post(canned_answers::post_canned),

@@ -92,6 +92,7 @@ fn words(name: &str, list: &[String]) -> Result<Vec<String>, ApiError> {
     security(("bearer" = [])),
     responses(
         (status = 201, description = "The notice", body = NoticeEnvelope),
+        (status = 422, description = "Refused (`code`: `unsafe_request`): the text asks the customer for a secret, or holds one", body = ErrorBody),
         JsonBodyErrors,
         AdminErrors,
     ))]

@@ -120,14 +120,6 @@ fn cut(text: &str) -> String {
     text.chars().take(MAX_KEPT).collect()
 }
 
-/// Words of `text`: runs of ASCII letters, digits and `-`/`.`, lower-cased; CJK text is
-/// matched by substring instead.
-fn words(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '.'))
-        .filter(|w| !w.is_empty())
-        .map(|w| w.trim_matches('.').to_ascii_lowercase())
-}
-
 /// Whether `phrase` (lower-case) is in `text`: as whole words for Latin script, as a
 /// substring for CJK.
 pub fn mentions(text_lower: &str, phrase: &str) -> bool {

@@ -12,6 +12,7 @@ pub mod config;
 pub mod desk;
 pub mod hours;
 pub mod intake;
+pub mod knowledge;
 pub mod language;
 pub mod texts;
 pub mod wait;
@@ -47,6 +48,7 @@ struct Inner {
     wake: Arc<Notify>,
     expiry: Duration,
     median: Mutex<Option<(Instant, i64)>>,
+    knowledge: Option<knowledge::Knowledge>,
 }
 
 impl FrontDesk {
@@ -58,6 +60,7 @@ impl FrontDesk {
         dispatcher: Dispatcher,
         wake: Arc<Notify>,
         expiry: Duration,
+        knowledge: Option<knowledge::Knowledge>,
     ) -> anyhow::Result<Self> {
         let desk =
             desk::Desk::new(config, safety).map_err(|e| anyhow::anyhow!("front_desk: {e}"))?;
@@ -69,6 +72,7 @@ impl FrontDesk {
                 wake,
                 expiry,
                 median: Mutex::new(None),
+                knowledge,
             }),
         })
     }
@@ -131,11 +135,26 @@ impl FrontDesk {
             } else {
                 0
             };
+            // Only a conversation's first message is answered with an article.
+            let article = match &inner.knowledge {
+                Some(kb) if acknowledges && item.trigger == "opened" => {
+                    let language = inner.desk.reply_language(&context);
+                    kb.answer(&context.text, Some(&language))
+                        .await
+                        .map(|a| desk::ArticleHit {
+                            id: a.id,
+                            title: a.title,
+                            summary: a.summary,
+                            url: a.url,
+                        })
+                }
+                _ => None,
+            };
             let input = desk::Input {
                 context: &context,
                 median_first_response: median,
                 notices,
-                article: None,
+                article,
             };
             let plan = desk::decide(&inner.desk, &input);
             match inner

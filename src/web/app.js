@@ -87,6 +87,7 @@ async function start() {
   $("app").hidden = false;
   state.me = (await api("/api/v1/me")).agent;
   loadCanned().catch(() => {});
+  loadNotices().catch(() => {});
   await loadConversations(true);
   listen(false);
 }
@@ -125,6 +126,8 @@ function logout(message) {
   const canned = $("canned");
   canned.replaceChildren(el("option", "", "Canned answers…"));
   canned.firstChild.value = "";
+  $("notices").replaceChildren();
+  $("notices").hidden = true;
   $("app").classList.remove("reading");
   $("app").hidden = true;
   $("token").value = "";
@@ -346,6 +349,7 @@ async function openConversation(id) {
     for (const event of state.early) applyToView(view, event);
     state.early = [];
     renderHeader();
+    suggestArticles(view);
     $("reply-text").value = state.drafts.get(id) || "";
     $("reply").hidden = false;
     updateComposer();
@@ -381,6 +385,7 @@ function renderHeader() {
   $("verified").textContent = verified.length ? `✓ Verified: ${verified.join(", ")}` : "";
   $("verified").hidden = verified.length === 0;
   $("verification").textContent = verificationText(view.verification);
+  renderIntake(c.intake);
   $("set-status").value = c.status;
   $("set-status").disabled = view.saving > 0;
   $("assign").textContent = mine ? "Assigned to you" : "Assign to me";
@@ -681,6 +686,73 @@ async function send(kind) {
   }
 }
 
+// ---- front desk: intake answers, known issues, help articles ----
+
+const INTAKE_LABELS = { category: "Category", chain: "Network", tx_hash: "Transaction", address: "Address", amount: "Amount", when: "When", screenshot: "Screenshot" };
+
+/** What the customer told the front desk, as a card; a transaction links to its explorer. */
+function renderIntake(intake) {
+  const card = $("intake");
+  card.replaceChildren();
+  const entries = Object.entries(intake || {})
+    .filter(([k, v]) => k !== "tx_url" && typeof v === "string")
+    .sort(([a], [b]) => (b === "category") - (a === "category"));
+  for (const [key, value] of entries) {
+    card.append(el("dt", "", INTAKE_LABELS[key] || key));
+    const dd = el("dd");
+    const url = key === "tx_hash" && typeof intake.tx_url === "string" && intake.tx_url.startsWith("https://") ? intake.tx_url : null;
+    if (url) {
+      const a = el("a", "", value);
+      a.href = url;
+      a.target = "_blank";
+      a.rel = "noopener noreferrer";
+      dd.append(a);
+    } else {
+      dd.textContent = value;
+    }
+    card.append(dd);
+  }
+  card.hidden = entries.length === 0;
+}
+
+async function loadNotices() {
+  const { notices } = await api("/api/v1/notices");
+  const now = Date.now();
+  const list = $("notices");
+  list.replaceChildren();
+  for (const n of notices) {
+    if (Date.parse(n.starts_at) > now) continue;
+    const text = n.texts.en || Object.values(n.texts)[0] || "";
+    list.append(el("li", "", `Known issue until ${when(n.ends_at)}: ${text}`));
+  }
+  list.hidden = list.childElementCount === 0;
+}
+
+/** Articles for the customer's latest message, offered for insertion into the reply. */
+async function suggestArticles(view) {
+  const select = $("articles");
+  select.replaceChildren(el("option", "", "Help articles…"));
+  select.firstChild.value = "";
+  select.hidden = true;
+  const last = [...view.messages.values()].filter((m) => m.direction === "inbound" && m.text.trim()).pop();
+  if (!last) return;
+  const q = encodeURIComponent(last.text.slice(0, 500));
+  const lang = encodeURIComponent(view.conversation.language || "en");
+  let found;
+  try {
+    found = await api(`/api/v1/knowledge?q=${q}&lang=${lang}`);
+  } catch {
+    return;
+  }
+  if (state.view !== view || !found.configured || !found.articles.length) return;
+  for (const a of found.articles.slice(0, 5)) {
+    const option = el("option", "", a.title);
+    option.value = [a.title, a.summary, a.url || ""].filter(Boolean).join("\n");
+    select.append(option);
+  }
+  select.hidden = false;
+}
+
 async function loadCanned() {
   const { canned_answers } = await api("/api/v1/canned_answers");
   const select = $("canned");
@@ -850,6 +922,10 @@ $("back").addEventListener("click", () => $("app").classList.remove("reading"));
 $("reply").addEventListener("submit", (e) => { e.preventDefault(); send("reply"); });
 $("note").addEventListener("click", () => send("note"));
 $("reply-text").addEventListener("input", saveDraft);
+$("articles").addEventListener("change", () => {
+  const t = $("articles").value;
+  if (t) { $("reply-text").value += t; $("articles").value = ""; saveDraft(); }
+});
 $("canned").addEventListener("change", () => {
   const t = $("canned").value;
   if (t) { $("reply-text").value += t; $("canned").value = ""; saveDraft(); }

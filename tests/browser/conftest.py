@@ -22,6 +22,11 @@ from playwright.sync_api import expect, sync_playwright
 
 REPO = Path(__file__).resolve().parents[2]
 CHANNEL = "website"
+DESK = "front-desk"
+# The wallet company's front desk of the example config, silent on the first channel.
+_EXAMPLE = (REPO / "deploy" / "switchboard.example.toml").read_text()
+FRONT_DESK = _EXAMPLE[_EXAMPLE.index("# The front desk"):].replace(
+    "disabled_channels = []", f'disabled_channels = ["{CHANNEL}"]')
 SECRET = "browser-test-secret-0123456789"
 # Generous waits: the machine may be compiling Rust at the same time.
 expect.set_options(timeout=10_000)
@@ -86,14 +91,14 @@ class Daemon:
             raw = response.read()
             return json.loads(raw) if raw else None
 
-    def inbound(self, thread, name, text, subject=None, sender=None, sent_at=None):
-        """A customer message through the `api` channel; returns {conversation_id, message_id}."""
+    def inbound(self, thread, name, text, subject=None, sender=None, sent_at=None, channel=CHANNEL):
+        """A customer message through an `api` channel; returns {conversation_id, message_id}."""
         body = {
             "thread_id": thread, "message_id": uuid.uuid4().hex,
             "sender": {"id": sender or f"sender-{thread}", "name": name},
             "text": text, "subject": subject, "sent_at": sent_at,
         }
-        return self.request("POST", f"/api/v1/channels/{CHANNEL}/inbound", body, token=SECRET)
+        return self.request("POST", f"/api/v1/channels/{channel}/inbound", body, token=SECRET)
 
     def conversation(self, name, texts, subject=None):
         """A new conversation of `name` with the given customer messages; returns its id."""
@@ -151,6 +156,19 @@ name = "{CHANNEL}"
 kind = "api"
 secret = "{SECRET}"
 webhook_url = "http://127.0.0.1:{hook.server_address[1]}/hook"
+
+# The front desk answers only on this second channel, so the other tests see their own
+# messages alone.
+[[channel]]
+name = "{DESK}"
+kind = "api"
+secret = "{SECRET}"
+webhook_url = "http://127.0.0.1:{hook.server_address[1]}/hook"
+
+[knowledge]
+dir = "{REPO}/deploy/kb"
+
+{FRONT_DESK}
 """
         )
         env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}

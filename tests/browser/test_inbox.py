@@ -585,3 +585,45 @@ def test_verify_email_asks_for_the_registered_address_and_says_why_it_cannot_sen
     expect(page.locator("#verify-dialog")).to_be_hidden()
     assert page.locator("#verification").inner_text() == ""
     assert [e for e in inbox.errors if "409" not in e] == []
+
+
+# ---- front desk (issue 12) ----
+
+TRON_TX = "a1075db55d416d3ca199f55b6084e2115b9345e16c5cf302fc80e9d5fbf5d48d"
+
+
+def test_the_intake_card_links_the_transaction_and_articles_can_be_inserted(daemon, inbox):
+    t = tag()
+    thread = uuid.uuid4().hex
+    first = daemon.inbound(thread, "李娜", f"你好 {t}", channel="front-desk")
+    cid = first["conversation_id"]
+    daemon.threads[cid] = (thread, "李娜")
+    # The menu's first category, then its three questions.
+    for text in ["1", "波场", f"交易哈希 {TRON_TX}", "100 USDT"]:
+        daemon.inbound(thread, "李娜", text, channel="front-desk")
+    notice = {"texts": {"en": "TRON deposits are delayed by network congestion."},
+              "keywords": ["tron"], "ends_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400))}
+    daemon.request("POST", "/api/v1/notices", notice)
+    # The desk answered each message: its questions, in Chinese, then the summary.
+    wait_until(inbox.page, lambda: sum(1 for m in daemon.messages(cid) if m["auto_generated"]) >= 5)
+    inbox.login()
+    page = inbox.page
+    expect(page.locator("#notices")).to_contain_text("TRON deposits are delayed")
+    inbox.filter(t, cid)
+    inbox.open(cid)
+    card = page.locator("#intake")
+    expect(card).to_contain_text("deposit")
+    expect(card).to_contain_text("tron")
+    expect(card).to_contain_text("100 USDT")
+    link = card.locator("a")
+    expect(link).to_have_attribute("href", f"https://tronscan.org/#/transaction/{TRON_TX}")
+    expect(link).to_have_attribute("rel", "noopener noreferrer")
+    # The customer's last words find the help articles; one goes into the reply.
+    daemon.inbound(thread, "李娜", "手续费为什么这么贵", channel="front-desk")
+    inbox.open(cid)
+    articles = page.locator("#articles")
+    expect(articles).to_be_visible()
+    page.select_option("#articles", index=1)
+    expect(page.locator("#reply-text")).to_have_value(re.compile("https://help.example.com/articles/"))
+    page.screenshot(path="/tmp/inbox-front-desk.png")
+    assert inbox.errors == []

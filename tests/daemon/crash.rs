@@ -65,7 +65,7 @@ fn setup_with(channels: &str) -> Setup {
         &config,
         format!(
             "[server]\nlisten = \"127.0.0.1:{port}\"\n[storage]\ndatabase_url = \"sqlite://{}\"\ndata_dir = \"{}\"\n\
-             [outbox]\nretry_schedule = [\"200ms\"]\n{channels}",
+             [outbox]\nretry_schedule = [\"200ms\"]\n[front_desk]\nenabled = false\n{channels}",
             dir.path().join("sb.db").display(),
             dir.path().join("data").display(),
         ),

@@ -498,3 +498,67 @@ async fn on_telegram_the_desk_talks_in_the_chat_and_hands_off_in_chinese() {
     assert_eq!(fake.calls("sendMessage").len(), 3);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_confident_article_answers_the_first_question_and_yes_resolves_it() {
+    let kb = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kb");
+    let app = spawn_app_with(move |c| {
+        with_desk(c);
+        c.knowledge.dir = Some(kb);
+    })
+    .await;
+    let question = "What are network fees (gas) and why do I need them to send USDT?";
+    let accepted = says(&app, "kb-1", "k1", question).await;
+    let id = accepted["conversation_id"].as_i64().unwrap();
+    let texts = automatic(&app, id, 2).await;
+    assert!(
+        texts[1].contains("What are network fees (gas)"),
+        "{}",
+        texts[1]
+    );
+    assert!(
+        texts[1].contains("https://help.example.com/articles/gas-fees"),
+        "{}",
+        texts[1]
+    );
+    assert!(
+        texts[1].ends_with("Did this solve it? Reply yes or no."),
+        "{}",
+        texts[1]
+    );
+    says(&app, "kb-1", "k2", "Yes, thanks!").await;
+    let texts = automatic(&app, id, 3).await;
+    assert_eq!(texts[2], "Glad it helped! Write to us again any time.");
+    let conversation =
+        app.get_json(&format!("/api/v1/conversations/{id}")).await["conversation"].clone();
+    assert_eq!(conversation["status"], "resolved");
+    // Writing again reopens it: acknowledged again, no article this time.
+    let again = says(&app, "kb-1", "k3", "Actually the fee is still too high").await;
+    assert_eq!(again["opened"], true);
+    let texts = automatic(&app, id, 4).await;
+    assert!(
+        texts[3].starts_with("Thanks for contacting support"),
+        "{}",
+        texts[3]
+    );
+
+    // "No" hands off to a person.
+    let other = says(&app, "kb-2", "n1", question).await;
+    let other = other["conversation_id"].as_i64().unwrap();
+    automatic(&app, other, 2).await;
+    says(&app, "kb-2", "n2", "no").await;
+    let texts = automatic(&app, other, 3).await;
+    assert_eq!(
+        texts[2],
+        "Sorry it did not help. A person from our team will answer you."
+    );
+
+    // Agents search the same articles, in Chinese too.
+    let found = app
+        .get_json("/api/v1/knowledge?q=%E6%89%8B%E7%BB%AD%E8%B4%B9%E5%A4%AA%E8%B4%B5&lang=zh")
+        .await;
+    assert_eq!(found["configured"], true);
+    assert_eq!(found["articles"][0]["id"], "gas-fees");
+    assert_eq!(found["articles"][0]["lang"], "zh");
+    app.stop().await;
+}

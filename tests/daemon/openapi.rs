@@ -985,6 +985,48 @@ async fn every_documented_operation_answers_as_documented() {
     c.expect(400, M::POST, &notes, admin, Some(json!({"text": " "})))
         .await;
 
+    // Known-issue notices: anyone reads them, admins post and take them down.
+    let notices = "/api/v1/notices";
+    let soon = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let notice =
+        json!({"texts": {"en": "TRON is slow today"}, "keywords": ["tron"], "ends_at": soon});
+    let notice_id = c
+        .expect(201, M::POST, notices, admin, Some(notice.clone()))
+        .await
+        .id("notice");
+    c.expect(403, M::POST, notices, agent, Some(notice.clone()))
+        .await;
+    c.expect(401, M::POST, notices, None, Some(notice)).await;
+    let past = json!({"texts": {"en": "over"}, "ends_at": "2020-01-01T00:00:00Z"});
+    c.expect(400, M::POST, notices, admin, Some(past)).await;
+    let unsafe_text =
+        json!({"texts": {"en": "Send us your seed phrase to speed it up"}, "ends_at": soon});
+    c.expect(422, M::POST, notices, admin, Some(unsafe_text))
+        .await;
+    c.expect(200, M::GET, notices, agent, None).await;
+    let notice_path = format!("{notices}/{notice_id}");
+    c.expect(403, M::DELETE, &notice_path, agent, None).await;
+    c.expect(204, M::DELETE, &notice_path, admin, None).await;
+    c.expect(404, M::DELETE, &notice_path, admin, None).await;
+    c.expect(400, M::DELETE, &format!("{notices}/x"), admin, None)
+        .await;
+
+    // Help articles (none configured here: an empty list that says so).
+    c.expect(
+        200,
+        M::GET,
+        "/api/v1/knowledge?q=gas%20fee&lang=en",
+        agent,
+        None,
+    )
+    .await;
+    c.expect(400, M::GET, "/api/v1/knowledge?q=%20", agent, None)
+        .await;
+    c.expect(400, M::GET, "/api/v1/knowledge", agent, None)
+        .await;
+    c.expect(401, M::GET, "/api/v1/knowledge?q=fee", None, None)
+        .await;
+
     // Canned answers: anyone reads them, admins write them.
     let canned = "/api/v1/canned_answers";
     let hello = json!({"shortcut": "hello", "title": " Hello ", "text": "How can we help?"});

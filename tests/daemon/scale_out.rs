@@ -40,6 +40,7 @@ fn config(
             "[server]\nlisten = \"127.0.0.1:{port}\"\n\
              [storage]\ndatabase_url = \"{database_url}\"\ndata_dir = \"{}\"\n\
              [outbox]\nlease = \"{LEASE_SECS}s\"\nretry_schedule = [\"200ms\"]\n\
+             [front_desk]\nenabled = false\n\
              [[channel]]\nname = \"website\"\nkind = \"api\"\nsecret = \"{SECRET}\"\n\
              [[channel]]\nname = \"bot\"\nkind = \"telegram\"\ntoken = \"{TOKEN}\"\n\
              api_url = \"{telegram}\"\npoll_timeout = \"1s\"\nchat_interval = \"50ms\"\n",
