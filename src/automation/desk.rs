@@ -277,6 +277,30 @@ fn next_question(
     (from..category.questions.len()).find(|&i| !intake.contains_key(&category.questions[i].field))
 }
 
+/// Starts `category`'s intake with what `text` already answers; returns the first question
+/// left to ask (`None`: nothing left, the intake is done).
+fn begin(
+    desk: &Desk,
+    category: &CategoryConfig,
+    state: &mut State,
+    intake: &mut Map<String, Value>,
+    text: &str,
+    images: i64,
+) -> Option<usize> {
+    intake.insert("category".into(), Value::String(category.id.clone()));
+    fill(&desk.config, Some(category), intake, text, images);
+    state.category = Some(category.id.clone());
+    let next = next_question(category, intake, 0);
+    match next {
+        Some(n) => {
+            state.stage = Stage::Asking;
+            state.question = n;
+        }
+        None => state.stage = Stage::Done,
+    }
+    next
+}
+
 /// What the desk does about the message of `input.context`.
 pub fn decide(desk: &Desk, input: &Input) -> DeskPlan {
     let context = input.context;
@@ -342,25 +366,16 @@ pub fn decide(desk: &Desk, input: &Input) -> DeskPlan {
                     .replace("{url}", article.url.as_deref().unwrap_or("")),
             );
         } else if let Some(category) = picked {
-            intake.insert("category".into(), Value::String(category.id.clone()));
-            fill(
-                &desk.config,
-                Some(category),
+            match begin(
+                desk,
+                category,
+                &mut state,
                 &mut intake,
                 text,
                 context.images,
-            );
-            state.category = Some(category.id.clone());
-            match next_question(category, &intake, 0) {
-                Some(n) => {
-                    state.stage = Stage::Asking;
-                    state.question = n;
-                    replies.push(format!("{ack}\n\n{}", ask(category, n)));
-                }
-                None => {
-                    state.stage = Stage::Done;
-                    replies.push(ack);
-                }
+            ) {
+                Some(n) => replies.push(format!("{ack}\n\n{}", ask(category, n))),
+                None => replies.push(ack),
             }
         } else if !desk.config.categories.is_empty() {
             state.stage = Stage::Menu;
@@ -393,25 +408,16 @@ pub fn decide(desk: &Desk, input: &Input) -> DeskPlan {
             }
             Stage::Menu => match desk.category_in(&lower, true) {
                 Some(category) => {
-                    intake.insert("category".into(), Value::String(category.id.clone()));
-                    fill(
-                        &desk.config,
-                        Some(category),
+                    match begin(
+                        desk,
+                        category,
+                        &mut state,
                         &mut intake,
                         text,
                         context.images,
-                    );
-                    state.category = Some(category.id.clone());
-                    match next_question(category, &intake, 0) {
-                        Some(n) => {
-                            state.stage = Stage::Asking;
-                            state.question = n;
-                            replies.push(ask(category, n));
-                        }
-                        None => {
-                            state.stage = Stage::Done;
-                            replies.push(t("intake_done").to_owned());
-                        }
+                    ) {
+                        Some(n) => replies.push(ask(category, n)),
+                        None => replies.push(t("intake_done").to_owned()),
                     }
                 }
                 // They write freely instead: the menu is not asked again.

@@ -178,13 +178,7 @@ async fn a_support_channel_post_opens_a_private_thread_where_the_conversation_li
     assert_eq!(app.wait_conversations(CHANNEL, 1).await.len(), 1);
     // The thread is a route in its own table, not state in the (rewritten-per-message) cursor,
     // so no number of customers evicts it.
-    let store = switchboard::store::Storage::open(
-        &app.config.storage.database_url,
-        &app.config.storage.data_dir,
-    )
-    .await
-    .unwrap()
-    .store;
+    let store = crate::helpers::open_store(&app).await;
     let cursor = store.cursor(CHANNEL).await.unwrap().unwrap();
     assert!(!cursor.contains("threads"), "{cursor}");
     assert_eq!(
@@ -224,6 +218,12 @@ async fn without_thread_permissions_each_customer_still_gets_a_conversation_of_t
     fake.push_message(SUPPORT_CHANNEL, true, CAROL + 1, "Dave", "Deposit missing");
     fake.push_message(SUPPORT_CHANNEL, true, CAROL, "Carol", "Tx 0xabc");
     let conversations = app.wait_conversations(CHANNEL, 2).await;
+    // Carol's second message may still be on its way.
+    let carol = conversations
+        .iter()
+        .find(|c| c["contact"]["display_name"] == "Carol")
+        .unwrap();
+    app.wait_messages(id_of(carol), 2).await;
     let mut sizes = Vec::new();
     for conversation in &conversations {
         sizes.push(app.messages(id_of(conversation)).await.len());
@@ -235,10 +235,6 @@ async fn without_thread_permissions_each_customer_still_gets_a_conversation_of_t
         "one conversation per customer, not one per channel"
     );
     // The answer goes to the support channel itself.
-    let carol = conversations
-        .iter()
-        .find(|c| c["contact"]["display_name"] == "Carol")
-        .unwrap();
     assert_eq!(app.messages(id_of(carol)).await.len(), 2);
     app.reply_sent(id_of(carol), "Looking into it").await;
     assert_eq!(fake.sends_to(SUPPORT_CHANNEL).len(), 1);

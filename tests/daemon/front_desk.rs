@@ -64,13 +64,7 @@ async fn automatic(app: &TestApp, conversation: i64, n: usize) -> Vec<String> {
 }
 
 async fn agent_token(app: &TestApp, name: &str) -> String {
-    let store = switchboard::store::Storage::open(
-        &app.config.storage.database_url,
-        &app.config.storage.data_dir,
-    )
-    .await
-    .unwrap()
-    .store;
+    let store = crate::helpers::open_store(app).await;
     let email = format!("{}@example.com", name.to_lowercase());
     store
         .create_agent(name, &email, Role::Agent)

@@ -162,6 +162,17 @@ pub fn test_config(dir: &TempDir, hook: &Webhook) -> Config {
     config
 }
 
+/// The daemon's store opened a second time, beside it (as the CLI would).
+pub async fn open_store(app: &TestApp) -> switchboard::store::Store {
+    switchboard::store::Storage::open(
+        &app.config.storage.database_url,
+        &app.config.storage.data_dir,
+    )
+    .await
+    .unwrap()
+    .store
+}
+
 /// Turns the front desk on, with its English acknowledgement replaced by `acknowledgement`
 /// (`{wait}` in it is the expected wait).
 pub fn front_desk_says(config: &mut Config, acknowledgement: &str) {

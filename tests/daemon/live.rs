@@ -92,13 +92,7 @@ async fn focus(app: &TestApp, token: &str, stream: i64, conversation: Value) -> 
 }
 
 async fn second_agent(app: &TestApp) -> String {
-    let store = switchboard::store::Storage::open(
-        &app.config.storage.database_url,
-        &app.config.storage.data_dir,
-    )
-    .await
-    .unwrap()
-    .store;
+    let store = crate::helpers::open_store(app).await;
     store
         .create_agent("Bo Agent", "bo@example.com", Role::Agent)
         .await

@@ -692,13 +692,7 @@ async fn every_documented_operation_answers_as_documented() {
         seen: Default::default(),
         drift: Default::default(),
     };
-    let store = switchboard::store::Storage::open(
-        &app.config.storage.database_url,
-        &app.config.storage.data_dir,
-    )
-    .await
-    .unwrap()
-    .store;
+    let store = crate::helpers::open_store(&app).await;
     let (_, agent) = store
         .create_agent("Ann Agent", "ann@example.com", Role::Agent)
         .await

@@ -12,13 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A second handle on the daemon's database, as the CLI would open it.
 async fn cli_store(app: &TestApp) -> Store {
-    switchboard::store::Storage::open(
-        &app.config.storage.database_url,
-        &app.config.storage.data_dir,
-    )
-    .await
-    .unwrap()
-    .store
+    crate::helpers::open_store(app).await
 }
 
 async fn agent_token(app: &TestApp, email: &str) -> String {
