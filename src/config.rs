@@ -164,7 +164,7 @@ impl Default for OutboxConfig {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SafetyConfig {
-    /// One line added to every greeting and acknowledgement on every channel, e.g. "We will
+    /// One line added to every front-desk acknowledgement on every channel, e.g. "We will
     /// only answer you here. We never DM you first and never ask for your seed phrase."
     /// Empty: none.
     pub notice: String,

@@ -278,6 +278,7 @@ impl Dispatcher {
             cc,
             agent_name: Some(job.agent_name.clone()),
             auto_generated: job.auto_generated,
+            choices: crate::store::string_list(job.choices.as_deref().unwrap_or("[]")),
             progress: progress.clone(),
         })
     }
@@ -340,6 +341,7 @@ mod tests {
             reply_to: None,
             agent_name: "a".into(),
             auto_generated: false,
+            choices: None,
             attempts,
             expires_at,
             parts_sent: 0,

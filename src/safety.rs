@@ -315,7 +315,7 @@ impl Texts {
         }
     }
 
-    /// A greeting or acknowledgement with the configured safety line under it.
+    /// An acknowledgement with the configured safety line under it.
     pub fn with_notice(&self, text: &str) -> String {
         if self.notice.is_empty() {
             text.to_owned()

@@ -2,6 +2,8 @@
 -- conversation, when agents were last active (the expected wait), the queue of customer
 -- messages the desk has yet to answer, and known-issue notices.
 ALTER TABLE messages ADD COLUMN language TEXT;
+-- JSON: the answers an automatic question offers as buttons (Telegram's reply keyboard).
+ALTER TABLE messages ADD COLUMN choices TEXT;
 ALTER TABLE conversations ADD COLUMN language TEXT;
 -- Set by ingest when a customer's message reopens a resolved or snoozed conversation.
 ALTER TABLE conversations ADD COLUMN reopened_at BIGINT;

@@ -109,6 +109,7 @@ pub async fn post_verify(
         cc: Vec::new(),
         agent_name: None,
         auto_generated: true,
+        choices: Vec::new(),
         progress: Progress::default(),
     };
     drop(code);

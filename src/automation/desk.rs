@@ -7,7 +7,7 @@ use super::hours::BusinessHours;
 use super::intake::{self, Check, mentions};
 use super::texts::{Texts, pick};
 use super::wait::{Expected, Queue, expected};
-use crate::store::{DeskContext, DeskPlan, KnownIssue};
+use crate::store::{DeskContext, DeskPlan, DeskReply, KnownIssue};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -169,6 +169,17 @@ impl Desk {
         text
     }
 
+    /// The menu as buttons: each category as the text lists it, and a person.
+    fn menu_choices(&self, language: &str) -> Vec<String> {
+        let categories = self.config.categories.iter().enumerate();
+        categories
+            .map(|(n, c)| format!("{}. {}", n + 1, pick(&c.title, language)))
+            .chain(std::iter::once(
+                self.texts.get(language, "agent_button").to_owned(),
+            ))
+            .collect()
+    }
+
     fn acknowledgement(
         &self,
         input: &Input,
@@ -277,6 +288,10 @@ fn next_question(
     (from..category.questions.len()).find(|&i| !intake.contains_key(&category.questions[i].field))
 }
 
+fn push(replies: &mut Vec<DeskReply>, text: impl Into<String>) {
+    replies.push(DeskReply::from(text.into()));
+}
+
 /// Starts `category`'s intake with what `text` already answers; returns the first question
 /// left to ask (`None`: nothing left, the intake is done).
 fn begin(
@@ -339,7 +354,7 @@ pub fn decide(desk: &Desk, input: &Input) -> DeskPlan {
     let ask = |category: &CategoryConfig, n: usize| {
         pick(&category.questions[n].ask, &language).to_owned()
     };
-    let mut replies: Vec<String> = Vec::new();
+    let mut replies: Vec<DeskReply> = Vec::new();
     let state = if context.item.trigger != "message" {
         let mut state = State {
             since: context.now,
@@ -354,17 +369,22 @@ pub fn decide(desk: &Desk, input: &Input) -> DeskPlan {
             .or(intake.get("category").and_then(Value::as_str));
         let ack = desk.acknowledgement(input, &language, &lower, category_id);
         if handoff {
-            replies.push(ack);
+            push(&mut replies, ack);
         } else if let Some(article) = &input.article {
             state.stage = Stage::Article;
             state.article = Some(article.id.clone());
-            replies.push(ack);
-            replies.push(
-                t("article")
+            push(&mut replies, ack);
+            let first = |key| desk.texts.words(&language, key).into_iter().next();
+            replies.push(DeskReply {
+                text: t("article")
                     .replace("{title}", &article.title)
                     .replace("{summary}", &article.summary)
                     .replace("{url}", article.url.as_deref().unwrap_or("")),
-            );
+                choices: first("yes_words")
+                    .into_iter()
+                    .chain(first("no_words"))
+                    .collect(),
+            });
         } else if let Some(category) = picked {
             match begin(
                 desk,
@@ -374,14 +394,17 @@ pub fn decide(desk: &Desk, input: &Input) -> DeskPlan {
                 text,
                 context.images,
             ) {
-                Some(n) => replies.push(format!("{ack}\n\n{}", ask(category, n))),
-                None => replies.push(ack),
+                Some(n) => push(&mut replies, format!("{ack}\n\n{}", ask(category, n))),
+                None => push(&mut replies, ack),
             }
         } else if !desk.config.categories.is_empty() {
             state.stage = Stage::Menu;
-            replies.push(format!("{ack}\n\n{}", desk.menu(&language)));
+            replies.push(DeskReply {
+                text: format!("{ack}\n\n{}", desk.menu(&language)),
+                choices: desk.menu_choices(&language),
+            });
         } else {
-            replies.push(ack);
+            push(&mut replies, ack);
         }
         Some(state)
     } else if let Some(mut state) = state_before.clone() {
@@ -404,7 +427,7 @@ pub fn decide(desk: &Desk, input: &Input) -> DeskPlan {
             }
             Stage::Menu if handoff => {
                 state.stage = Stage::Human;
-                replies.push(t("handoff").to_owned());
+                push(&mut replies, t("handoff").to_owned());
             }
             Stage::Menu => match desk.category_in(&lower, true) {
                 Some(category) => {
@@ -416,8 +439,8 @@ pub fn decide(desk: &Desk, input: &Input) -> DeskPlan {
                         text,
                         context.images,
                     ) {
-                        Some(n) => replies.push(ask(category, n)),
-                        None => replies.push(t("intake_done").to_owned()),
+                        Some(n) => push(&mut replies, ask(category, n)),
+                        None => push(&mut replies, t("intake_done").to_owned()),
                     }
                 }
                 // They write freely instead: the menu is not asked again.
@@ -425,7 +448,7 @@ pub fn decide(desk: &Desk, input: &Input) -> DeskPlan {
             },
             Stage::Asking if handoff => {
                 state.stage = Stage::Human;
-                replies.push(t("handoff").to_owned());
+                push(&mut replies, t("handoff").to_owned());
             }
             Stage::Asking => match category_of(state.category.as_deref()) {
                 Some(category) if state.question < category.questions.len() => {
@@ -448,11 +471,11 @@ pub fn decide(desk: &Desk, input: &Input) -> DeskPlan {
                             match next_question(category, &intake, state.question + 1) {
                                 Some(n) => {
                                     state.question = n;
-                                    replies.push(ask(category, n));
+                                    push(&mut replies, ask(category, n));
                                 }
                                 None => {
                                     state.stage = Stage::Done;
-                                    replies.push(t("intake_done").to_owned());
+                                    push(&mut replies, t("intake_done").to_owned());
                                 }
                             }
                         }
@@ -465,7 +488,8 @@ pub fn decide(desk: &Desk, input: &Input) -> DeskPlan {
                                 text,
                                 context.images,
                             );
-                            replies.push(
+                            push(
+                                &mut replies,
                                 t("again")
                                     .replace("{question}", &ask(category, state.question))
                                     .replace(
@@ -500,14 +524,14 @@ pub fn decide(desk: &Desk, input: &Input) -> DeskPlan {
                 if !handoff && said("yes_words") && !said("no_words") {
                     state.stage = Stage::Done;
                     plan.resolve = true;
-                    replies.push(t("article_solved").to_owned());
+                    push(&mut replies, t("article_solved").to_owned());
                 } else if said("no_words") || handoff {
                     state.stage = Stage::Human;
-                    replies.push(t("article_not_solved").to_owned());
+                    push(&mut replies, t("article_not_solved").to_owned());
                 } else {
                     // A further question: a person answers it.
                     state.stage = Stage::Human;
-                    replies.push(t("handoff").to_owned());
+                    push(&mut replies, t("handoff").to_owned());
                 }
             }
         }
@@ -539,4 +563,233 @@ pub fn decide(desk: &Desk, input: &Input) -> DeskPlan {
         plan.intake = serde_json::to_string(&intake).ok();
     }
     plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::DeskItem;
+
+    fn desk() -> Desk {
+        let example = include_str!("../../deploy/switchboard.example.toml");
+        let config: crate::config::Config = toml::from_str(example).unwrap();
+        let mut front_desk = config.front_desk;
+        front_desk.hours = None;
+        Desk::new(front_desk, Default::default()).unwrap()
+    }
+
+    fn context(trigger: &str, text: &str, state: Option<&State>) -> DeskContext {
+        DeskContext {
+            item: DeskItem {
+                message_id: 2,
+                conversation_id: 1,
+                trigger: trigger.into(),
+            },
+            channel: "website".into(),
+            status: "open".into(),
+            text: text.into(),
+            images: 0,
+            message_language: crate::automation::language::detect(None, text),
+            conversation_language: None,
+            state: state.map(|s| serde_json::to_string(s).unwrap()),
+            intake: None,
+            last_agent_reply_at: None,
+            auto_last_hour: 0,
+            waiting_ahead: 0,
+            active_agents: 1,
+            now: 1_000,
+        }
+    }
+
+    fn run(context: &DeskContext) -> (Vec<String>, Option<State>) {
+        let input = Input {
+            context,
+            median_first_response: 10 * 60_000,
+            notices: &[],
+            article: None,
+        };
+        let plan = decide(&desk(), &input);
+        let state = plan
+            .state
+            .as_deref()
+            .map(|s| serde_json::from_str(s).unwrap())
+            .or_else(|| {
+                context
+                    .state
+                    .as_deref()
+                    .map(|s| serde_json::from_str(s).unwrap())
+            });
+        (plan.replies.into_iter().map(|r| r.text).collect(), state)
+    }
+
+    fn at(stage: Stage, category: Option<&str>, question: usize, retried: bool) -> State {
+        State {
+            stage,
+            since: 0,
+            category: category.map(str::to_owned),
+            question,
+            retried,
+            ..State::default()
+        }
+    }
+
+    #[test]
+    fn a_table_of_customer_turns() {
+        // (trigger, state before, customer text, replies, first reply starts with, stage after)
+        let menu = at(Stage::Menu, None, 0, false);
+        let tx = at(Stage::Asking, Some("deposit"), 1, false);
+        let tx_again = at(Stage::Asking, Some("deposit"), 1, true);
+        let human = at(Stage::Human, Some("deposit"), 0, false);
+        let cases: Vec<(&str, Option<&State>, &str, usize, &str, Stage)> = vec![
+            (
+                "opened",
+                None,
+                "Hello there",
+                1,
+                "Thanks for contacting support",
+                Stage::Menu,
+            ),
+            (
+                "opened",
+                None,
+                "my deposit has not arrived",
+                1,
+                "Thanks for contacting support",
+                Stage::Asking,
+            ),
+            (
+                "opened",
+                None,
+                "I want a human please",
+                1,
+                "Thanks for contacting support",
+                Stage::Human,
+            ),
+            (
+                "opened",
+                None,
+                "/start",
+                1,
+                "Thanks for contacting support",
+                Stage::Menu,
+            ),
+            (
+                "opened",
+                None,
+                "你好，请问一下",
+                1,
+                "感谢联系客服",
+                Stage::Menu,
+            ),
+            (
+                "reopened",
+                Some(&human),
+                "hello again",
+                1,
+                "Thanks for contacting support",
+                Stage::Menu,
+            ),
+            (
+                "message",
+                Some(&menu),
+                "2",
+                1,
+                "Which network was the transfer on?",
+                Stage::Asking,
+            ),
+            (
+                "message",
+                Some(&menu),
+                "#4",
+                1,
+                "Which address did the funds go to?",
+                Stage::Asking,
+            ),
+            (
+                "message",
+                Some(&menu),
+                "转人工",
+                1,
+                "谢谢，客服人员会接手",
+                Stage::Human,
+            ),
+            (
+                "message",
+                Some(&menu),
+                "why is this so slow",
+                0,
+                "",
+                Stage::Human,
+            ),
+            (
+                "message",
+                Some(&tx),
+                "I don't have it",
+                1,
+                "Sorry, that does not look right.",
+                Stage::Asking,
+            ),
+            (
+                "message",
+                Some(&tx_again),
+                "I still don't have it",
+                0,
+                "",
+                Stage::Human,
+            ),
+            (
+                "message",
+                Some(&tx),
+                "txid 0x5c504ed432cb51138bcf09aa5e8a410dd4a1e204ef84bfed1be16dfba1b22060",
+                1,
+                "How much did you send",
+                Stage::Asking,
+            ),
+            (
+                "message",
+                Some(&tx),
+                "talk to a human",
+                1,
+                "Thank you. A person",
+                Stage::Human,
+            ),
+            ("message", Some(&human), "anyone?", 0, "", Stage::Human),
+            (
+                "message",
+                None,
+                "a conversation from before the desk",
+                0,
+                "",
+                Stage::Human,
+            ),
+        ];
+        for (trigger, before, text, n, starts, stage) in cases {
+            let (replies, after) = run(&context(trigger, text, before));
+            assert_eq!(replies.len(), n, "{trigger} {text:?}: {replies:?}");
+            if n > 0 {
+                assert!(replies[0].starts_with(starts), "{text:?}: {}", replies[0]);
+            }
+            assert_eq!(
+                after.map_or(Stage::Human, |s| s.stage),
+                stage,
+                "{trigger} {text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_agent_reply_ends_the_intake_and_the_cap_holds() {
+        let asking = at(Stage::Asking, Some("deposit"), 0, false);
+        let mut c = context("message", "hmm", Some(&asking));
+        c.last_agent_reply_at = Some(5);
+        let (replies, after) = run(&c);
+        assert!(replies.is_empty());
+        assert_eq!(after.unwrap().stage, Stage::Human);
+        let mut c = context("opened", "Hello there", None);
+        c.auto_last_hour = 6;
+        assert!(
+            run(&c).0.is_empty(),
+            "six automatic messages this hour already"
+        );
+    }
 }

@@ -18,6 +18,8 @@ pub const KEYS: &[&str] = &[
     "menu",
     // After them.
     "menu_skip",
+    // The button that asks for a person (Telegram's keyboard under the menu).
+    "agent_button",
     "handoff",
     // A question asked again: {question}, {example}.
     "again",
@@ -52,6 +54,7 @@ const EN: &[(&str, &str)] = &[
         "menu_skip",
         "Or just describe your problem, or write \"agent\" to wait for a person.",
     ),
+    ("agent_button", "Talk to a person"),
     (
         "handoff",
         "Thank you. A person from our team will take it from here.",
@@ -100,6 +103,7 @@ const ZH: &[(&str, &str)] = &[
         "menu_skip",
         "也可以直接描述您的问题，或回复“人工”等待客服。",
     ),
+    ("agent_button", "转人工"),
     ("handoff", "谢谢，客服人员会接手处理您的问题。"),
     (
         "again",

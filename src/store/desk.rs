@@ -29,9 +29,10 @@ pub struct DeskContext {
     pub last_agent_reply_at: Option<i64>,
     /// Automatic messages queued into this conversation in the last hour.
     pub auto_last_hour: i64,
-    /// Other open conversations whose customer waits for an agent's answer.
+    /// Other open conversations whose customer waits for an agent's answer (read for an
+    /// acknowledgement only, else 0).
     pub waiting_ahead: i64,
-    /// Agents who used the API or the inbox in the last 15 minutes.
+    /// Agents who used the API or the inbox in the last 15 minutes (likewise).
     pub active_agents: i64,
     /// When this was read (ms).
     pub now: i64,
@@ -42,7 +43,7 @@ pub struct DeskContext {
 #[derive(Debug, Clone, Default)]
 pub struct DeskPlan {
     /// Automatic replies to queue, in order (through the outbox, marked automatic).
-    pub replies: Vec<String>,
+    pub replies: Vec<DeskReply>,
     /// The desk's new state (JSON).
     pub state: Option<String>,
     /// The intake answers (JSON), when they changed.
@@ -51,6 +52,22 @@ pub struct DeskPlan {
     pub language: Option<String>,
     /// The customer said an article solved it: the conversation is resolved.
     pub resolve: bool,
+}
+
+/// One automatic reply: its text, and the answers a channel with buttons offers as such.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeskReply {
+    pub text: String,
+    pub choices: Vec<String>,
+}
+
+impl From<String> for DeskReply {
+    fn from(text: String) -> Self {
+        Self {
+            text,
+            choices: Vec::new(),
+        }
+    }
 }
 
 /// What applying a plan did.

@@ -23,7 +23,9 @@ mod verification;
 pub(crate) use bus::Notice;
 pub use bus::{EventBus, Published};
 pub use copy::{CopyReport, copy_sqlite_to_postgres};
-pub use desk::{DeskContext, DeskItem, DeskOutcome, DeskPlan, KnownIssue, NewKnownIssue};
+pub use desk::{
+    DeskContext, DeskItem, DeskOutcome, DeskPlan, DeskReply, KnownIssue, NewKnownIssue,
+};
 pub use files::FileStore;
 pub use ingest::{
     Guard, IngestItem, IngestReport, Ingestor, Outcome, PreparedAttachment, PreparedInbound,

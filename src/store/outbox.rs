@@ -17,6 +17,8 @@ pub struct OutboxJob {
     pub reply_to: Option<String>,
     pub agent_name: String,
     pub auto_generated: bool,
+    /// JSON list of answers to offer as buttons, if any.
+    pub choices: Option<String>,
     /// Attempts made before this one.
     pub attempts: i64,
     pub expires_at: i64,
@@ -65,4 +67,6 @@ pub(crate) struct Outbound<'a> {
     pub text: &'a str,
     pub reply_to: Option<String>,
     pub files: &'a [PreparedAttachment],
+    /// Answers offered as buttons (automatic questions only).
+    pub choices: &'a [String],
 }

@@ -474,11 +474,23 @@ async fn on_telegram_the_desk_talks_in_the_chat_and_hands_off_in_chinese() {
     let text = first[0]["text"].as_str().unwrap();
     assert!(text.starts_with("感谢联系客服"), "{text}");
     assert!(text.contains("1. 充值未到账"), "{text}");
-    fake.push("message", chinese(2, "1"));
+    // The menu also comes as a one-time keyboard; tapping a button sends its text.
+    let keyboard = &first[0]["reply_markup"];
+    assert_eq!(
+        keyboard["keyboard"][0][0]["text"], "1. 充值未到账",
+        "{keyboard}"
+    );
+    assert_eq!(keyboard["keyboard"][5][0]["text"], "转人工");
+    assert_eq!(keyboard["one_time_keyboard"], true);
+    fake.push("message", chinese(2, "1. 充值未到账"));
     let second = sent(2).await;
     assert_eq!(
         second[1]["text"],
         "请问您是通过哪个网络转账的（例如 TRON、以太坊、BSC）？"
+    );
+    assert!(
+        second[1]["reply_markup"].is_null(),
+        "a question without choices has no keyboard"
     );
     fake.push("message", chinese(3, "人工"));
     let third = sent(3).await;

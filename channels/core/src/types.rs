@@ -148,6 +148,9 @@ pub struct Outbound {
     /// Sent by automation (a greeting, an acknowledgement), not by an agent: email marks it
     /// `Auto-Submitted` so other robots do not answer it.
     pub auto_generated: bool,
+    /// Answers offered as buttons where the channel has them (Telegram's reply keyboard). The
+    /// text lists them too, so a channel without buttons loses nothing.
+    pub choices: Vec<String>,
     /// What earlier attempts already delivered of a message that goes out as several platform
     /// messages; the adapter skips those parts and records each one it sends.
     pub progress: Progress,

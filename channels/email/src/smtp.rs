@@ -247,6 +247,7 @@ mod tests {
             cc: Vec::new(),
             agent_name: Some("Bob".into()),
             auto_generated: false,
+            choices: Vec::new(),
             progress: Default::default(),
         }
     }

@@ -176,6 +176,11 @@ impl Channel for TelegramChannel {
             if let Some(parameters) = reply(part) {
                 request = request.reply_parameters(parameters);
             }
+            // The offered answers as a one-time keyboard under the last part (private chats:
+            // in a group every member would see it).
+            if part + 1 == texts.len() && !message.choices.is_empty() && chat.0 > 0 {
+                request = request.reply_markup(outbound::keyboard(&message.choices));
+            }
             let sent = request.send().await.map_err(|e| error::classify(&e))?;
             message
                 .progress

@@ -9,3 +9,22 @@ pub const MAX_CHARS: usize = 4096;
 pub const MAX_PHOTO_BYTES: usize = 10 * 1024 * 1024;
 
 pub use switchboard_core::split_text as split;
+
+/// Longest button text Telegram shows whole; longer answers are still in the message text.
+const MAX_BUTTON_CHARS: usize = 64;
+
+/// Offered answers as a one-time reply keyboard, one button per row (they are sentences, not
+/// digits), hidden again once the customer taps one.
+pub fn keyboard(choices: &[String]) -> teloxide::types::ReplyMarkup {
+    use teloxide::types::{KeyboardButton, KeyboardMarkup, ReplyMarkup};
+    let rows = choices.iter().take(12).map(|c| {
+        vec![KeyboardButton::new(
+            c.chars().take(MAX_BUTTON_CHARS).collect::<String>(),
+        )]
+    });
+    ReplyMarkup::Keyboard(
+        KeyboardMarkup::new(rows)
+            .resize_keyboard()
+            .one_time_keyboard(),
+    )
+}

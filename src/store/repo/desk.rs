@@ -98,23 +98,27 @@ impl Repo {
         .bind(now.saturating_sub(3_600_000))
         .fetch_one(&mut *conn)
         .await?;
-        // Waiting: open, and no agent wrote after the customer's latest message.
-        let waiting_ahead: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM conversations c WHERE c.status = 'open' AND c.id <> $1
-             AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id
-                 AND m.direction = 'outbound' AND m.sender_agent_id IS NOT NULL
-                 AND m.id > COALESCE((SELECT MAX(i.id) FROM messages i
-                     WHERE i.conversation_id = c.id AND i.direction = 'inbound'), 0))",
-        )
-        .bind(item.conversation_id)
-        .fetch_one(&mut *conn)
-        .await?;
-        let active_agents: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM agents WHERE disabled_at IS NULL AND last_active_at >= $1",
-        )
-        .bind(now.saturating_sub(ACTIVE_WINDOW_MS))
-        .fetch_one(&mut *conn)
-        .await?;
+        // The queue is read for acknowledgements only (the rest need none of it).
+        let (mut waiting_ahead, mut active_agents) = (0, 0);
+        if item.trigger != "message" {
+            // Waiting: open, and no agent wrote after the customer's latest message.
+            waiting_ahead = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM conversations c WHERE c.status = 'open' AND c.id <> $1
+                 AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id
+                     AND m.direction = 'outbound' AND m.sender_agent_id IS NOT NULL
+                     AND m.id > COALESCE((SELECT MAX(i.id) FROM messages i
+                         WHERE i.conversation_id = c.id AND i.direction = 'inbound'), 0))",
+            )
+            .bind(item.conversation_id)
+            .fetch_one(&mut *conn)
+            .await?;
+            active_agents = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM agents WHERE disabled_at IS NULL AND last_active_at >= $1",
+            )
+            .bind(now.saturating_sub(ACTIVE_WINDOW_MS))
+            .fetch_one(&mut *conn)
+            .await?;
+        }
         Ok(Some(DeskContext {
             item: item.clone(),
             channel,
@@ -235,14 +239,15 @@ impl Repo {
         .await?;
         let expires_at = crate::store::outbox::after_ms(now, expiry);
         let mut ids = Vec::with_capacity(plan.replies.len());
-        for text in &plan.replies {
+        for reply in &plan.replies {
             let reply = crate::store::outbox::Outbound {
                 conversation_id: item.conversation_id,
                 channel: &context.channel,
                 agent: None,
-                text,
+                text: &reply.text,
                 reply_to: None,
                 files: &[],
+                choices: &reply.choices,
             };
             ids.push(outbox::queue_outbound(&mut tx, reply, now, expires_at).await?);
         }

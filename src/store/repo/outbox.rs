@@ -185,6 +185,7 @@ impl Repo {
                 text,
                 reply_to,
                 files,
+                choices: &[],
             },
             now,
             after_ms(now, expiry),
@@ -224,7 +225,7 @@ impl Repo {
                       WHERE i.contact_id = c.contact_id AND i.channel = c.channel
                       ORDER BY i.id LIMIT 1)) AS recipient,
                  c.subject, m.text, m.reply_to_external_id AS reply_to, m.sender_name AS agent_name,
-                 m.auto_generated, o.attempts, o.expires_at, o.parts_sent, o.first_external_id,
+                 m.auto_generated, m.choices, o.attempts, o.expires_at, o.parts_sent, o.first_external_id,
                  o.delivery_id, o.status = 'sending' AS reclaimed
              FROM outbox o
              JOIN messages m ON m.id = o.message_id
@@ -522,8 +523,8 @@ pub(super) async fn queue_outbound(
 ) -> Result<i64> {
     let message_id: i64 = sqlx::query_scalar(
         "INSERT INTO messages (conversation_id, channel, direction, sender_agent_id, sender_name,
-             text, reply_to_external_id, delivery_status, created_at, auto_generated)
-         VALUES ($1, $2, 'outbound', $3, $4, $5, $6, 'pending', $7, $8) RETURNING id",
+             text, reply_to_external_id, delivery_status, created_at, auto_generated, choices)
+         VALUES ($1, $2, 'outbound', $3, $4, $5, $6, 'pending', $7, $8, $9) RETURNING id",
     )
     .bind(reply.conversation_id)
     .bind(reply.channel)
@@ -533,6 +534,10 @@ pub(super) async fn queue_outbound(
     .bind(reply.reply_to)
     .bind(now)
     .bind(reply.agent.is_none())
+    .bind(
+        (!reply.choices.is_empty())
+            .then(|| serde_json::to_string(reply.choices).unwrap_or_else(|_| "[]".into())),
+    )
     .fetch_one(&mut *conn)
     .await?;
     ingest::insert_attachments(conn, message_id, reply.files, now).await?;

@@ -110,6 +110,7 @@ pub(super) async fn flag_conversations(conn: &mut Conn, group: &mut Group<'_>) -
             text,
             reply_to: None,
             files: &[],
+            choices: &[],
         };
         let id = outbox::queue_outbound(conn, reply, group.now, expires_at).await?;
         if group.listening {
