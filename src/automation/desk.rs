@@ -640,7 +640,8 @@ mod tests {
         let tx = at(Stage::Asking, Some("deposit"), 1, false);
         let tx_again = at(Stage::Asking, Some("deposit"), 1, true);
         let human = at(Stage::Human, Some("deposit"), 0, false);
-        let cases: Vec<(&str, Option<&State>, &str, usize, &str, Stage)> = vec![
+        type Turn<'a> = (&'a str, Option<&'a State>, &'a str, usize, &'a str, Stage);
+        let cases: Vec<Turn> = vec![
             (
                 "opened",
                 None,
