@@ -661,6 +661,30 @@ mod tests {
     }
 
     #[test]
+    fn articles_without_proper_front_matter_are_refused_with_the_reason() {
+        let path = Path::new("kb/gas-fees.zh.md");
+        let cases = [
+            ("no front matter\n", "no front matter"),
+            ("---\ntitle: x\nno end\n", "not closed"),
+            ("---\ntags: [a]\n---\nbody\n", "no title"),
+            ("---\ntitle: [unclosed\n---\nbody\n", "front matter"),
+        ];
+        for (text, reason) in cases {
+            let err = parse(path, text).unwrap_err();
+            assert!(err.contains(reason), "{text:?}: {err}");
+        }
+        let ok = parse(
+            path,
+            "---\ntitle: 手续费\ntags: gas, fee\n---\n\n# H\n\nFirst\nparagraph.\n\nMore.",
+        )
+        .unwrap();
+        assert_eq!((ok.id.as_str(), ok.lang.as_str()), ("gas-fees", "zh"));
+        assert_eq!(ok.tags, ["gas", "fee"]);
+        assert_eq!(ok.summary, "First paragraph.");
+        assert_eq!(ok.url, None);
+    }
+
+    #[test]
     fn chinese_is_searched_in_character_pairs() {
         assert_eq!(
             segment("充值未到账").split_whitespace().collect::<Vec<_>>(),
