@@ -61,6 +61,19 @@ impl Application {
             ),
             None => None,
         };
+        let teams: Vec<crate::store::TeamSpec> = config
+            .teams
+            .iter()
+            .map(|t| crate::store::TeamSpec {
+                name: t.name.clone(),
+                languages: t.languages.clone(),
+                members: t.members.clone(),
+                auto_assign: t.auto_assign,
+            })
+            .collect();
+        for problem in storage.store.sync_teams(&teams).await? {
+            tracing::warn!("{problem}; create the agent, then restart");
+        }
         let front_desk = crate::automation::FrontDesk::new(
             config.front_desk.clone(),
             texts.clone(),
@@ -69,7 +82,23 @@ impl Application {
             ingestor.stored(),
             config.outbox.expiry,
             knowledge.clone(),
+            crate::automation::Queue {
+                rules: config.rules.clone(),
+                assignment: config.assignment.clone(),
+                teams: teams.clone(),
+            },
         )?;
+        let hours = config
+            .front_desk
+            .hours
+            .as_ref()
+            .map(crate::automation::hours::BusinessHours::parse)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("front_desk.hours: {e}"))?;
+        let policies = crate::automation::routing::Policies::new(config.sla.clone(), hours);
+        if !policies.is_empty() {
+            storage.store.set_sla_clock(Arc::new(policies));
+        }
         let state = AppState {
             knowledge,
             ingestor,

@@ -20,6 +20,13 @@ pub struct Config {
     /// Acknowledgements, intake questions, article answers (see `crate::automation`).
     pub front_desk: crate::automation::FrontDeskConfig,
     pub knowledge: KnowledgeConfig,
+    /// Teams, assignment, routing rules and service-level policies (`crate::automation::routing`).
+    #[serde(rename = "team")]
+    pub teams: Vec<crate::automation::routing::TeamConfig>,
+    pub assignment: crate::automation::routing::AssignmentConfig,
+    #[serde(rename = "rule")]
+    pub rules: Vec<crate::automation::routing::RuleConfig>,
+    pub sla: crate::automation::routing::SlaConfig,
     #[serde(rename = "channel")]
     pub channels: Vec<ChannelConfig>,
 }
@@ -424,6 +431,21 @@ impl Config {
         }
         let names: Vec<&str> = self.channels.iter().map(ChannelConfig::name).collect();
         errors.extend(self.front_desk.validate(&names));
+        let categories: Vec<&str> = self
+            .front_desk
+            .categories
+            .iter()
+            .map(|c| c.id.as_str())
+            .collect();
+        errors.extend(crate::automation::routing::validate(
+            &self.teams,
+            &self.assignment,
+            &self.rules,
+            &self.sla,
+            &names,
+            &categories,
+            self.front_desk.hours.is_some(),
+        ));
         if let Some(name) = &self.verification.email_channel {
             match self.channels.iter().find(|c| c.name() == name) {
                 Some(ChannelConfig::Email(_)) => {}

@@ -19,6 +19,7 @@ pub const DELIVERIES: &str = "switchboard_delivery_attempts_total";
 pub const SECRETS_REMOVED: &str = "switchboard_secrets_removed_total";
 pub const UNSAFE_REPLIES: &str = "switchboard_unsafe_replies_refused_total";
 pub const VERIFICATIONS: &str = "switchboard_verifications_total";
+pub const SLA_BREACHES: &str = "switchboard_sla_breaches_total";
 
 impl Metrics {
     pub fn add(&self, metric: &'static str, channel: &str, outcome: &'static str, n: u64) {
@@ -54,6 +55,10 @@ impl Metrics {
             (
                 VERIFICATIONS,
                 "Identity verifications by one-time code, by channel and outcome (sent, verified, wrong_code, locked).",
+            ),
+            (
+                SLA_BREACHES,
+                "Service-level targets missed, by channel and outcome (first_response, next_response, resolution).",
             ),
         ];
         let counters = self.counters.lock().unwrap();

@@ -7,6 +7,7 @@ use super::doc::{AgentErrors, BadRequest, JsonBodyErrors};
 use super::error::{ApiError, ErrorBody, Json, Path, Query};
 use crate::store::{
     AssigneeFilter, Conversation, ConversationFilter, ConversationPatch, Priority, Status,
+    TeamFilter,
 };
 use axum::extract::State;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -22,6 +23,15 @@ pub struct ListQuery {
     channel: Option<String>,
     /// An agent id, `me`, or `none` for unassigned.
     assignee: Option<String>,
+    /// A team id, or `none` for conversations without a team.
+    team: Option<String>,
+    /// Only conversations carrying this label.
+    label: Option<String>,
+    /// Only conversations of this priority.
+    #[param(value_type = Option<Priority>)]
+    priority: Option<String>,
+    /// Only conversations in this language (ISO 639-1).
+    language: Option<String>,
     /// Text searched in subjects, contact names and message text.
     q: Option<String>,
     /// `next_cursor` of the previous page.
@@ -69,6 +79,33 @@ pub async fn list_conversations(
             ))
         })?)),
     };
+    let team = match query.team.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some("none") => Some(TeamFilter::None),
+        Some(id) => Some(TeamFilter::Team(id.parse().map_err(|_| {
+            ApiError::BadRequest(format!("team: expected a team id or `none`, got {id:?}"))
+        })?)),
+    };
+    let priority = match query.priority.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(p) => Some(Priority::parse(p).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "priority: unknown value {p:?} (low, normal, high, urgent)"
+            ))
+        })?),
+    };
+    let bounded = |name: &str, value: Option<String>| -> Result<Option<String>, ApiError> {
+        let value = value.filter(|v| !v.trim().is_empty());
+        super::checks::check_no_nul(name, value.as_deref())?;
+        if value.as_ref().is_some_and(|v| v.chars().count() > 100) {
+            return Err(ApiError::BadRequest(format!(
+                "{name}: at most 100 characters"
+            )));
+        }
+        Ok(value.map(|v| v.trim().to_owned()))
+    };
+    let label = bounded("label", query.label)?;
+    let language = bounded("language", query.language)?.map(|l| l.to_ascii_lowercase());
     let cursor = match query.cursor.as_deref().filter(|s| !s.is_empty()) {
         None => None,
         Some(c) => Some(
@@ -86,6 +123,10 @@ pub async fn list_conversations(
         status,
         channel: query.channel.filter(|c| !c.is_empty()),
         assignee,
+        team,
+        label,
+        priority,
+        language,
         query: query.q.filter(|q| !q.trim().is_empty()),
         cursor,
         limit: query.limit.unwrap_or(50),
@@ -219,6 +260,13 @@ pub struct PatchConversation {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i64>)]
     assignee_id: Option<Option<i64>>,
+    /// A team's id, or null for none. Rules no longer change a team an agent chose.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>)]
+    team_id: Option<Option<i64>>,
+    /// The labels (replacing the list): each 1 to 40 characters without quotes, backslashes
+    /// or commas; at most 50. New ones get a colour (`PUT /api/v1/labels/{name}` changes it).
+    labels: Option<Vec<String>>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -226,7 +274,8 @@ pub struct ConversationEnvelope {
     conversation: Conversation,
 }
 
-/// Changes a conversation's status, priority or assignee.
+/// Changes a conversation's status, priority, assignee, team or labels; each change is kept in
+/// its timeline (`GET /api/v1/conversations/{id}/activity`).
 #[utoipa::path(patch, path = "/api/v1/conversations/{id}",
     params(("id" = i64, Path, description = "The conversation's id")),
     request_body = PatchConversation,
@@ -239,7 +288,7 @@ pub struct ConversationEnvelope {
     ))]
 pub async fn patch_conversation(
     State(state): State<AppState>,
-    _agent: AuthAgent,
+    AuthAgent(agent): AuthAgent,
     Path(id): Path<i64>,
     Json(body): Json<PatchConversation>,
 ) -> Result<axum::Json<ConversationEnvelope>, ApiError> {
@@ -247,7 +296,15 @@ pub async fn patch_conversation(
         status: body.status,
         priority: body.priority,
         assignee_id: body.assignee_id,
+        team_id: body.team_id,
+        labels: body.labels,
     };
-    let conversation = state.store.update_conversation(id, &patch).await?;
+    if patch.labels.as_ref().is_some_and(|l| l.len() > 50) {
+        return Err(ApiError::BadRequest("labels: at most 50".into()));
+    }
+    let conversation = state
+        .store
+        .update_conversation(id, &patch, Some(&agent))
+        .await?;
     Ok(axum::Json(ConversationEnvelope { conversation }))
 }

@@ -5,7 +5,7 @@
 use super::error::ErrorBody;
 use super::{
     agents, attachments, canned_answers, contacts, conversations, events, inbound, knowledge,
-    messages, notes, notices, ops, verification,
+    messages, notes, notices, ops, queue, verification,
 };
 use std::collections::BTreeMap;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -36,6 +36,13 @@ use utoipa::{IntoResponses, OpenApi, ToResponse, ToSchema};
         conversations::patch_conversation,
         conversations::get_participants,
         conversations::put_participants,
+        queue::list_activity,
+        queue::list_teams,
+        queue::post_team,
+        queue::put_team,
+        queue::delete_team,
+        queue::list_labels,
+        queue::put_label,
         messages::list_messages,
         messages::post_message,
         messages::retry_message,

@@ -286,6 +286,11 @@ fn signature(c: &crate::store::Conversation) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     (c.status.as_str(), c.priority.as_str(), c.assignee_id).hash(&mut h);
     (&c.flags, &c.subject, &c.channel).hash(&mut h);
+    (c.team_id, &c.labels, &c.priority_reason, &c.language).hash(&mut h);
+    c.sla
+        .as_ref()
+        .map(|s| (s.breached, &s.breaches))
+        .hash(&mut h);
     (
         c.contact.id,
         &c.contact.display_name,
@@ -345,7 +350,8 @@ impl Pending {
                 entry.updated = Some(published.clone());
                 c.id
             }
-            Event::ReplyRefused(_) => return,
+            Event::SlaBreached(b) => b.conversation_id,
+            Event::ReplyRefused(_) | Event::Spike(_) => return,
         };
         if self.overflowed.contains(&conversation) {
             return;

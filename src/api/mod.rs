@@ -18,6 +18,7 @@ mod messages;
 mod notes;
 mod notices;
 mod ops;
+mod queue;
 mod verification;
 
 pub use auth::AuthLimiter;
@@ -140,6 +141,14 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
             "/conversations/{id}/notes",
             get(notes::list_notes).post(notes::post_note),
         )
+        .route("/conversations/{id}/activity", get(queue::list_activity))
+        .route("/teams", get(queue::list_teams).post(queue::post_team))
+        .route(
+            "/teams/{id}",
+            put(queue::put_team).delete(queue::delete_team),
+        )
+        .route("/labels", get(queue::list_labels))
+        .route("/labels/{name}", put(queue::put_label))
         .route(
             "/notices",
             get(notices::list_notices).post(notices::post_notice),

@@ -598,6 +598,31 @@ mod tests {
             waiting_ahead: 0,
             active_agents: 1,
             now: 1_000,
+            conversation: crate::store::Conversation {
+                id: 1,
+                channel: "website".into(),
+                status: crate::store::Status::Open,
+                priority: crate::store::Priority::Normal,
+                flags: Vec::new(),
+                subject: None,
+                contact: crate::store::ContactRef {
+                    id: 1,
+                    display_name: "Customer".into(),
+                    verified_emails: Vec::new(),
+                },
+                assignee_id: None,
+                team_id: None,
+                team: None,
+                labels: Vec::new(),
+                priority_reason: None,
+                sla: None,
+                language: None,
+                intake: None,
+                created_at: Default::default(),
+                last_message_at: Default::default(),
+            },
+            unanswered: 1,
+            unanswered_since: Some(1_000),
         }
     }
 

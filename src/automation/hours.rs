@@ -116,6 +116,29 @@ impl BusinessHours {
         None
     }
 
+    /// The instant `span` of open time after `at` (an SLA counted in business hours);
+    /// `None` when the hours do not open again within the lookahead.
+    pub fn add_open_time(
+        &self,
+        at: DateTime<Utc>,
+        span: chrono::Duration,
+    ) -> Option<DateTime<Utc>> {
+        let mut remaining = span;
+        let mut t = at;
+        // Each pass uses up one open period; a year of two periods a day is plenty.
+        for _ in 0..800 {
+            let start = self.next_open(t)?;
+            let end = self.open_until(start)?;
+            let open = end - start;
+            if open >= remaining {
+                return Some(start + remaining);
+            }
+            remaining -= open;
+            t = end;
+        }
+        None
+    }
+
     /// `at` as the customer is told it: local date and time with the zone's name.
     pub fn describe(&self, at: DateTime<Utc>) -> String {
         let local = at.with_timezone(&self.zone);
@@ -188,6 +211,32 @@ mod tests {
         assert_eq!(
             h.describe(utc("2026-12-28T01:00:00Z")),
             "2026-12-28 09:00 (Asia/Singapore)"
+        );
+    }
+
+    #[test]
+    fn open_time_is_added_across_lunch_nights_weekends_and_holidays() {
+        let h = hours();
+        let hours = |n: i64| chrono::Duration::minutes(n * 60);
+        // Tuesday 11:00 local + 2h open time: 12:00-13:00 is lunch, so 14:00 local.
+        assert_eq!(
+            h.add_open_time(utc("2026-12-01T03:00:00Z"), hours(2)),
+            Some(utc("2026-12-01T06:00:00Z"))
+        );
+        // Friday 16:00 local + 3h: 1h on Friday (closes 17:00), 2h on Monday → 11:00.
+        assert_eq!(
+            h.add_open_time(utc("2026-12-04T08:00:00Z"), hours(3)),
+            Some(utc("2026-12-07T03:00:00Z"))
+        );
+        // Saturday night + 30 min: Monday 09:30.
+        assert_eq!(
+            h.add_open_time(utc("2026-12-05T14:00:00Z"), chrono::Duration::minutes(30)),
+            Some(utc("2026-12-07T01:30:00Z"))
+        );
+        // Thursday 24th 17:00 local + 2h: 1h that day, Christmas closed, weekend, Monday 10:00.
+        assert_eq!(
+            h.add_open_time(utc("2026-12-24T09:00:00Z"), hours(2)),
+            Some(utc("2026-12-28T02:00:00Z"))
         );
     }
 

@@ -14,13 +14,18 @@ pub mod hours;
 pub mod intake;
 pub mod knowledge;
 pub mod language;
+pub mod routing;
 pub mod texts;
+pub mod urgency;
 pub mod wait;
 
 pub use config::FrontDeskConfig;
 
 use crate::delivery::Dispatcher;
-use crate::store::{DeskItem, DeskOutcome, KnownIssue, Store};
+use crate::store::{
+    AssignPolicy, DeskContext, DeskItem, DeskOutcome, DeskPlan, KnownIssue, Priority, Store,
+    Triage, TriageChange,
+};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -35,6 +40,21 @@ const POLL: Duration = Duration::from_secs(1);
 const WINDOW_MS: i64 = 7 * 24 * 3_600_000;
 const SAMPLES: i64 = 200;
 const REMEASURE: Duration = Duration::from_secs(60);
+/// How often missed service-level targets and waiting unassigned conversations are looked for.
+const SWEEP: Duration = Duration::from_secs(5);
+
+/// The queue's part of automation: routing rules and round-robin assignment.
+#[derive(Debug, Clone, Default)]
+pub struct Queue {
+    pub rules: Vec<routing::RuleConfig>,
+    pub assignment: routing::AssignmentConfig,
+    /// The configured teams, written again now and then: members added with
+    /// `switchboard agent add` after the start join their teams without a restart.
+    pub teams: Vec<crate::store::TeamSpec>,
+}
+
+/// How often the configured teams are written again.
+const TEAM_SYNC: Duration = Duration::from_secs(60);
 
 #[derive(Clone)]
 pub struct FrontDesk {
@@ -49,10 +69,14 @@ struct Inner {
     expiry: Duration,
     median: Mutex<Option<(Instant, i64)>>,
     knowledge: Option<knowledge::Knowledge>,
+    queue: Queue,
+    swept: Mutex<Option<Instant>>,
+    teams_synced: Mutex<Option<Instant>>,
 }
 
 impl FrontDesk {
     /// `wake` is notified by ingest when it stored something.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: FrontDeskConfig,
         safety: Arc<crate::safety::Texts>,
@@ -61,6 +85,7 @@ impl FrontDesk {
         wake: Arc<Notify>,
         expiry: Duration,
         knowledge: Option<knowledge::Knowledge>,
+        queue: Queue,
     ) -> anyhow::Result<Self> {
         let desk =
             desk::Desk::new(config, safety).map_err(|e| anyhow::anyhow!("front_desk: {e}"))?;
@@ -73,6 +98,9 @@ impl FrontDesk {
                 expiry,
                 median: Mutex::new(None),
                 knowledge,
+                queue,
+                swept: Mutex::new(None),
+                teams_synced: Mutex::new(Some(Instant::now())),
             }),
         })
     }
@@ -106,6 +134,7 @@ impl FrontDesk {
     /// Answers what is queued; returns how many queue rows it looked at.
     pub async fn pass(&self) -> crate::store::Result<usize> {
         let store = &self.inner.store;
+        self.sweep().await?;
         let items = store.desk_queue(BATCH).await?;
         if items.is_empty() {
             return Ok(0);
@@ -156,7 +185,8 @@ impl FrontDesk {
                 notices,
                 article,
             };
-            let plan = desk::decide(&inner.desk, &input);
+            let mut plan = desk::decide(&inner.desk, &input);
+            plan.triage = self.triage(&context, &plan);
             match inner
                 .store
                 .apply_desk(&context, &plan, inner.expiry)
@@ -173,6 +203,100 @@ impl FrontDesk {
             }
         }
         Ok(0)
+    }
+
+    /// Urgency and the routing rules over one customer message.
+    fn triage(&self, context: &DeskContext, plan: &DeskPlan) -> Triage {
+        let inner = &self.inner;
+        let mut triage = Triage::default();
+        let found = urgency::assess(&context.text).or_else(|| {
+            urgency::follow_ups(context.unanswered, context.unanswered_since, context.now)
+        });
+        if let Some(found) = found {
+            triage.priority = Some(TriageChange {
+                value: Priority::Urgent,
+                actor: "urgency".into(),
+                reason: Some(format!(
+                    "urgency: {} ({})",
+                    found.reason.as_str(),
+                    found.evidence
+                )),
+            });
+        }
+        let intake = plan.intake.as_ref().or(context.intake.as_ref());
+        let category: Option<String> = intake
+            .and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok())
+            .and_then(|v| v.get("category")?.as_str().map(str::to_owned));
+        let language = plan
+            .language
+            .clone()
+            .or_else(|| context.conversation_language.clone())
+            .or_else(|| context.message_language.clone());
+        let now = chrono::DateTime::from_timestamp_millis(context.now).unwrap_or_default();
+        let input = routing::RuleInput {
+            trigger: &context.item.trigger,
+            channel: &context.channel,
+            language: language.as_deref(),
+            category: category.as_deref(),
+            text: &context.text,
+            verified: !context.conversation.contact.verified_emails.is_empty(),
+            priority: context.conversation.priority,
+            open_now: inner
+                .desk
+                .hours
+                .as_ref()
+                .is_none_or(|h| h.open_until(now).is_some()),
+        };
+        let mut triage = routing::route(&inner.queue.rules, &input, triage);
+        triage.language = language;
+        let sent = context
+            .auto_last_hour
+            .saturating_add(plan.replies.len() as i64);
+        triage.reply_budget = inner.desk.config.max_per_hour.saturating_sub(sent).max(0);
+        triage.auto_assign = Some(self.assign_policy(context.now));
+        triage
+    }
+
+    fn assign_policy(&self, now: i64) -> AssignPolicy {
+        let window = i64::try_from(self.inner.queue.assignment.online_window.as_millis())
+            .unwrap_or(i64::MAX);
+        AssignPolicy {
+            capacity: self.inner.queue.assignment.capacity,
+            online_since: now.saturating_sub(window),
+        }
+    }
+
+    /// Records missed SLA targets and assigns waiting conversations, every few seconds.
+    async fn sweep(&self) -> crate::store::Result<()> {
+        {
+            let mut swept = self.inner.swept.lock().unwrap();
+            if swept.is_some_and(|at| at.elapsed() < SWEEP) {
+                return Ok(());
+            }
+            *swept = Some(Instant::now());
+        }
+        let store = &self.inner.store;
+        let resync = {
+            let mut synced = self.inner.teams_synced.lock().unwrap();
+            let due = synced.is_none_or(|at| at.elapsed() >= TEAM_SYNC);
+            if due {
+                *synced = Some(Instant::now());
+            }
+            due && !self.inner.queue.teams.is_empty()
+        };
+        if resync {
+            store.sync_teams(&self.inner.queue.teams).await?;
+        }
+        for breach in store.sla_sweep(BATCH).await? {
+            tracing::warn!(conversation = breach.conversation_id, target = %breach.target,
+                priority = breach.priority.as_str(), "SLA target missed");
+        }
+        let policy = self.assign_policy(crate::store::now_ms());
+        let assigned = store.assign_waiting(&policy, BATCH).await?;
+        if assigned > 0 {
+            tracing::info!(assigned, "waiting conversations assigned");
+        }
+        Ok(())
     }
 
     /// The median first response of the recent answered conversations (ms), measured at

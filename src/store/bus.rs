@@ -61,6 +61,12 @@ pub(crate) enum Notice {
     /// Agent id and name, conversation id, category, unix milliseconds.
     #[serde(rename = "r")]
     ReplyRefused(i64, String, i64, String, i64),
+    /// Conversation id, target, priority, due (ms).
+    #[serde(rename = "s")]
+    SlaBreached(i64, String, String, i64),
+    /// Key, count, window minutes, started (ms).
+    #[serde(rename = "k")]
+    Spike(String, i64, i64, i64),
 }
 
 impl Notice {
@@ -76,6 +82,18 @@ impl Notice {
                 r.conversation_id,
                 r.category.clone(),
                 r.at.timestamp_millis(),
+            ),
+            Event::SlaBreached(b) => Self::SlaBreached(
+                b.conversation_id,
+                b.target.clone(),
+                b.priority.as_str().to_owned(),
+                b.due_at.timestamp_millis(),
+            ),
+            Event::Spike(s) => Self::Spike(
+                s.key.clone(),
+                s.count,
+                s.window_minutes,
+                s.started_at.timestamp_millis(),
             ),
         }
     }

@@ -10,6 +10,9 @@ use sqlx::Row;
 /// The tables copied, parents before children (foreign keys are checked per statement).
 const COPIED: &[&str] = &[
     "agents",
+    "teams",
+    "team_members",
+    "labels",
     "api_tokens",
     "contacts",
     "contact_identities",
@@ -29,6 +32,7 @@ const COPIED: &[&str] = &[
     "store_counters",
     "automation_queue",
     "notices",
+    "conversation_activity",
 ];
 
 /// Tables that are not copied: migration bookkeeping, the health probe's scratch row, and the

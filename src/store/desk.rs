@@ -36,6 +36,12 @@ pub struct DeskContext {
     pub active_agents: i64,
     /// When this was read (ms).
     pub now: i64,
+    /// The conversation as agents see it (priority, team, labels, assignee, verified emails).
+    pub conversation: super::Conversation,
+    /// Customer messages since the latest agent reply (or since the start), this one
+    /// included, and when the first of them came (ms).
+    pub unanswered: i64,
+    pub unanswered_since: Option<i64>,
 }
 
 /// What the desk does about one message, applied in one transaction with the removal of its
@@ -52,6 +58,47 @@ pub struct DeskPlan {
     pub language: Option<String>,
     /// The customer said an article solved it: the conversation is resolved.
     pub resolve: bool,
+    /// Priority, team, labels, assignee and canned answers automation sets.
+    pub triage: Triage,
+}
+
+/// What automation (urgency, routing rules, assignment) changes of a conversation; the store
+/// applies it with the limits in `repo/queue.rs::apply_triage`.
+#[derive(Debug, Clone, Default)]
+pub struct Triage {
+    /// Raised to this, never lowered.
+    pub priority: Option<TriageChange<super::Priority>>,
+    /// A team by name, unless an agent chose one.
+    pub team: Option<TriageChange<String>>,
+    /// Without a team: the first team answering in this language.
+    pub language: Option<String>,
+    pub labels: Vec<TriageChange<String>>,
+    /// An agent by email, when nobody is assigned.
+    pub assignee: Option<TriageChange<String>>,
+    /// Canned answers by shortcut, each sent at most once per conversation.
+    pub canned: Vec<TriageChange<String>>,
+    /// How many automatic messages may still be sent this hour.
+    pub reply_budget: i64,
+    /// Round-robin inside the conversation's team when nobody is assigned.
+    pub auto_assign: Option<AssignPolicy>,
+}
+
+/// One change and who makes it (`rule:<name>`, `urgency`, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TriageChange<T> {
+    pub value: T,
+    pub actor: String,
+    /// Why, shown on the conversation (priority only).
+    pub reason: Option<String>,
+}
+
+/// Who may get a conversation automatically.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AssignPolicy {
+    /// Open conversations an agent holds at most.
+    pub capacity: i64,
+    /// Seen by the API since then (ms).
+    pub online_since: i64,
 }
 
 /// One automatic reply: its text, and the answers a channel with buttons offers as such.

@@ -17,6 +17,7 @@ mod notes;
 pub(crate) mod outbox;
 mod postgres;
 pub(crate) mod search;
+pub mod sla;
 mod sqlite;
 mod verification;
 
@@ -24,7 +25,8 @@ pub(crate) use bus::Notice;
 pub use bus::{EventBus, Published};
 pub use copy::{CopyReport, copy_sqlite_to_postgres};
 pub use desk::{
-    DeskContext, DeskItem, DeskOutcome, DeskPlan, DeskReply, KnownIssue, NewKnownIssue,
+    AssignPolicy, DeskContext, DeskItem, DeskOutcome, DeskPlan, DeskReply, KnownIssue,
+    NewKnownIssue, Triage, TriageChange,
 };
 pub use files::FileStore;
 pub use ingest::{
@@ -299,6 +301,14 @@ impl Store {
         }
     }
 
+    /// Hands the store the SLA policies it computes due times with (once, at start).
+    pub fn set_sla_clock(&self, clock: Arc<dyn sla::SlaClock>) {
+        match &self.backend {
+            Backend::Sqlite(r) => r.set_sla_clock(clock),
+            Backend::Postgres(r) => r.set_sla_clock(clock),
+        }
+    }
+
     /// Keeps the search index up to date until `shutdown` (see `repo/search.rs`).
     pub async fn run_search_indexer(self, shutdown: CancellationToken) {
         match self.backend {
@@ -357,7 +367,7 @@ forward! {
     // repo/inbox.rs
     pub async fn list_conversations(&self, filter: &ConversationFilter) -> Result<(Vec<Conversation>, Option<(i64, i64)>)>;
     pub async fn conversation(&self, id: i64) -> Result<Conversation>;
-    pub async fn update_conversation(&self, id: i64, patch: &ConversationPatch) -> Result<Conversation>;
+    pub async fn update_conversation(&self, id: i64, patch: &ConversationPatch, by: Option<&Agent>) -> Result<Conversation>;
     pub async fn messages(&self, conversation_id: i64) -> Result<Vec<Message>>;
     pub async fn messages_page(&self, conversation_id: i64, before: Option<i64>, limit: i64) -> Result<(Vec<Message>, Option<i64>)>;
     pub async fn message(&self, id: i64) -> Result<Message>;
@@ -365,6 +375,17 @@ forward! {
     pub async fn attachment(&self, id: i64) -> Result<AttachmentFile>;
     pub async fn contact(&self, id: i64) -> Result<Contact>;
     pub async fn merge_contacts(&self, from: i64, into: i64) -> Result<Contact>;
+    // repo/queue.rs
+    pub async fn sync_teams(&self, teams: &[TeamSpec]) -> Result<Vec<String>>;
+    pub async fn teams(&self) -> Result<Vec<Team>>;
+    pub async fn team(&self, id: i64) -> Result<Team>;
+    pub async fn save_team(&self, id: Option<i64>, team: &TeamSpecById) -> Result<Team>;
+    pub async fn delete_team(&self, id: i64) -> Result<()>;
+    pub async fn labels(&self) -> Result<Vec<Label>>;
+    pub async fn save_label(&self, name: &str, color: &str) -> Result<Label>;
+    pub async fn activity(&self, conversation_id: i64) -> Result<Vec<Activity>>;
+    pub async fn sla_sweep(&self, limit: i64) -> Result<Vec<SlaBreach>>;
+    pub async fn assign_waiting(&self, policy: &AssignPolicy, limit: i64) -> Result<usize>;
     // repo/notes.rs
     pub async fn add_note(&self, conversation_id: i64, agent: &Agent, text: &str) -> Result<Note>;
     pub async fn notes(&self, conversation_id: i64) -> Result<Vec<Note>>;

@@ -62,6 +62,18 @@ text_enum!(
     Status { Open = "open", Pending = "pending", Snoozed = "snoozed", Resolved = "resolved" }
 );
 text_enum!(Priority { Low = "low", Normal = "normal", High = "high", Urgent = "urgent" });
+
+impl Priority {
+    /// Low 0 ... urgent 3: automation only ever raises a priority.
+    pub fn rank(self) -> u8 {
+        match self {
+            Self::Low => 0,
+            Self::Normal => 1,
+            Self::High => 2,
+            Self::Urgent => 3,
+        }
+    }
+}
 text_enum!(Direction { Inbound = "inbound", Outbound = "outbound" });
 text_enum!(
     /// Delivery of an outbound message; inbound messages have none.
@@ -89,6 +101,15 @@ pub struct Conversation {
     pub subject: Option<String>,
     pub contact: ContactRef,
     pub assignee_id: Option<i64>,
+    /// The team the conversation belongs to (its id and name).
+    pub team_id: Option<i64>,
+    pub team: Option<String>,
+    /// Free-text labels, in the order they were added.
+    pub labels: Vec<String>,
+    /// Why automation raised the priority (`urgency: stolen`, `rule: vip`), when it did.
+    pub priority_reason: Option<String>,
+    /// The service-level clock, when a policy applies to the conversation's priority.
+    pub sla: Option<Sla>,
     /// The customer's language (ISO 639-1, `zh`, `en`, ...): the channel's hint, else
     /// detected from their messages; automatic texts are sent in it.
     pub language: Option<String>,
@@ -100,6 +121,29 @@ pub struct Conversation {
     pub created_at: DateTime<Utc>,
     #[serde(serialize_with = "timestamp::serialize")]
     pub last_message_at: DateTime<Utc>,
+}
+
+/// Due times of the SLA policy of the conversation's priority (counted in business hours
+/// when configured so) and whether any was missed.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Sla {
+    /// When the first agent reply is due; stays after it was given.
+    #[serde(serialize_with = "timestamp::option::serialize")]
+    pub first_response_due_at: Option<DateTime<Utc>>,
+    /// When the answer to the customer's latest unanswered message is due (after an agent
+    /// has replied once); null while nothing waits.
+    #[serde(serialize_with = "timestamp::option::serialize")]
+    pub next_response_due_at: Option<DateTime<Utc>>,
+    /// When the conversation should be resolved.
+    #[serde(serialize_with = "timestamp::option::serialize")]
+    pub resolution_due_at: Option<DateTime<Utc>>,
+    /// When an agent first replied.
+    #[serde(serialize_with = "timestamp::option::serialize")]
+    pub first_response_at: Option<DateTime<Utc>>,
+    /// Any target missed.
+    pub breached: bool,
+    /// Which: `first_response`, `next_response`, `resolution`.
+    pub breaches: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -220,6 +264,33 @@ pub enum Event {
     /// An agent's reply was refused for asking the customer for a secret (admins only).
     #[serde(rename = "reply.refused")]
     ReplyRefused(RefusedReply),
+    /// A service-level target was missed (once per target and conversation).
+    #[serde(rename = "sla.breached")]
+    SlaBreached(SlaBreach),
+    /// Many conversations of one category or keyword arrived at once (once per episode).
+    #[serde(rename = "spike.detected")]
+    Spike(SpikeAlert),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct SlaBreach {
+    pub conversation_id: i64,
+    /// `first_response`, `next_response` or `resolution`.
+    pub target: String,
+    pub priority: Priority,
+    #[serde(serialize_with = "timestamp::serialize")]
+    pub due_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct SpikeAlert {
+    /// `category:<id>` or `keyword:<word>`.
+    pub key: String,
+    /// Conversations opened within the window.
+    pub count: i64,
+    pub window_minutes: i64,
+    #[serde(serialize_with = "timestamp::serialize")]
+    pub started_at: DateTime<Utc>,
 }
 
 /// A refused unsafe reply, as admins see it: who, where and what kind, never the text.
@@ -241,12 +312,14 @@ impl Event {
             Self::ConversationUpdated(_) => "conversation.updated",
             Self::NoteCreated(_) => "note.created",
             Self::ReplyRefused(_) => "reply.refused",
+            Self::SlaBreached(_) => "sla.breached",
+            Self::Spike(_) => "spike.detected",
         }
     }
 
-    /// Events only admins' streams carry.
+    /// Events only admins' streams carry (spikes: a supervisor's call to make).
     pub fn admin_only(&self) -> bool {
-        matches!(self, Self::ReplyRefused(_))
+        matches!(self, Self::ReplyRefused(_) | Self::Spike(_))
     }
 }
 
@@ -256,6 +329,10 @@ pub struct ConversationFilter {
     pub status: Option<Status>,
     pub channel: Option<String>,
     pub assignee: Option<AssigneeFilter>,
+    pub team: Option<TeamFilter>,
+    pub label: Option<String>,
+    pub priority: Option<Priority>,
+    pub language: Option<String>,
     pub query: Option<String>,
     pub cursor: Option<(i64, i64)>,
     pub limit: i64,
@@ -267,6 +344,10 @@ impl Default for ConversationFilter {
             status: None,
             channel: None,
             assignee: None,
+            team: None,
+            label: None,
+            priority: None,
+            language: None,
             query: None,
             cursor: None,
             limit: 50,
@@ -280,12 +361,59 @@ pub enum AssigneeFilter {
     Agent(i64),
 }
 
-/// A partial update of a conversation; `assignee_id: Some(None)` unassigns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TeamFilter {
+    None,
+    Team(i64),
+}
+
+/// A partial update of a conversation; `assignee_id: Some(None)` unassigns, likewise
+/// `team_id`; `labels` replaces the list.
 #[derive(Debug, Clone, Default)]
 pub struct ConversationPatch {
     pub status: Option<Status>,
     pub priority: Option<Priority>,
     pub assignee_id: Option<Option<i64>>,
+    pub team_id: Option<Option<i64>>,
+    pub labels: Option<Vec<String>>,
+}
+
+/// One change of a conversation's workflow fields, for its timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Activity {
+    pub id: i64,
+    pub conversation_id: i64,
+    /// The agent who made the change; null when automation did.
+    pub agent_id: Option<i64>,
+    /// `agent`, `rule:<name>`, `urgency`, `assignment`, `front_desk`, `follow_up`.
+    pub actor: String,
+    /// `status`, `priority`, `assignee`, `team`, `labels`, `canned_answer`.
+    pub field: String,
+    pub old_value: Option<String>,
+    pub new_value: Option<String>,
+    #[serde(serialize_with = "timestamp::serialize")]
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Team {
+    pub id: i64,
+    pub name: String,
+    /// Languages (ISO 639-1) the team answers in.
+    pub languages: Vec<String>,
+    /// New conversations go round-robin to online members below capacity.
+    pub auto_assign: bool,
+    /// Agent ids.
+    pub members: Vec<i64>,
+    /// `config` (written from the configuration at start; not changeable by the API) or `api`.
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Label {
+    pub name: String,
+    /// `#rrggbb`.
+    pub color: String,
 }
 
 /// Where an attachment's bytes are, for download.
@@ -300,4 +428,22 @@ pub struct AttachmentFile {
 /// A JSON array of strings kept in a text column; anything else reads as empty.
 pub(crate) fn string_list(json: &str) -> Vec<String> {
     serde_json::from_str(json).unwrap_or_default()
+}
+
+/// A team as the configuration file defines it (members by email).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamSpec {
+    pub name: String,
+    pub languages: Vec<String>,
+    pub members: Vec<String>,
+    pub auto_assign: bool,
+}
+
+/// A team as the API writes it (members by agent id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamSpecById {
+    pub name: String,
+    pub languages: Vec<String>,
+    pub members: Vec<i64>,
+    pub auto_assign: bool,
 }

@@ -251,7 +251,9 @@ pub(super) mod sql {
                FROM jsonb_array_elements($1::jsonb) AS j) AS t
          WHERE conversations.id = t.id
          RETURNING conversations.id, channel, status, priority, flags, subject, assignee_id,
-             created_at, last_message_at, contact_id, language, intake, reopened_at";
+             created_at, last_message_at, contact_id, language, intake, reopened_at,
+             team_id, labels, priority_reason, sla_first_response_due, sla_next_response_due,
+             sla_resolution_due, first_replied_at, sla_breaches";
 
     pub const VERIFIED_EMAILS_OF: &str = "SELECT contact_id, email FROM contact_verified_emails
          WHERE contact_id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)
@@ -288,7 +290,10 @@ pub(super) mod sql {
     /// verified emails as a JSON array.
     pub const CONVERSATION_COLUMNS: &str = "c.id, c.channel, c.status, c.priority, c.subject,
          c.assignee_id, c.created_at, c.last_message_at, c.contact_id,
-         k.display_name AS contact_name, c.flags, c.language, c.intake,
+         k.display_name AS contact_name, c.flags, c.language, c.intake, c.team_id,
+         (SELECT t.name FROM teams t WHERE t.id = c.team_id) AS team_name, c.labels,
+         c.priority_reason, c.sla_first_response_due, c.sla_next_response_due,
+         c.sla_resolution_due, c.first_replied_at, c.sla_breaches,
          (SELECT COALESCE(json_agg(v.email ORDER BY v.verified_at), '[]')::text
              FROM contact_verified_emails v WHERE v.contact_id = c.contact_id) AS verified_emails";
 
@@ -527,6 +532,22 @@ async fn rebuild(repo: &repo::Repo, notices: Vec<super::Notice>) -> Result<Vec<s
                     conversation_id,
                     category,
                     at: super::from_millis(at),
+                }))
+            }
+            Notice::SlaBreached(conversation_id, target, priority, due) => {
+                Some(Event::SlaBreached(super::SlaBreach {
+                    conversation_id,
+                    target,
+                    priority: super::Priority::parse(&priority).unwrap_or(super::Priority::Normal),
+                    due_at: super::from_millis(due),
+                }))
+            }
+            Notice::Spike(key, count, window_minutes, started) => {
+                Some(Event::Spike(super::SpikeAlert {
+                    key,
+                    count,
+                    window_minutes,
+                    started_at: super::from_millis(started),
                 }))
             }
         };

@@ -199,7 +199,9 @@ pub(super) mod sql {
          FROM (SELECT j.value ->> 0 AS id, j.value ->> 1 AS at FROM json_each($1) AS j) AS t
          WHERE conversations.id = t.id
          RETURNING id, channel, status, priority, flags, subject, assignee_id, created_at,
-             last_message_at, contact_id, language, intake, reopened_at";
+             last_message_at, contact_id, language, intake, reopened_at,
+             team_id, labels, priority_reason, sla_first_response_due, sla_next_response_due,
+             sla_resolution_due, first_replied_at, sla_breaches";
 
     pub const VERIFIED_EMAILS_OF: &str = "SELECT contact_id, email FROM contact_verified_emails
          WHERE contact_id IN (SELECT j.value FROM json_each($1) AS j) ORDER BY verified_at";
@@ -235,7 +237,10 @@ pub(super) mod sql {
     /// verified emails as a JSON array.
     pub const CONVERSATION_COLUMNS: &str = "c.id, c.channel, c.status, c.priority, c.subject,
          c.assignee_id, c.created_at, c.last_message_at, c.contact_id,
-         k.display_name AS contact_name, c.flags, c.language, c.intake,
+         k.display_name AS contact_name, c.flags, c.language, c.intake, c.team_id,
+         (SELECT t.name FROM teams t WHERE t.id = c.team_id) AS team_name, c.labels,
+         c.priority_reason, c.sla_first_response_due, c.sla_next_response_due,
+         c.sla_resolution_due, c.first_replied_at, c.sla_breaches,
          (SELECT json_group_array(v.email)
              FROM contact_verified_emails v WHERE v.contact_id = c.contact_id) AS verified_emails";
 

@@ -18,6 +18,7 @@ mod live;
 mod mail_servers;
 mod openapi;
 mod postgres;
+mod queue;
 mod safety;
 mod scale_out;
 mod security;

@@ -119,7 +119,20 @@ impl Repo {
             .fetch_one(&mut *conn)
             .await?;
         }
+        let conversation = inbox::conversation(&mut conn, item.conversation_id).await?;
+        let (unanswered, unanswered_since): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT COUNT(*), MIN(created_at) FROM messages
+             WHERE conversation_id = $1 AND direction = 'inbound' AND id <= $2 AND created_at > $3",
+        )
+        .bind(item.conversation_id)
+        .bind(item.message_id)
+        .bind(last_agent_reply_at.unwrap_or(i64::MIN))
+        .fetch_one(&mut *conn)
+        .await?;
         Ok(Some(DeskContext {
+            conversation,
+            unanswered,
+            unanswered_since,
             item: item.clone(),
             channel,
             status,
@@ -222,6 +235,7 @@ impl Repo {
             return Ok((DeskOutcome::Stale, Vec::new()));
         }
         let now = now_ms();
+        let before = inbox::conversation(&mut tx, item.conversation_id).await?;
         sqlx::query(
             "UPDATE conversations SET front_desk = COALESCE($2, front_desk),
                  intake = COALESCE($3, intake), language = COALESCE($4, language),
@@ -251,14 +265,49 @@ impl Repo {
             };
             ids.push(outbox::queue_outbound(&mut tx, reply, now, expires_at).await?);
         }
-        let mut events = Vec::new();
+        if plan.resolve && before.status != Status::Resolved {
+            let actor = queue::Actor {
+                agent_id: None,
+                name: "front_desk",
+            };
+            let old = before.status.as_str();
+            queue::record(
+                &mut tx,
+                item.conversation_id,
+                actor,
+                "status",
+                Some(old),
+                Some("resolved"),
+                now,
+            )
+            .await?;
+        }
+        let canned = queue::apply_triage(
+            &mut tx,
+            item.conversation_id,
+            &context.channel,
+            &plan.triage,
+            now,
+            expires_at,
+        )
+        .await?;
+        ids.extend(canned);
+        let breaches = queue::refresh_sla(
+            &mut tx,
+            self.clock(),
+            item.conversation_id,
+            plan.resolve,
+            now,
+        )
+        .await?;
+        let mut events: Vec<Event> = breaches.into_iter().map(Event::SlaBreached).collect();
         if self.bus.listening() {
             for id in &ids {
                 events.push(Event::MessageCreated(inbox::message(&mut tx, *id).await?));
             }
-            if plan.resolve || plan.intake.is_some() || plan.language.is_some() {
-                let conversation = inbox::conversation(&mut tx, item.conversation_id).await?;
-                events.push(Event::ConversationUpdated(conversation));
+            let after = inbox::conversation(&mut tx, item.conversation_id).await?;
+            if after != before {
+                events.push(Event::ConversationUpdated(after));
             }
         }
         tx.commit().await?;

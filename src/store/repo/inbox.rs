@@ -7,29 +7,61 @@ use super::*;
 const CONVERSATION_COLUMNS: &str = sql::CONVERSATION_COLUMNS;
 
 #[derive(sqlx::FromRow)]
-struct ConversationRow {
-    id: i64,
-    channel: String,
-    status: String,
-    priority: String,
-    subject: Option<String>,
-    assignee_id: Option<i64>,
-    created_at: i64,
-    last_message_at: i64,
-    contact_id: i64,
-    contact_name: String,
-    flags: String,
-    language: Option<String>,
-    intake: Option<String>,
-    verified_emails: String,
+pub(in crate::store) struct ConversationRow {
+    pub(in crate::store) id: i64,
+    pub(in crate::store) channel: String,
+    pub(in crate::store) status: String,
+    pub(in crate::store) priority: String,
+    pub(in crate::store) subject: Option<String>,
+    pub(in crate::store) assignee_id: Option<i64>,
+    pub(in crate::store) created_at: i64,
+    pub(in crate::store) last_message_at: i64,
+    pub(in crate::store) contact_id: i64,
+    pub(in crate::store) contact_name: String,
+    pub(in crate::store) flags: String,
+    pub(in crate::store) language: Option<String>,
+    pub(in crate::store) intake: Option<String>,
+    pub(in crate::store) team_id: Option<i64>,
+    pub(in crate::store) team_name: Option<String>,
+    pub(in crate::store) labels: String,
+    pub(in crate::store) priority_reason: Option<String>,
+    pub(in crate::store) sla_first_response_due: Option<i64>,
+    pub(in crate::store) sla_next_response_due: Option<i64>,
+    pub(in crate::store) sla_resolution_due: Option<i64>,
+    pub(in crate::store) first_replied_at: Option<i64>,
+    pub(in crate::store) sla_breaches: String,
+    pub(in crate::store) verified_emails: String,
 }
 
 impl From<ConversationRow> for Conversation {
     fn from(r: ConversationRow) -> Self {
+        let status = Status::parse(&r.status).unwrap_or(Status::Open);
+        let due = crate::store::sla::SlaDue {
+            first_response: r.sla_first_response_due,
+            next_response: r.sla_next_response_due,
+            resolution: r.sla_resolution_due,
+        };
+        let sla = (!due.is_empty()).then(|| {
+            // Recorded breaches, and those the sweeper has yet to record.
+            let mut breaches = string_list(&r.sla_breaches);
+            for target in due.missed(r.first_replied_at, status, now_ms()) {
+                if !breaches.iter().any(|b| b == target) {
+                    breaches.push(target.to_owned());
+                }
+            }
+            crate::store::Sla {
+                first_response_due_at: due.first_response.map(from_millis),
+                next_response_due_at: due.next_response.map(from_millis),
+                resolution_due_at: due.resolution.map(from_millis),
+                first_response_at: r.first_replied_at.map(from_millis),
+                breached: !breaches.is_empty(),
+                breaches,
+            }
+        });
         Conversation {
             id: r.id,
             channel: r.channel,
-            status: Status::parse(&r.status).unwrap_or(Status::Open),
+            status,
             priority: Priority::parse(&r.priority).unwrap_or(Priority::Normal),
             flags: string_list(&r.flags),
             subject: r.subject,
@@ -39,6 +71,11 @@ impl From<ConversationRow> for Conversation {
                 verified_emails: string_list(&r.verified_emails),
             },
             assignee_id: r.assignee_id,
+            team_id: r.team_id,
+            team: r.team_name,
+            labels: string_list(&r.labels),
+            priority_reason: r.priority_reason,
+            sla,
             language: r.language,
             intake: r
                 .intake
@@ -240,11 +277,29 @@ impl Repo {
                AND ($5 IS NULL OR c.subject {like} $5 ESCAPE '\\'
                     OR k.display_name {like} $5 ESCAPE '\\' OR {in_messages})
                AND ($6 IS NULL OR c.last_message_at < $6 OR (c.last_message_at = $6 AND c.id < $7))
+               AND (NOT $10 OR c.team_id IS NULL)
+               AND ($11 IS NULL OR c.team_id = $11)
+               AND ($12 IS NULL OR c.labels LIKE $12 ESCAPE '\\')
+               AND ($13 IS NULL OR c.priority = $13)
+               AND ($14 IS NULL OR c.language = $14)
              ORDER BY c.last_message_at DESC, c.id DESC
              LIMIT $8",
             like = sql::ILIKE
         ));
         let limit = filter.limit.clamp(1, 200);
+        let (no_team, team) = match filter.team {
+            None => (false, None),
+            Some(crate::store::TeamFilter::None) => (true, None),
+            Some(crate::store::TeamFilter::Team(id)) => (false, Some(id)),
+        };
+        // Labels hold no quotes (`queue::check_label`), so the quoted name matches one element.
+        let label = filter.label.as_deref().map(|l| {
+            let escaped = l
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%\"{escaped}\"%")
+        });
         let rows: Vec<ConversationRow> = sqlx::query_as(sql)
             .bind(filter.status.map(Status::as_str))
             .bind(&filter.channel)
@@ -255,6 +310,11 @@ impl Repo {
             .bind(cursor_id)
             .bind(limit + 1)
             .bind(phrase)
+            .bind(no_team)
+            .bind(team)
+            .bind(label)
+            .bind(filter.priority.map(Priority::as_str))
+            .bind(&filter.language)
             .fetch_all(&self.pool)
             .await?;
         let mut conversations: Vec<Conversation> = rows.into_iter().map(Into::into).collect();
@@ -273,11 +333,34 @@ impl Repo {
         conversation(&mut *self.pool.acquire().await?, id).await
     }
 
+    /// Changes workflow fields as `by` (None: automation), recording each change in the
+    /// timeline and recomputing the SLA clock when priority or status changed.
     pub async fn update_conversation(
         &self,
         id: i64,
         patch: &ConversationPatch,
+        by: Option<&Agent>,
     ) -> Result<Conversation> {
+        let result = self.update_conversation_tx(id, patch, by).await;
+        self.writes.record(&result);
+        let (before, after, breaches) = result?;
+        if after != before || !breaches.is_empty() {
+            let event = after.clone();
+            self.bus.emit(|| {
+                let mut events: Vec<Event> = breaches.into_iter().map(Event::SlaBreached).collect();
+                events.push(Event::ConversationUpdated(event));
+                events
+            });
+        }
+        Ok(after)
+    }
+
+    async fn update_conversation_tx(
+        &self,
+        id: i64,
+        patch: &ConversationPatch,
+        by: Option<&Agent>,
+    ) -> Result<(Conversation, Conversation, Vec<crate::store::SlaBreach>)> {
         let mut tx = begin_write(&self.pool).await?;
         let before = conversation(&mut tx, id).await?;
         if let Some(Some(agent)) = patch.assignee_id {
@@ -292,9 +375,25 @@ impl Repo {
                 )));
             }
         }
+        if let Some(Some(team)) = patch.team_id {
+            let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM teams WHERE id = $1")
+                .bind(team)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if exists.is_none() {
+                return Err(StoreError::Invalid(format!("team_id {team}: no such team")));
+            }
+        }
+        let now = now_ms();
+        // A reason given by automation no longer holds once an agent sets the priority.
+        let clear_reason = patch.priority.is_some_and(|p| p != before.priority);
         sqlx::query(
             "UPDATE conversations SET status = COALESCE($2, status), priority = COALESCE($3, priority),
-                 assignee_id = CASE WHEN $4 THEN $5 ELSE assignee_id END, updated_at = $6
+                 assignee_id = CASE WHEN $4 THEN $5 ELSE assignee_id END,
+                 team_id = CASE WHEN $6 THEN $7 ELSE team_id END,
+                 team_source = CASE WHEN $6 THEN 'agent' ELSE team_source END,
+                 priority_reason = CASE WHEN $8 THEN NULL ELSE priority_reason END,
+                 updated_at = $9
              WHERE id = $1",
         )
         .bind(id)
@@ -302,16 +401,39 @@ impl Repo {
         .bind(patch.priority.map(Priority::as_str))
         .bind(patch.assignee_id.is_some())
         .bind(patch.assignee_id.flatten())
-        .bind(now_ms())
+        .bind(patch.team_id.is_some())
+        .bind(patch.team_id.flatten())
+        .bind(clear_reason)
+        .bind(now)
         .execute(&mut *tx)
         .await?;
-        let after = conversation(&mut tx, id).await?;
-        tx.commit().await?;
-        if after != before {
-            let event = after.clone();
-            self.bus.emit(|| vec![Event::ConversationUpdated(event)]);
+        if let Some(labels) = &patch.labels {
+            let mut checked: Vec<String> = Vec::with_capacity(labels.len());
+            for label in labels {
+                let label = super::queue::check_label(label)?;
+                if !checked.contains(&label) {
+                    checked.push(label);
+                }
+            }
+            if checked.len() > 50 {
+                return Err(StoreError::Invalid("labels: at most 50".into()));
+            }
+            super::queue::set_labels(&mut tx, id, &checked, now).await?;
         }
-        Ok(after)
+        let mut after = conversation(&mut tx, id).await?;
+        let actor = super::queue::Actor {
+            agent_id: by.map(|a| a.id),
+            name: if by.is_some() { "agent" } else { "automation" },
+        };
+        super::queue::record_changes(&mut tx, &before, &after, actor, now).await?;
+        let mut breaches = Vec::new();
+        if before.priority != after.priority || before.status != after.status {
+            let resolving = after.status == Status::Resolved && before.status != Status::Resolved;
+            breaches = super::queue::refresh_sla(&mut tx, self.clock(), id, resolving, now).await?;
+            after = conversation(&mut tx, id).await?;
+        }
+        tx.commit().await?;
+        Ok((before, after, breaches))
     }
 
     /// All messages of a conversation, oldest first, with attachments and revisions.

@@ -23,6 +23,7 @@ pub(in crate::store) mod ingest;
 mod misc;
 mod notes;
 pub(in crate::store) mod outbox;
+pub(in crate::store) mod queue;
 mod search;
 mod threading;
 mod verification;
@@ -35,6 +36,8 @@ pub struct Repo {
     /// Ingest counts what it stored, where it stored it.
     pub(super) metrics: crate::metrics::Metrics,
     pub(super) writes: Arc<crate::store::WriteHealth>,
+    /// The SLA policies, set once at start (none: no conversation keeps a clock).
+    pub(super) clock: Arc<std::sync::OnceLock<Arc<dyn crate::store::sla::SlaClock>>>,
 }
 
 impl Repo {
@@ -49,6 +52,7 @@ impl Repo {
             bus,
             metrics,
             writes,
+            clock: Arc::default(),
         }
     }
 }

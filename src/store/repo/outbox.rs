@@ -191,6 +191,18 @@ impl Repo {
             after_ms(now, expiry),
         )
         .await?;
+        if agent.is_some() {
+            // An agent answered: the first response is given, nothing waits for the next.
+            sqlx::query(
+                "UPDATE conversations SET first_replied_at = COALESCE(first_replied_at, $2)
+                 WHERE id = $1",
+            )
+            .bind(conversation_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            super::queue::refresh_sla(&mut tx, self.clock(), conversation_id, false, now).await?;
+        }
         if let (Some(key), Some(agent)) = (idempotency_key, agent) {
             sqlx::query(
                 "INSERT INTO idempotency_keys (agent_id, key, conversation_id, message_id, created_at)

@@ -158,31 +158,49 @@ pub(super) async fn touch_conversations(conn: &mut Conn, group: &mut Group<'_>) 
                     .await?
             }
         };
-        group.events.push(Event::ConversationUpdated(Conversation {
+        let team_name = match row.team_id {
+            Some(team) => {
+                sqlx::query_scalar("SELECT name FROM teams WHERE id = $1")
+                    .bind(team)
+                    .fetch_optional(&mut *conn)
+                    .await?
+            }
+            None => None,
+        };
+        let verified_emails: Vec<&String> = verified
+            .iter()
+            .filter(|(c, _)| *c == row.contact_id)
+            .map(|(_, e)| e)
+            .collect();
+        let full = inbox::ConversationRow {
             id: row.id,
             channel: row.channel,
-            status: Status::parse(&row.status).unwrap_or(Status::Open),
-            priority: Priority::parse(&row.priority).unwrap_or(Priority::Normal),
-            flags: string_list(&row.flags),
+            status: row.status,
+            priority: row.priority,
             subject: row.subject,
-            contact: ContactRef {
-                id: row.contact_id,
-                display_name: contact_name,
-                verified_emails: verified
-                    .iter()
-                    .filter(|(c, _)| *c == row.contact_id)
-                    .map(|(_, e)| e.clone())
-                    .collect(),
-            },
             assignee_id: row.assignee_id,
+            created_at: row.created_at,
+            last_message_at: row.last_message_at,
+            contact_id: row.contact_id,
+            contact_name,
+            flags: row.flags,
             language: row.language,
-            intake: row
-                .intake
-                .as_deref()
-                .and_then(|j| serde_json::from_str(j).ok()),
-            created_at: from_millis(row.created_at),
-            last_message_at: from_millis(row.last_message_at),
-        }));
+            intake: row.intake,
+            team_id: row.team_id,
+            team_name,
+            labels: row.labels,
+            priority_reason: row.priority_reason,
+            sla_first_response_due: row.sla_first_response_due,
+            sla_next_response_due: row.sla_next_response_due,
+            sla_resolution_due: row.sla_resolution_due,
+            first_replied_at: row.first_replied_at,
+            sla_breaches: row.sla_breaches,
+            verified_emails: serde_json::to_string(&verified_emails)
+                .map_err(|e| StoreError::Invalid(e.to_string()))?,
+        };
+        group
+            .events
+            .push(Event::ConversationUpdated(Conversation::from(full)));
     }
     Ok(())
 }
@@ -202,6 +220,14 @@ pub(super) struct TouchedRow {
     pub(super) language: Option<String>,
     pub(super) intake: Option<String>,
     pub(super) reopened_at: Option<i64>,
+    pub(super) team_id: Option<i64>,
+    pub(super) labels: String,
+    pub(super) priority_reason: Option<String>,
+    pub(super) sla_first_response_due: Option<i64>,
+    pub(super) sla_next_response_due: Option<i64>,
+    pub(super) sla_resolution_due: Option<i64>,
+    pub(super) first_replied_at: Option<i64>,
+    pub(super) sla_breaches: String,
 }
 
 pub(in crate::store) async fn insert_attachments(
