@@ -600,10 +600,25 @@ mod tests {
         reason: String,
     }
 
-    /// Precision and recall on the published labelled set; the figures go in the README.
+    /// Precision and recall on the set the phrases were tuned on.
     #[test]
     fn urgency_precision() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/urgency.toml");
+        let (precision, recall) = measure("urgency.toml");
+        assert!(precision >= 0.9, "precision {precision:.3}");
+        assert!(recall >= 0.8, "recall {recall:.3}");
+    }
+
+    /// The same on a set written after the tuning and never used for it: the honest figure.
+    /// The floor only catches a regression; the measured values are in the README.
+    #[test]
+    fn urgency_precision_held_out() {
+        let (precision, recall) = measure("urgency_holdout.toml");
+        assert!(precision >= 0.85, "precision {precision:.3}");
+        assert!(recall >= 0.6, "recall {recall:.3}");
+    }
+
+    fn measure(file: &str) -> (f64, f64) {
+        let path = format!("{}/tests/fixtures/{file}", env!("CARGO_MANIFEST_DIR"));
         let set: Set = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         assert!(set.message.len() >= 80);
         let (mut tp, mut fp, mut fneg, mut reason_right) = (0, 0, 0, 0);
@@ -630,10 +645,9 @@ mod tests {
         let precision = f64::from(tp) / f64::from((tp + fp).max(1));
         let recall = f64::from(tp) / f64::from((tp + fneg).max(1));
         eprintln!(
-            "urgency: {} messages, precision {precision:.3}, recall {recall:.3}, reason right {reason_right}/{tp}",
+            "urgency {file}: {} messages, precision {precision:.3}, recall {recall:.3}, reason right {reason_right}/{tp}",
             set.message.len()
         );
-        assert!(precision >= 0.9, "precision {precision:.3}");
-        assert!(recall >= 0.8, "recall {recall:.3}");
+        (precision, recall)
     }
 }
