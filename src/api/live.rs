@@ -351,7 +351,7 @@ impl Pending {
                 c.id
             }
             Event::SlaBreached(b) => b.conversation_id,
-            Event::ReplyRefused(_) | Event::Spike(_) => return,
+            Event::ReplyRefused(_) => return,
         };
         if self.overflowed.contains(&conversation) {
             return;

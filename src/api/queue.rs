@@ -96,7 +96,10 @@ pub async fn list_teams(
     }))
 }
 
-/// Creates a team (admin only). Teams in the configuration file are written from it at start.
+/// Creates a team (admin only).
+///
+/// Admin only: an agent without the admin role gets 403. Teams in the configuration file are
+/// written from it at start.
 #[utoipa::path(post, path = "/api/v1/teams", request_body = TeamBody,
     security(("bearer" = [])),
     responses(
@@ -114,8 +117,10 @@ pub async fn post_team(
     Ok((StatusCode::CREATED, axum::Json(TeamEnvelope { team })))
 }
 
-/// Replaces a team's name, languages, members and auto-assignment (admin only; a team from
-/// the configuration file answers 409).
+/// Replaces a team's name, languages, members and auto-assignment (admin only).
+///
+/// Admin only: an agent without the admin role gets 403. A team from the configuration file
+/// answers 409.
 #[utoipa::path(put, path = "/api/v1/teams/{id}", request_body = TeamBody,
     params(("id" = i64, Path, description = "The team's id")),
     security(("bearer" = [])),
@@ -136,7 +141,9 @@ pub async fn put_team(
     Ok(axum::Json(TeamEnvelope { team }))
 }
 
-/// Deletes a team (admin only); its conversations stay, without a team.
+/// Deletes a team (admin only).
+///
+/// Admin only: an agent without the admin role gets 403. Its conversations stay, without a team.
 #[utoipa::path(delete, path = "/api/v1/teams/{id}",
     params(("id" = i64, Path, description = "The team's id")),
     security(("bearer" = [])),

@@ -64,9 +64,6 @@ pub(crate) enum Notice {
     /// Conversation id, target, priority, due (ms).
     #[serde(rename = "s")]
     SlaBreached(i64, String, String, i64),
-    /// Key, count, window minutes, started (ms).
-    #[serde(rename = "k")]
-    Spike(String, i64, i64, i64),
 }
 
 impl Notice {
@@ -88,12 +85,6 @@ impl Notice {
                 b.target.clone(),
                 b.priority.as_str().to_owned(),
                 b.due_at.timestamp_millis(),
-            ),
-            Event::Spike(s) => Self::Spike(
-                s.key.clone(),
-                s.count,
-                s.window_minutes,
-                s.started_at.timestamp_millis(),
             ),
         }
     }

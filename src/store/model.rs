@@ -267,9 +267,6 @@ pub enum Event {
     /// A service-level target was missed (once per target and conversation).
     #[serde(rename = "sla.breached")]
     SlaBreached(SlaBreach),
-    /// Many conversations of one category or keyword arrived at once (once per episode).
-    #[serde(rename = "spike.detected")]
-    Spike(SpikeAlert),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -280,17 +277,6 @@ pub struct SlaBreach {
     pub priority: Priority,
     #[serde(serialize_with = "timestamp::serialize")]
     pub due_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-pub struct SpikeAlert {
-    /// `category:<id>` or `keyword:<word>`.
-    pub key: String,
-    /// Conversations opened within the window.
-    pub count: i64,
-    pub window_minutes: i64,
-    #[serde(serialize_with = "timestamp::serialize")]
-    pub started_at: DateTime<Utc>,
 }
 
 /// A refused unsafe reply, as admins see it: who, where and what kind, never the text.
@@ -313,13 +299,12 @@ impl Event {
             Self::NoteCreated(_) => "note.created",
             Self::ReplyRefused(_) => "reply.refused",
             Self::SlaBreached(_) => "sla.breached",
-            Self::Spike(_) => "spike.detected",
         }
     }
 
-    /// Events only admins' streams carry (spikes: a supervisor's call to make).
+    /// Events only admins' streams carry.
     pub fn admin_only(&self) -> bool {
-        matches!(self, Self::ReplyRefused(_) | Self::Spike(_))
+        matches!(self, Self::ReplyRefused(_))
     }
 }
 

@@ -542,14 +542,6 @@ async fn rebuild(repo: &repo::Repo, notices: Vec<super::Notice>) -> Result<Vec<s
                     due_at: super::from_millis(due),
                 }))
             }
-            Notice::Spike(key, count, window_minutes, started) => {
-                Some(Event::Spike(super::SpikeAlert {
-                    key,
-                    count,
-                    window_minutes,
-                    started_at: super::from_millis(started),
-                }))
-            }
         };
         events.extend(event);
     }

@@ -1005,6 +1005,46 @@ async fn every_documented_operation_answers_as_documented() {
     c.expect(400, M::DELETE, &format!("{notices}/x"), admin, None)
         .await;
 
+    // Teams: anyone reads them, admins write them.
+    let teams = "/api/v1/teams";
+    let team = json!({"name": "Support", "languages": ["en"], "members": []});
+    let team_id = c
+        .expect(201, M::POST, teams, admin, Some(team.clone()))
+        .await
+        .id("team");
+    c.expect(409, M::POST, teams, admin, Some(team.clone()))
+        .await;
+    c.expect(403, M::POST, teams, agent, Some(team)).await;
+    let bad_team = json!({"name": "X", "languages": ["english"]});
+    c.expect(400, M::POST, teams, admin, Some(bad_team)).await;
+    c.expect(200, M::GET, teams, agent, None).await;
+    let team_path = format!("{teams}/{team_id}");
+    let renamed = Some(json!({"name": "Front line", "auto_assign": false}));
+    c.expect(200, M::PUT, &team_path, admin, renamed.clone())
+        .await;
+    c.expect(404, M::PUT, &format!("{teams}/999999"), admin, renamed)
+        .await;
+    c.expect(403, M::DELETE, &team_path, agent, None).await;
+    c.expect(204, M::DELETE, &team_path, admin, None).await;
+    c.expect(404, M::DELETE, &team_path, admin, None).await;
+    c.expect(400, M::DELETE, &format!("{teams}/x"), admin, None)
+        .await;
+
+    // Labels and the activity timeline.
+    let color = Some(json!({"color": "#00aa00"}));
+    c.expect(200, M::PUT, "/api/v1/labels/vip", agent, color)
+        .await;
+    let bad_color = Some(json!({"color": "green"}));
+    c.expect(400, M::PUT, "/api/v1/labels/vip", agent, bad_color)
+        .await;
+    c.expect(200, M::GET, "/api/v1/labels", agent, None).await;
+    c.expect(200, M::GET, &format!("{one}/activity"), agent, None)
+        .await;
+    let missing = "/api/v1/conversations/999999/activity";
+    c.expect(404, M::GET, missing, agent, None).await;
+    c.expect(400, M::GET, "/api/v1/conversations/x/activity", agent, None)
+        .await;
+
     // Help articles (none configured here: an empty list that says so).
     c.expect(
         200,
