@@ -266,10 +266,7 @@ impl Repo {
             ids.push(outbox::queue_outbound(&mut tx, reply, now, expires_at).await?);
         }
         if plan.resolve && before.status != Status::Resolved {
-            let actor = queue::Actor {
-                agent_id: None,
-                name: "front_desk",
-            };
+            let actor = queue::Actor::automation("front_desk");
             let old = before.status.as_str();
             queue::record(
                 &mut tx,

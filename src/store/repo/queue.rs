@@ -50,6 +50,16 @@ pub(crate) struct Actor<'a> {
     pub name: &'a str,
 }
 
+impl<'a> Actor<'a> {
+    /// Automation: a rule, a detector, the assignment.
+    pub(crate) fn automation(name: &'a str) -> Self {
+        Self {
+            agent_id: None,
+            name,
+        }
+    }
+}
+
 pub(crate) async fn record(
     conn: &mut Conn,
     conversation_id: i64,
@@ -245,10 +255,7 @@ pub(crate) async fn auto_assign(
         .bind(now)
         .execute(&mut *conn)
         .await?;
-    let actor = Actor {
-        agent_id: None,
-        name: "assignment",
-    };
+    let actor = Actor::automation("assignment");
     let new = agent.to_string();
     record(
         conn,
@@ -289,10 +296,7 @@ pub(crate) async fn apply_triage(
         .bind(now)
         .execute(&mut *conn)
         .await?;
-        let actor = Actor {
-            agent_id: None,
-            name: &change.actor,
-        };
+        let actor = Actor::automation(&change.actor);
         let (old, new) = (current.priority.as_str(), change.value.as_str());
         record(
             conn,
@@ -345,10 +349,7 @@ pub(crate) async fn apply_triage(
             .bind(now)
             .execute(&mut *conn)
             .await?;
-            let actor = Actor {
-                agent_id: None,
-                name: actor,
-            };
+            let actor = Actor::automation(actor);
             record(
                 conn,
                 conversation_id,
@@ -375,10 +376,7 @@ pub(crate) async fn apply_triage(
     if !added.is_empty() {
         set_labels(conn, conversation_id, &labels, now).await?;
         for (label, actor) in added {
-            let actor = Actor {
-                agent_id: None,
-                name: actor,
-            };
+            let actor = Actor::automation(actor);
             record(
                 conn,
                 conversation_id,
@@ -410,10 +408,7 @@ pub(crate) async fn apply_triage(
                 .bind(now)
                 .execute(&mut *conn)
                 .await?;
-                let actor = Actor {
-                    agent_id: None,
-                    name: &change.actor,
-                };
+                let actor = Actor::automation(&change.actor);
                 let new = agent.to_string();
                 record(
                     conn,
@@ -471,10 +466,7 @@ pub(crate) async fn apply_triage(
         };
         queued.push(outbox::queue_outbound(conn, reply, now, expires_at).await?);
         budget -= 1;
-        let actor = Actor {
-            agent_id: None,
-            name: &change.actor,
-        };
+        let actor = Actor::automation(&change.actor);
         record(
             conn,
             conversation_id,
@@ -543,7 +535,7 @@ pub(crate) async fn refresh_sla(
         return Ok(Vec::new());
     };
     let (anchors, priority, status) = anchors(conn, conversation_id).await?;
-    let mut due = clock.due(priority, &anchors);
+    let due = clock.due(priority, &anchors);
     let breaches: String =
         sqlx::query_scalar("SELECT sla_breaches FROM conversations WHERE id = $1")
             .bind(conversation_id)
@@ -563,10 +555,6 @@ pub(crate) async fn refresh_sla(
             priority,
             due_at: from_millis(at),
         });
-    }
-    // A conversation without a policy keeps no clock.
-    if due.is_empty() {
-        due = SlaDue::default();
     }
     let watch = due.watch(anchors.first_replied_at, status, now);
     let json = serde_json::to_string(&breaches)
@@ -899,18 +887,16 @@ impl Repo {
                 String,
                 String,
                 String,
-                i64,
             )> = sqlx::query_as(
                 "SELECT sla_first_response_due, sla_next_response_due, sla_resolution_due,
-                     first_replied_at, sla_breaches, status, priority, created_at
+                     first_replied_at, sla_breaches, status, priority
                  FROM conversations WHERE id = $1 AND sla_watch = $2",
             )
             .bind(id)
             .bind(watch)
             .fetch_optional(&mut *tx)
             .await?;
-            let Some((first, next, resolution, replied, breaches, status, priority, _)) = row
-            else {
+            let Some((first, next, resolution, replied, breaches, status, priority)) = row else {
                 continue;
             };
             let due = SlaDue {
