@@ -65,6 +65,7 @@ use utoipa::{IntoResponses, OpenApi, ToResponse, ToSchema};
         events::events,
         events::put_focus,
         agents::me,
+        agents::list_agents,
         inbound::channel_inbound,
         inbound::telegram_webhook,
         ops::healthz,

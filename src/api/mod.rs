@@ -179,6 +179,7 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
         .route("/events", get(events::events))
         .route("/events/{stream}/focus", put(events::put_focus))
         .route("/me", get(agents::me))
+        .route("/agents", get(agents::list_agents))
         .route("/channels/{name}/inbound", post(inbound::channel_inbound));
     Router::new()
         .route("/healthz", get(ops::healthz))

@@ -39,6 +39,11 @@ const state = {
   resyncing: null,
   resyncAgain: false,
   verificationCheck: null,
+  // The queue's vocabulary: teams and agents by id, label colours by name.
+  teams: new Map(),
+  agents: new Map(),
+  labels: new Map(),
+  activityReload: null,
   reconnect: null,
   searchTimer: null,
 };
@@ -88,6 +93,7 @@ async function start() {
   state.me = (await api("/api/v1/me")).agent;
   loadCanned().catch(() => {});
   loadNotices().catch(() => {});
+  loadQueueLists().catch(() => {});
   await loadConversations(true);
   listen(false);
 }
@@ -108,6 +114,11 @@ function logout(message) {
   state.listResync = null;
   clearTimeout(state.verificationCheck);
   state.verificationCheck = null;
+  clearTimeout(state.activityReload);
+  state.activityReload = null;
+  state.teams.clear();
+  state.agents.clear();
+  state.labels.clear();
   state.focusing = Promise.resolve();
   state.list = { rows: new Map(), cursor: null, request: null, generation: state.list.generation + 1 };
   state.selected = null;
@@ -122,6 +133,10 @@ function logout(message) {
   $("more").hidden = true;
   $("list-error").textContent = "";
   $("search").value = "";
+  $("filter-priority").value = "";
+  $("filter-label").value = "";
+  fillTeamOptions();
+  $("label-names").replaceChildren();
   clearConversation("Select a conversation");
   const canned = $("canned");
   canned.replaceChildren(el("option", "", "Canned answers…"));
@@ -146,6 +161,8 @@ function clearConversation(title, placeholder) {
   $("verified").hidden = true;
   $("conversation-error").textContent = "";
   $("actions").hidden = true;
+  $("queue").hidden = true;
+  $("sla").hidden = true;
   $("reply").hidden = true;
   $("reply-text").value = "";
   $("reply-error").textContent = "";
@@ -207,6 +224,9 @@ function filterParams() {
   const params = new URLSearchParams();
   if ($("status").value) params.set("status", $("status").value);
   if ($("search").value.trim()) params.set("q", $("search").value.trim());
+  if ($("filter-priority").value) params.set("priority", $("filter-priority").value);
+  if ($("filter-team").value) params.set("team", $("filter-team").value);
+  if ($("filter-label").value.trim()) params.set("label", $("filter-label").value.trim());
   return params;
 }
 
@@ -229,8 +249,17 @@ function fillRow(entry, c) {
   const name = el("div", "name", c.contact.display_name);
   if ((c.flags || []).includes("secret_removed")) name.append(el("span", "tag danger", "secret removed"));
   else if (c.priority === "urgent") name.append(el("span", "tag danger", "urgent"));
+  else if (c.priority === "high") name.append(el("span", "tag warn", "high"));
   if ((c.contact.verified_emails || []).length) name.append(el("span", "tag ok", "verified"));
   entry.li.replaceChildren(name, meta);
+  const queue = el("div", "meta queue-meta");
+  const clock = el("span", "sla");
+  clock.dataset.id = c.id;
+  showClock(clock, c);
+  if (c.team) queue.append(el("span", "team", c.team));
+  if ((c.labels || []).length) queue.append(labelChips(c.labels));
+  queue.append(clock);
+  if (queue.childElementCount > 1 || clock.textContent) entry.li.append(queue);
   if (c.subject) {
     const subject = el("div", "meta subject", c.subject);
     subject.title = c.subject;
@@ -247,8 +276,7 @@ function fillRow(entry, c) {
 function patchRow(c, listed) {
   const list = state.list;
   const entry = list.rows.get(c.id);
-  const status = $("status").value;
-  const fitsStatus = !status || c.status === status;
+  const fitsStatus = fitsFilter(c);
   if (!entry) {
     const q = $("search").value.trim().toLowerCase();
     const fitsSearch = !q || `${c.contact.display_name}\n${c.subject || ""}`.toLowerCase().includes(q);
@@ -267,6 +295,18 @@ function patchRow(c, listed) {
   const moved = time(c.last_message_at) > time(entry.c.last_message_at);
   fillRow(entry, c);
   if (moved) keepingListScroll(entry.li, () => place(entry));
+}
+
+/** Whether a conversation matches the list's filters other than the search text. */
+function fitsFilter(c) {
+  const status = $("status").value;
+  const priority = $("filter-priority").value;
+  const team = $("filter-team").value;
+  const label = $("filter-label").value.trim().toLowerCase();
+  if (status && c.status !== status) return false;
+  if (priority && c.priority !== priority) return false;
+  if (team === "none" ? c.team_id : team && String(c.team_id) !== team) return false;
+  return !label || (c.labels || []).some((l) => l.toLowerCase() === label);
 }
 
 /** A message in a listed conversation: its row shows the new activity. */
@@ -342,10 +382,11 @@ async function openConversation(id) {
       notes: new Map(notes.map((n) => [n.id, n])),
       // Before the server pages messages it sends them all and no next_before.
       nextBefore: page.next_before ?? null,
-      loadingOlder: false, saving: 0, verification: null,
+      loadingOlder: false, saving: 0, verification: null, activity: [],
     };
     state.view = view;
     loadVerification(view);
+    loadActivity(view);
     for (const event of state.early) applyToView(view, event);
     state.early = [];
     renderHeader();
@@ -370,7 +411,7 @@ function renderHeader() {
   // Who else gets the reply (email Cc), so nobody is copied by surprise.
   $("participants").textContent = view.participants.length ? `On this thread: ${view.participants.join(", ")}` : "";
   const mine = c.assignee_id === state.me.id;
-  $("assignee").textContent = !c.assignee_id ? "Unassigned" : mine ? "Assigned to you" : `Assigned to another agent (#${c.assignee_id})`;
+  $("assignee").textContent = !c.assignee_id ? "Unassigned" : mine ? "Assigned to you" : `Assigned to ${agentName(c.assignee_id)}`;
   // What agents must see before they answer: the customer's secret was cut out, or their
   // identity check locked; and which emails the customer proved to control.
   const flags = c.flags || [];
@@ -386,6 +427,7 @@ function renderHeader() {
   $("verified").hidden = verified.length === 0;
   $("verification").textContent = verificationText(view.verification);
   renderIntake(c.intake);
+  renderQueue(view);
   $("set-status").value = c.status;
   $("set-status").disabled = view.saving > 0;
   $("assign").textContent = mine ? "Assigned to you" : "Assign to me";
@@ -453,6 +495,11 @@ function timelineItems(view) {
     if (view.nextBefore !== null && at < oldest) continue;
     items.push({ at, kind: 1, id: n.id, n });
   }
+  for (const a of view.activity) {
+    const at = time(a.at);
+    if (view.nextBefore !== null && at < oldest) continue;
+    items.push({ at, kind: 2, id: a.id, a });
+  }
   items.sort((a, b) => a.at - b.at || a.kind - b.kind || a.id - b.id);
   return items;
 }
@@ -478,7 +525,7 @@ function renderTimeline(mode) {
     item.append(button);
     nodes.push(item);
   }
-  for (const i of timelineItems(view)) nodes.push(i.m ? renderMessage(i.m) : renderNote(i.n));
+  for (const i of timelineItems(view)) nodes.push(i.m ? renderMessage(i.m) : i.n ? renderNote(i.n) : renderActivity(i.a));
   list.replaceChildren(...nodes);
   if (mode === "bottom" || (mode === "follow" && atBottom)) {
     list.scrollTop = list.scrollHeight;
@@ -616,6 +663,7 @@ async function patchConversation(body, what) {
     const { conversation } = await api(`/api/v1/conversations/${view.id}`, { method: "PATCH", body });
     view.conversation = conversation;
     patchRow(conversation, true);
+    scheduleActivityReload(view);
   } catch (e) {
     if (!quiet(e) && state.view === view) $("conversation-error").textContent = `${what} not saved: ${e.message}`;
   } finally {
@@ -632,13 +680,253 @@ function assignToMe() {
   if (!other) { take(); return; }
   // Taking a conversation from a colleague is never silent.
   state.confirm = { id: view.id, action: take };
-  $("confirm-text").textContent = `This conversation is assigned to another agent (#${other}). Take it over?`;
+  $("confirm-text").textContent = `This conversation is assigned to ${agentName(other)}. Take it over?`;
+  $("confirm-yes").textContent = "Take over";
   $("confirm").showModal();
 }
 
 function closeConfirm() {
   state.confirm = null;
   if ($("confirm").open) $("confirm").close();
+}
+
+// ---- queue: priority, team, labels, assignee, SLA clocks, activity ----
+
+/** Teams, agents and label colours, for the filters and the header's selects. */
+async function loadQueueLists() {
+  const [{ teams }, { agents }, { labels }] = await Promise.all([
+    api("/api/v1/teams"), api("/api/v1/agents"), api("/api/v1/labels"),
+  ]);
+  state.teams = new Map(teams.map((t) => [t.id, t]));
+  state.agents = new Map(agents.map((a) => [a.id, a]));
+  state.labels = new Map(labels.map((l) => [l.name, l.color]));
+  fillTeamOptions();
+  fillLabelNames();
+  if (state.view) renderHeader();
+  for (const entry of state.list.rows.values()) fillRow(entry, entry.c);
+}
+
+function fillTeamOptions() {
+  const filter = $("filter-team");
+  const chosen = filter.value;
+  const options = [el("option", "", "Any team"), el("option", "", "No team")];
+  options[0].value = "";
+  options[1].value = "none";
+  for (const t of state.teams.values()) {
+    const option = el("option", "", t.name);
+    option.value = String(t.id);
+    options.push(option);
+  }
+  filter.replaceChildren(...options);
+  filter.value = [...filter.options].some((o) => o.value === chosen) ? chosen : "";
+}
+
+function fillLabelNames() {
+  $("label-names").replaceChildren(...[...state.labels.keys()].map((name) => {
+    const option = el("option");
+    option.value = name;
+    return option;
+  }));
+}
+
+/** A label's colour, only ever a #rrggbb value (set through the CSSOM, which the CSP allows). */
+function labelColor(name) {
+  const color = state.labels.get(name);
+  return typeof color === "string" && /^#[0-9a-fA-F]{6}$/.test(color) ? color : "#64748b";
+}
+
+function labelChip(name) {
+  const chip = el("span", "label", name);
+  chip.style.setProperty("--label", labelColor(name));
+  return chip;
+}
+
+function labelChips(labels) {
+  const span = el("span", "chips");
+  for (const name of labels) span.append(labelChip(name));
+  return span;
+}
+
+function agentName(id) {
+  if (state.me && id === state.me.id) return "you";
+  const agent = state.agents.get(id);
+  return agent ? agent.name : `agent #${id}`;
+}
+
+/** "3h 5m": the coarsest two units of a duration. */
+function span(ms) {
+  const minutes = Math.max(0, Math.floor(ms / 60000));
+  if (minutes < 1) return "<1m";
+  if (minutes < 60) return `${minutes}m`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours}h ${minutes % 60}m`;
+  return `${Math.floor(hours / 24)}d ${hours % 24}h`;
+}
+
+/** The SLA targets still running, earliest first. */
+function slaTargets(c) {
+  const sla = c.sla;
+  if (!sla || c.status === "resolved") return [];
+  const targets = [];
+  if (!sla.first_response_at && sla.first_response_due_at) targets.push({ what: "First reply", due: time(sla.first_response_due_at) });
+  else if (sla.next_response_due_at) targets.push({ what: "Next reply", due: time(sla.next_response_due_at) });
+  if (sla.resolution_due_at) targets.push({ what: "Resolution", due: time(sla.resolution_due_at) });
+  return targets.filter((t) => t.due > 0).sort((a, b) => a.due - b.due);
+}
+
+/** A countdown to the next SLA target: red once it (or an earlier one) was missed. */
+function showClock(node, c) {
+  const target = slaTargets(c)[0];
+  const missed = (c.sla && c.sla.breaches) || [];
+  const now = Date.now();
+  node.classList.remove("breached", "soon");
+  if (!target) {
+    node.textContent = missed.length ? `SLA missed: ${missed.join(", ").replace(/_/g, " ")}` : "";
+    node.classList.toggle("breached", missed.length > 0);
+    return;
+  }
+  const late = target.due <= now;
+  node.textContent = late ? `${target.what} overdue by ${span(now - target.due)}` : `${target.what} due in ${span(target.due - now)}`;
+  node.title = `${target.what} due ${when(new Date(target.due).toISOString())}`;
+  if (late || missed.length) node.classList.add("breached");
+  else if (target.due - now < 15 * 60000) node.classList.add("soon");
+}
+
+/** Every visible countdown moves on once a minute (no request: the due times do not change). */
+function tickClocks() {
+  for (const entry of state.list.rows.values()) {
+    const node = entry.li.querySelector(".sla");
+    if (node) showClock(node, entry.c);
+  }
+  if (state.view) showClock($("sla"), state.view.conversation);
+}
+
+function renderQueue(view) {
+  const c = view.conversation;
+  const busy = view.saving > 0;
+  const priority = $("set-priority");
+  priority.value = c.priority;
+  priority.disabled = busy;
+  $("priority-reason").textContent = c.priority_reason ? `· ${c.priority_reason}` : "";
+  const team = $("set-team");
+  const options = [el("option", "", "No team")];
+  options[0].value = "";
+  for (const t of state.teams.values()) {
+    const option = el("option", "", t.name);
+    option.value = String(t.id);
+    options.push(option);
+  }
+  if (c.team_id && !state.teams.has(c.team_id)) {
+    const option = el("option", "", c.team || `team #${c.team_id}`);
+    option.value = String(c.team_id);
+    options.push(option);
+  }
+  team.replaceChildren(...options);
+  team.value = c.team_id ? String(c.team_id) : "";
+  team.disabled = busy;
+  const assignee = $("set-assignee");
+  const people = [el("option", "", "Unassigned")];
+  people[0].value = "";
+  const ids = new Set(state.agents.keys());
+  if (c.assignee_id) ids.add(c.assignee_id);
+  for (const id of ids) {
+    const agent = state.agents.get(id);
+    if (agent && agent.disabled && id !== c.assignee_id) continue;
+    const option = el("option", "", id === state.me.id ? `${agentName(id)} (${state.me.name})` : agentName(id));
+    option.value = String(id);
+    people.push(option);
+  }
+  assignee.replaceChildren(...people);
+  assignee.value = c.assignee_id ? String(c.assignee_id) : "";
+  assignee.disabled = busy;
+  const list = $("labels");
+  list.replaceChildren();
+  for (const name of c.labels || []) {
+    const li = el("li");
+    const chip = labelChip(name);
+    const remove = el("button", "remove", "×");
+    remove.type = "button";
+    remove.disabled = busy;
+    remove.setAttribute("aria-label", `Remove label ${name}`);
+    remove.addEventListener("click", () => patchConversation({ labels: (c.labels || []).filter((l) => l !== name) }, "Labels"));
+    chip.append(remove);
+    li.append(chip);
+    list.append(li);
+  }
+  $("new-label").disabled = busy;
+  $("queue").hidden = false;
+  const clock = $("sla");
+  showClock(clock, c);
+  clock.hidden = !clock.textContent;
+}
+
+function addLabel() {
+  const view = state.view;
+  const name = $("new-label").value.trim();
+  if (!view || !name) return;
+  const labels = view.conversation.labels || [];
+  $("new-label").value = "";
+  if (labels.includes(name)) return;
+  if (!state.labels.has(name)) loadQueueLists().catch(() => {});
+  patchConversation({ labels: [...labels, name] }, "Labels");
+}
+
+/** Assigning to someone else than oneself: a colleague's conversation is never taken silently. */
+function chooseAssignee() {
+  const view = state.view;
+  if (!view) return;
+  const value = $("set-assignee").value;
+  const id = value ? Number(value) : null;
+  const other = view.conversation.assignee_id;
+  if (id === other) return;
+  const change = () => patchConversation({ assignee_id: id }, "Assignment");
+  if (!other || other === state.me.id) { change(); return; }
+  renderHeader(); // shows the saved assignee until confirmed
+  state.confirm = { id: view.id, action: change };
+  $("confirm-text").textContent = `This conversation is assigned to ${agentName(other)}. Reassign it${id ? ` to ${agentName(id)}` : ""}?`;
+  $("confirm-yes").textContent = "Reassign";
+  $("confirm").showModal();
+}
+
+const ACTORS = { urgency: "Urgency check", assignment: "Auto-assignment", front_desk: "Front desk", language: "Language routing", follow_up: "Follow-up", csat: "Survey" };
+const FIELDS = { status: "status", priority: "priority", assignee: "assignee", team: "team", labels: "labels" };
+
+function actorName(a) {
+  if (a.agent_id) return agentName(a.agent_id).replace(/^you$/, "You");
+  if (a.actor.startsWith("rule:")) return `Rule “${a.actor.slice(5)}”`;
+  return ACTORS[a.actor] || a.actor;
+}
+
+/** One change in the timeline: who changed what, from what to what, and when. */
+function activityText(a) {
+  const value = (v) => (a.field === "assignee" && v ? agentName(Number(v)) : v);
+  if (a.field === "canned_answer") return `sent the canned answer ${a.new_value}`;
+  const field = FIELDS[a.field] || a.field;
+  const [from, to] = [value(a.old_value), value(a.new_value)];
+  if (!to) return `cleared the ${field} (was ${from})`;
+  if (!from) return `set the ${field} to ${to}`;
+  return `changed the ${field} from ${from} to ${to}`;
+}
+
+function renderActivity(a) {
+  const li = el("li", "activity");
+  li.append(el("span", "", `${actorName(a)} ${activityText(a)}`), el("span", "when", ` · ${when(a.at)}`));
+  return li;
+}
+
+async function loadActivity(view) {
+  try {
+    const { activity } = await api(`/api/v1/conversations/${view.id}/activity`);
+    if (state.view !== view) return;
+    view.activity = activity;
+    renderTimeline("follow");
+  } catch (e) { /* the timeline just shows no changes */ }
+}
+
+/** Changes come in bursts (a rule sets team, labels and assignee at once): read them once. */
+function scheduleActivityReload(view) {
+  clearTimeout(state.activityReload);
+  state.activityReload = setTimeout(() => { state.activityReload = null; if (state.view === view) loadActivity(view); }, 300);
 }
 
 // ---- composing ----
@@ -772,6 +1060,7 @@ function applyToView(view, event) {
   const data = event.data;
   if (event.type === "conversation.updated") {
     view.conversation = data;
+    scheduleActivityReload(view);
     return false;
   }
   if (event.type === "note.created") {
@@ -932,6 +1221,16 @@ $("canned").addEventListener("change", () => {
 });
 $("set-status").addEventListener("change", () => patchConversation({ status: $("set-status").value }, "Status"));
 $("assign").addEventListener("click", assignToMe);
+$("set-priority").addEventListener("change", () => patchConversation({ priority: $("set-priority").value }, "Priority"));
+$("set-team").addEventListener("change", () => {
+  const v = $("set-team").value;
+  patchConversation({ team_id: v ? Number(v) : null }, "Team");
+});
+$("set-assignee").addEventListener("change", chooseAssignee);
+$("add-label").addEventListener("submit", (e) => { e.preventDefault(); addLabel(); });
+for (const id of ["filter-priority", "filter-team"]) $(id).addEventListener("change", () => loadConversations(true));
+$("filter-label").addEventListener("change", () => loadConversations(true));
+setInterval(tickClocks, 30000);
 $("verify").addEventListener("click", openVerify);
 $("verify-form").addEventListener("submit", (e) => { e.preventDefault(); sendVerification(); });
 $("verify-cancel").addEventListener("click", () => $("verify-dialog").close());

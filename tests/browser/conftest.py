@@ -169,6 +169,31 @@ webhook_url = "http://127.0.0.1:{hook.server_address[1]}/hook"
 dir = "{REPO}/deploy/kb"
 
 {FRONT_DESK}
+
+# The queue: two teams (Chinese conversations go to "china" by language) and SLA clocks that
+# run around the clock; `low` is due in seconds so a test can watch a breach turn red.
+[[team]]
+name = "china"
+languages = ["zh"]
+members = ["ann@example.com"]
+auto_assign = false
+
+[[team]]
+name = "security"
+auto_assign = false
+
+[sla]
+business_hours = false
+[sla.low]
+first_response = "2s"
+[sla.normal]
+first_response = "2h"
+next_response = "4h"
+resolution = "3d"
+[sla.urgent]
+first_response = "15m"
+next_response = "30m"
+resolution = "4h"
 """
         )
         env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}

@@ -397,9 +397,9 @@ def test_assign_to_me_asks_before_taking_a_colleagues_conversation(daemon, inbox
     page.click("#assign")
     page.wait_for_timeout(300)
     assert daemon.request("GET", f"/api/v1/conversations/{cid}")["conversation"]["assignee_id"] == olga["id"]
-    expect(page.locator("#assignee")).to_contain_text("another agent")
+    expect(page.locator("#assignee")).to_have_text("Assigned to Olga Other")
     expect(page.locator("#confirm")).to_be_visible()
-    expect(page.locator("#confirm-text")).to_contain_text("assigned to another agent")
+    expect(page.locator("#confirm-text")).to_contain_text("assigned to Olga Other")
     page.screenshot(path="/tmp/inbox-confirm.png")
     page.click("#confirm-no")
     expect(page.locator("#confirm")).to_be_hidden()
@@ -627,3 +627,96 @@ def test_the_intake_card_links_the_transaction_and_articles_can_be_inserted(daem
     expect(page.locator("#reply-text")).to_have_value(re.compile("https://help.example.com/articles/"))
     page.screenshot(path="/tmp/inbox-front-desk.png")
     assert inbox.errors == []
+
+
+# ---- 13: the queue in the inbox: priority, team, labels, assignee, SLA clock, activity ----
+
+def conversation_json(daemon, cid):
+    return daemon.request("GET", f"/api/v1/conversations/{cid}")["conversation"]
+
+
+def test_queue_controls_change_the_conversation_and_show_in_its_timeline(daemon, inbox):
+    t = tag()
+    drained = daemon.conversation("Dana", [f"Help, someone drained my wallet {t}, all my USDT is gone"])
+    calm = daemon.conversation("Carl", [f"How do I export my transaction history {t}?"])
+    # The urgency check runs in the front desk's worker, just after the message is stored.
+    deadline = time.monotonic() + 10
+    while conversation_json(daemon, drained)["priority"] != "urgent":
+        assert time.monotonic() < deadline, "urgency did not raise the priority"
+        time.sleep(0.05)
+    inbox.login()
+    page = inbox.page
+    inbox.filter(t, drained, calm)
+    # The urgent one says so in the list, with its first-reply clock.
+    expect(inbox.row(drained).locator(".tag.danger")).to_have_text("urgent")
+    expect(inbox.row(drained).locator(".sla")).to_contain_text("First reply due in 14m")
+    expect(inbox.row(calm).locator(".sla")).to_contain_text("First reply due in 1h 59m")
+    # The priority filter keeps only it.
+    page.select_option("#filter-priority", "urgent")
+    expect(page.locator("#conversations li")).to_have_count(1)
+    expect(inbox.row(drained)).to_be_visible()
+    page.select_option("#filter-priority", "")
+    expect(page.locator("#conversations li")).to_have_count(2)
+
+    inbox.open(drained)
+    expect(page.locator("#set-priority")).to_have_value("urgent")
+    expect(page.locator("#priority-reason")).to_contain_text("urgency")
+    expect(page.locator("#sla")).to_contain_text("First reply due in")
+    # Team, label and assignee, each saved through the API and kept in the timeline.
+    security = next(x for x in daemon.request("GET", "/api/v1/teams")["teams"] if x["name"] == "security")
+    page.select_option("#set-team", str(security["id"]))
+    expect(page.locator("#messages li.activity")).to_contain_text(["You set the team to security"])
+    page.fill("#new-label", f"wave-{t}")
+    page.press("#new-label", "Enter")
+    expect(page.locator("#labels .label")).to_have_text([f"wave-{t}×"])
+    expect(inbox.row(drained).locator(".label")).to_have_text([f"wave-{t}"])
+    page.select_option("#set-assignee", str(daemon.me()["id"]))
+    expect(page.locator("#assignee")).to_have_text("Assigned to you")
+    saved = conversation_json(daemon, drained)
+    assert saved["team_id"] == security["id"] and saved["labels"] == [f"wave-{t}"]
+    assert saved["assignee_id"] == daemon.me()["id"]
+    activity = daemon.request("GET", f"/api/v1/conversations/{drained}/activity")["activity"]
+    assert {(a["field"], a["new_value"]) for a in activity} >= {
+        ("priority", "urgent"), ("team", "security"), ("labels", f"wave-{t}")}
+    expect(page.locator("#messages li.activity")).to_contain_text([
+        "Urgency check changed the priority from normal to urgent",
+        "You set the team to security",
+        f"You set the labels to wave-{t}",
+        "You set the assignee to you",
+    ])
+    page.screenshot(path="/tmp/inbox-queue.png")
+
+    # The label filter lists only labelled conversations; a removed label goes from both.
+    page.fill("#filter-label", f"wave-{t}")
+    page.press("#filter-label", "Enter")
+    expect(page.locator("#conversations li")).to_have_count(1)
+    page.click("#labels .label .remove")
+    expect(page.locator("#labels .label")).to_have_count(0)
+    assert conversation_json(daemon, drained)["labels"] == []
+    page.fill("#filter-label", "")
+    page.press("#filter-label", "Enter")
+    expect(page.locator("#conversations li")).to_have_count(2)
+    assert inbox.errors == [] and inbox.dialogs == []
+
+
+def test_a_missed_first_reply_turns_the_clock_red(daemon, inbox):
+    t = tag()
+    cid = daemon.conversation("Lou", [f"Just a question about fees {t}"])
+    inbox.login()
+    page = inbox.page
+    inbox.filter(t, cid)
+    inbox.open(cid)
+    # `low` allows 2 seconds for the first reply in this daemon's config.
+    page.select_option("#set-priority", "low")
+    expect(page.locator("#sla")).to_contain_text("First reply overdue", timeout=15_000)
+    expect(page.locator("#sla")).to_have_class(re.compile(r"\bbreached\b"))
+    # The sweeper records the breach once; the API says so as well.
+    wait_until(page, lambda: conversation_json(daemon, cid)["sla"]["breaches"] == ["first_response"], timeout=15)
+    assert conversation_json(daemon, cid)["sla"]["breached"] is True
+    expect(inbox.row(cid).locator(".sla.breached")).to_be_visible()
+    # Answering stops the clock; the missed target stays visible.
+    page.fill("#reply-text", "Fees are listed under Settings → Fees.")
+    page.click("#send")
+    expect(page.locator("#sla")).to_contain_text("SLA missed: first response", timeout=15_000)
+    page.screenshot(path="/tmp/inbox-sla-breached.png")
+    assert inbox.errors == [] and inbox.dialogs == []

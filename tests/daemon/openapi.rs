@@ -1136,6 +1136,8 @@ async fn every_documented_operation_answers_as_documented() {
     // The agent behind the token, and the event stream (one per agent in this config).
     c.expect(200, M::GET, "/api/v1/me", agent, None).await;
     c.expect(401, M::GET, "/api/v1/me", None, None).await;
+    c.expect(200, M::GET, "/api/v1/agents", agent, None).await;
+    c.expect(401, M::GET, "/api/v1/agents", None, None).await;
     let (status, stream) = c.open("/api/v1/events", agent).await;
     assert_eq!(status, 200);
     let (status, _) = c.open("/api/v1/events", agent).await;

@@ -112,10 +112,14 @@ impl Repo {
             )
             .await;
         self.writes.record(&result);
-        let (message, created) = result?;
+        let (message, created, answered) = result?;
         if created {
             let event = message.clone();
-            self.bus.emit(|| vec![Event::MessageCreated(event)]);
+            self.bus.emit(|| {
+                let mut events = vec![Event::MessageCreated(event)];
+                events.extend(answered.map(Event::ConversationUpdated));
+                events
+            });
         }
         Ok(message)
     }
@@ -131,7 +135,7 @@ impl Repo {
         files: &[PreparedAttachment],
         expiry: Duration,
         idempotency_key: Option<&str>,
-    ) -> Result<(Message, bool)> {
+    ) -> Result<(Message, bool, Option<Conversation>)> {
         let mut tx = begin_write(&self.pool).await?;
         if let (Some(key), Some(agent)) = (idempotency_key, agent) {
             let earlier: Option<(i64, i64)> = sqlx::query_as(
@@ -151,7 +155,7 @@ impl Repo {
                 }
                 let message = inbox::message(&mut tx, message_id).await?;
                 tx.commit().await?;
-                return Ok((message, false));
+                return Ok((message, false, None));
             }
         }
         let conversation = inbox::conversation(&mut tx, conversation_id).await?;
@@ -191,6 +195,7 @@ impl Repo {
             after_ms(now, expiry),
         )
         .await?;
+        let mut answered = None;
         if agent.is_some() {
             // An agent answered: the first response is given, nothing waits for the next.
             sqlx::query(
@@ -202,6 +207,11 @@ impl Repo {
             .execute(&mut *tx)
             .await?;
             super::queue::refresh_sla(&mut tx, self.clock(), conversation_id, false, now).await?;
+            // Inboxes show the stopped SLA clock without reloading (without SLA policies
+            // nothing on the conversation changed that the message event does not say).
+            if self.clock().is_some() {
+                answered = Some(inbox::conversation(&mut tx, conversation_id).await?);
+            }
         }
         if let (Some(key), Some(agent)) = (idempotency_key, agent) {
             sqlx::query(
@@ -218,7 +228,7 @@ impl Repo {
         }
         let message = inbox::message(&mut tx, message_id).await?;
         tx.commit().await?;
-        Ok((message, true))
+        Ok((message, true, answered))
     }
 
     /// Claims up to `limit` deliveries that are due, marking them `sending` for `lease`: a
