@@ -86,6 +86,7 @@ impl Application {
                 rules: config.rules.clone(),
                 assignment: config.assignment.clone(),
                 teams: teams.clone(),
+                follow_up: config.follow_up.policy(),
             },
         )?;
         let hours = config

@@ -27,6 +27,7 @@ pub struct Config {
     #[serde(rename = "rule")]
     pub rules: Vec<crate::automation::routing::RuleConfig>,
     pub sla: crate::automation::routing::SlaConfig,
+    pub follow_up: crate::automation::routing::FollowUpConfig,
     #[serde(rename = "channel")]
     pub channels: Vec<ChannelConfig>,
 }
@@ -446,6 +447,7 @@ impl Config {
             &categories,
             self.front_desk.hours.is_some(),
         ));
+        errors.extend(self.follow_up.validate());
         if let Some(name) = &self.verification.email_channel {
             match self.channels.iter().find(|c| c.name() == name) {
                 Some(ChannelConfig::Email(_)) => {}

@@ -267,7 +267,16 @@ pub struct PatchConversation {
     /// The labels (replacing the list): each 1 to 40 characters without quotes, backslashes
     /// or commas; at most 50. New ones get a colour (`PUT /api/v1/labels/{name}` changes it).
     labels: Option<Vec<String>>,
+    /// With status `snoozed` (or on a snoozed conversation): when it opens again, RFC 3339,
+    /// in the future and within a year; null, or a snooze without it, lasts until the
+    /// customer writes.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    snoozed_until: Option<Option<chrono::DateTime<chrono::Utc>>>,
 }
+
+/// The longest snooze: a date further out is a typo, not a plan.
+const MAX_SNOOZE_MS: i64 = 366 * 24 * 3_600_000;
 
 #[derive(Serialize, ToSchema)]
 pub struct ConversationEnvelope {
@@ -298,6 +307,20 @@ pub async fn patch_conversation(
         assignee_id: body.assignee_id,
         team_id: body.team_id,
         labels: body.labels,
+        snoozed_until: match body.snoozed_until {
+            Some(Some(at)) => {
+                let at = at.timestamp_millis();
+                let now = crate::store::now_ms();
+                if at <= now || at > now.saturating_add(MAX_SNOOZE_MS) {
+                    return Err(ApiError::BadRequest(
+                        "snoozed_until: in the future and within a year".into(),
+                    ));
+                }
+                Some(Some(at))
+            }
+            Some(None) => Some(None),
+            None => None,
+        },
     };
     if patch.labels.as_ref().is_some_and(|l| l.len() > 50) {
         return Err(ApiError::BadRequest("labels: at most 50".into()));

@@ -616,6 +616,7 @@ mod tests {
                 labels: Vec::new(),
                 priority_reason: None,
                 sla: None,
+                snoozed_until: None,
                 language: None,
                 intake: None,
                 created_at: Default::default(),

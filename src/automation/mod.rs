@@ -51,6 +51,8 @@ pub struct Queue {
     /// The configured teams, written again now and then: members added with
     /// `switchboard agent add` after the start join their teams without a restart.
     pub teams: Vec<crate::store::TeamSpec>,
+    /// Reminders to and closing of conversations waiting on the customer.
+    pub follow_up: crate::store::FollowUpPolicy,
 }
 
 /// How often the configured teams are written again.
@@ -295,6 +297,37 @@ impl FrontDesk {
         let assigned = store.assign_waiting(&policy, BATCH).await?;
         if assigned > 0 {
             tracing::info!(assigned, "waiting conversations assigned");
+        }
+        self.follow_up().await
+    }
+
+    /// Reminds customers who keep a pending conversation waiting, resolves those who never
+    /// answer and wakes snoozed conversations whose time came.
+    async fn follow_up(&self) -> crate::store::Result<()> {
+        let inner = &self.inner;
+        let policy = &inner.queue.follow_up;
+        let mut reminded = 0;
+        for reminder in inner.store.reminders_due(policy, BATCH).await? {
+            let language = reminder.language.as_deref().unwrap_or("en");
+            let text = inner.desk.texts.get(language, "follow_up_reminder");
+            if inner
+                .store
+                .send_reminder(&reminder, text, inner.expiry)
+                .await?
+            {
+                reminded += 1;
+            }
+        }
+        if reminded > 0 {
+            tracing::info!(reminded, "pending conversations reminded");
+            inner.dispatcher.wake();
+        }
+        for conversation in inner.store.follow_up_sweep(policy, BATCH).await? {
+            tracing::info!(
+                conversation = conversation.id,
+                status = conversation.status.as_str(),
+                "follow-up changed the status"
+            );
         }
         Ok(())
     }

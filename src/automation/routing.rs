@@ -127,6 +127,49 @@ pub struct SlaPolicy {
     pub resolution: Option<Duration>,
 }
 
+/// `[follow_up]`: what happens to a conversation waiting on the customer (`pending`).
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FollowUpConfig {
+    /// After this long pending, the customer gets one reminder (text `follow_up_reminder`).
+    #[serde(with = "humantime_serde")]
+    pub remind_after: Option<Duration>,
+    /// After this long pending, the conversation is resolved.
+    #[serde(with = "humantime_serde")]
+    pub resolve_after: Option<Duration>,
+}
+
+impl FollowUpConfig {
+    pub fn policy(&self) -> crate::store::FollowUpPolicy {
+        let ms = |d: Option<Duration>| d.map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        crate::store::FollowUpPolicy {
+            remind_after: ms(self.remind_after),
+            resolve_after: ms(self.resolve_after),
+        }
+    }
+
+    pub fn validate(&self) -> Vec<String> {
+        let mut errors = Vec::new();
+        for (key, value) in [
+            ("remind_after", self.remind_after),
+            ("resolve_after", self.resolve_after),
+        ] {
+            if value.is_some_and(|d| d < Duration::from_secs(1)) {
+                errors.push(format!("follow_up.{key}: must be at least 1s"));
+            }
+        }
+        if let (Some(remind), Some(resolve)) = (self.remind_after, self.resolve_after)
+            && resolve <= remind
+        {
+            errors.push(
+                "follow_up.resolve_after: must be longer than follow_up.remind_after (the reminder comes first)"
+                    .to_owned(),
+            );
+        }
+        errors
+    }
+}
+
 pub const TRIGGERS: [&str; 3] = ["opened", "reopened", "message"];
 const PRIORITIES: [&str; 4] = ["low", "normal", "high", "urgent"];
 
@@ -719,6 +762,32 @@ then = {}
                 "{needle} in {errors:#?}"
             );
         }
+    }
+
+    #[test]
+    fn follow_ups_remind_before_they_resolve() {
+        let config = |remind: &str, resolve: &str| -> FollowUpConfig {
+            toml::from_str(&format!(
+                "remind_after = {remind:?}\nresolve_after = {resolve:?}"
+            ))
+            .unwrap()
+        };
+        assert!(config("24h", "3d").validate().is_empty());
+        assert_eq!(
+            config("24h", "3d").policy(),
+            crate::store::FollowUpPolicy {
+                remind_after: Some(86_400_000),
+                resolve_after: Some(259_200_000),
+            }
+        );
+        let errors = config("2d", "1d").validate();
+        assert!(
+            errors[0].starts_with("follow_up.resolve_after: must be longer"),
+            "{errors:?}"
+        );
+        let errors = config("500ms", "0s").validate();
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(FollowUpConfig::default().validate().is_empty());
     }
 
     #[test]

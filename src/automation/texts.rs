@@ -33,6 +33,8 @@ pub const KEYS: &[&str] = &[
     // Words (comma-separated) that answer the article question.
     "yes_words",
     "no_words",
+    // To a customer who has not answered a pending conversation for `follow_up.remind_after`.
+    "follow_up_reminder",
 ];
 
 const EN: &[(&str, &str)] = &[
@@ -88,6 +90,10 @@ const EN: &[(&str, &str)] = &[
         "no_words",
         "no,n,nope,not solved,didn't help,did not help,doesn't help",
     ),
+    (
+        "follow_up_reminder",
+        "We are still waiting for your answer to our last message. Reply here when you can; if we do not hear from you, we will close this conversation in a while (writing to us again opens it).",
+    ),
 ];
 
 const ZH: &[(&str, &str)] = &[
@@ -119,6 +125,10 @@ const ZH: &[(&str, &str)] = &[
     ("notice", "已知问题："),
     ("yes_words", "是,是的,解决了,好的,谢谢,可以了,yes"),
     ("no_words", "否,不是,没有,没解决,不行,no"),
+    (
+        "follow_up_reminder",
+        "我们仍在等待您对上一条消息的回复。方便时请直接在这里回复；如果一段时间内没有收到您的消息，我们将关闭此对话（再次给我们发消息即可重新打开）。",
+    ),
 ];
 
 #[derive(Debug, Clone)]

@@ -92,6 +92,24 @@ pub struct TriageChange<T> {
     pub reason: Option<String>,
 }
 
+/// When pending conversations are followed up (ms after they became pending); `None`: never.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FollowUpPolicy {
+    pub remind_after: Option<i64>,
+    pub resolve_after: Option<i64>,
+}
+
+/// A pending conversation due its one reminder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reminder {
+    pub conversation_id: i64,
+    pub channel: String,
+    /// The customer's language, for the reminder's text.
+    pub language: Option<String>,
+    /// Since when it is pending: the reminder belongs to this stretch.
+    pub pending_since: i64,
+}
+
 /// Who may get a conversation automatically.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AssignPolicy {

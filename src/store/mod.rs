@@ -25,8 +25,8 @@ pub(crate) use bus::Notice;
 pub use bus::{EventBus, Published};
 pub use copy::{CopyReport, copy_sqlite_to_postgres};
 pub use desk::{
-    AssignPolicy, DeskContext, DeskItem, DeskOutcome, DeskPlan, DeskReply, KnownIssue,
-    NewKnownIssue, Triage, TriageChange,
+    AssignPolicy, DeskContext, DeskItem, DeskOutcome, DeskPlan, DeskReply, FollowUpPolicy,
+    KnownIssue, NewKnownIssue, Reminder, Triage, TriageChange,
 };
 pub use files::FileStore;
 pub use ingest::{
@@ -385,6 +385,10 @@ forward! {
     pub async fn save_label(&self, name: &str, color: &str) -> Result<Label>;
     pub async fn activity(&self, conversation_id: i64) -> Result<Vec<Activity>>;
     pub async fn sla_sweep(&self, limit: i64) -> Result<Vec<SlaBreach>>;
+    // repo/follow_up.rs
+    pub async fn reminders_due(&self, policy: &FollowUpPolicy, limit: i64) -> Result<Vec<Reminder>>;
+    pub async fn send_reminder(&self, reminder: &Reminder, text: &str, expiry: std::time::Duration) -> Result<bool>;
+    pub async fn follow_up_sweep(&self, policy: &FollowUpPolicy, limit: i64) -> Result<Vec<Conversation>>;
     pub async fn assign_waiting(&self, policy: &AssignPolicy, limit: i64) -> Result<usize>;
     // repo/notes.rs
     pub async fn add_note(&self, conversation_id: i64, agent: &Agent, text: &str) -> Result<Note>;

@@ -110,6 +110,10 @@ pub struct Conversation {
     pub priority_reason: Option<String>,
     /// The service-level clock, when a policy applies to the conversation's priority.
     pub sla: Option<Sla>,
+    /// When a snoozed conversation opens again by itself (null: when the customer writes).
+    #[serde(serialize_with = "timestamp::option::serialize")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub snoozed_until: Option<DateTime<Utc>>,
     /// The customer's language (ISO 639-1, `zh`, `en`, ...): the channel's hint, else
     /// detected from their messages; automatic texts are sent in it.
     pub language: Option<String>,
@@ -361,6 +365,9 @@ pub struct ConversationPatch {
     pub assignee_id: Option<Option<i64>>,
     pub team_id: Option<Option<i64>>,
     pub labels: Option<Vec<String>>,
+    /// With status `snoozed` (ms since the epoch): when it opens again; `Some(None)` or a
+    /// snooze without it: until the customer writes.
+    pub snoozed_until: Option<Option<i64>>,
 }
 
 /// One change of a conversation's workflow fields, for its timeline.

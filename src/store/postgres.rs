@@ -243,8 +243,12 @@ pub(super) mod sql {
          FROM jsonb_array_elements($1::jsonb) AS j";
 
     pub const TOUCH_CONVERSATIONS: &str = "UPDATE conversations SET
-             status = CASE WHEN status IN ('resolved', 'snoozed') THEN 'open' ELSE status END,
+             status = CASE WHEN status IN ('resolved', 'snoozed', 'pending') THEN 'open' ELSE status END,
              reopened_at = CASE WHEN status IN ('resolved', 'snoozed') THEN $2 ELSE reopened_at END,
+             status_since = CASE WHEN status IN ('resolved', 'snoozed', 'pending') THEN $2
+                 ELSE status_since END,
+             reminded_at = NULL,
+             snoozed_until = NULL,
              updated_at = $2,
              last_message_at = GREATEST(last_message_at, t.at)
          FROM (SELECT (j.value ->> 0)::bigint AS id, (j.value ->> 1)::bigint AS at
@@ -293,7 +297,7 @@ pub(super) mod sql {
          k.display_name AS contact_name, c.flags, c.language, c.intake, c.team_id,
          (SELECT t.name FROM teams t WHERE t.id = c.team_id) AS team_name, c.labels,
          c.priority_reason, c.sla_first_response_due, c.sla_next_response_due,
-         c.sla_resolution_due, c.first_replied_at, c.sla_breaches,
+         c.sla_resolution_due, c.first_replied_at, c.sla_breaches, c.snoozed_until,
          (SELECT COALESCE(json_agg(v.email ORDER BY v.verified_at), '[]')::text
              FROM contact_verified_emails v WHERE v.contact_id = c.contact_id) AS verified_emails";
 

@@ -192,8 +192,12 @@ pub(super) mod sql {
 
     /// `$1`: JSON `[[id, at], ...]`.
     pub const TOUCH_CONVERSATIONS: &str = "UPDATE conversations SET
-             status = CASE WHEN status IN ('resolved', 'snoozed') THEN 'open' ELSE status END,
+             status = CASE WHEN status IN ('resolved', 'snoozed', 'pending') THEN 'open' ELSE status END,
              reopened_at = CASE WHEN status IN ('resolved', 'snoozed') THEN $2 ELSE reopened_at END,
+             status_since = CASE WHEN status IN ('resolved', 'snoozed', 'pending') THEN $2
+                 ELSE status_since END,
+             reminded_at = NULL,
+             snoozed_until = NULL,
              updated_at = $2,
              last_message_at = MAX(last_message_at, t.at)
          FROM (SELECT j.value ->> 0 AS id, j.value ->> 1 AS at FROM json_each($1) AS j) AS t
@@ -240,7 +244,7 @@ pub(super) mod sql {
          k.display_name AS contact_name, c.flags, c.language, c.intake, c.team_id,
          (SELECT t.name FROM teams t WHERE t.id = c.team_id) AS team_name, c.labels,
          c.priority_reason, c.sla_first_response_due, c.sla_next_response_due,
-         c.sla_resolution_due, c.first_replied_at, c.sla_breaches,
+         c.sla_resolution_due, c.first_replied_at, c.sla_breaches, c.snoozed_until,
          (SELECT json_group_array(v.email)
              FROM contact_verified_emails v WHERE v.contact_id = c.contact_id) AS verified_emails";
 

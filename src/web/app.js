@@ -355,6 +355,8 @@ function keepingListScroll(moving, change) {
 async function openConversation(id) {
   saveDraft();
   closeConfirm();
+  $("snooze").hidden = true;
+  $("snooze-at").hidden = true;
   if (state.opening) state.opening.abort();
   const opening = new AbortController();
   state.opening = opening;
@@ -428,8 +430,11 @@ function renderHeader() {
   $("verification").textContent = verificationText(view.verification);
   renderIntake(c.intake);
   renderQueue(view);
-  $("set-status").value = c.status;
+  // While the snooze form is open the select shows the choice being made.
+  $("set-status").value = $("snooze").hidden ? c.status : "snoozed";
   $("set-status").disabled = view.saving > 0;
+  $("snoozed").textContent = c.status !== "snoozed" ? "" : c.snoozed_until ? `Snoozed until ${when(c.snoozed_until)}` : "Snoozed until the customer writes";
+  $("snoozed").hidden = c.status !== "snoozed";
   $("assign").textContent = mine ? "Assigned to you" : "Assign to me";
   $("assign").disabled = mine || view.saving > 0;
   $("actions").hidden = false;
@@ -672,6 +677,47 @@ async function patchConversation(body, what) {
   }
 }
 
+/** The status select: snoozing asks until when first; the rest is saved at once. */
+function statusChosen() {
+  const status = $("set-status").value;
+  if (status !== "snoozed") { closeSnooze(); patchConversation({ status }, "Status"); return; }
+  $("snooze").hidden = false;
+  $("snooze-for").focus();
+}
+
+function closeSnooze() {
+  $("snooze").hidden = true;
+  $("snooze-at").hidden = true;
+  $("snooze-for").value = "";
+  if (state.view) renderHeader();
+}
+
+/** When a snooze choice ends, as an ISO time (null: when the customer writes). */
+function snoozeUntil(choice, now = new Date()) {
+  const at = new Date(now);
+  switch (choice) {
+    case "": return null;
+    case "1h": return new Date(now.getTime() + 3600e3).toISOString();
+    case "4h": return new Date(now.getTime() + 4 * 3600e3).toISOString();
+    case "tomorrow": at.setDate(at.getDate() + 1); at.setHours(9, 0, 0, 0); return at.toISOString();
+    case "week": at.setDate(at.getDate() + ((8 - at.getDay()) % 7 || 7)); at.setHours(9, 0, 0, 0); return at.toISOString();
+    default: {
+      const picked = new Date($("snooze-at").value);
+      if (Number.isNaN(picked.getTime())) throw new Error("pick a date and time");
+      return picked.toISOString();
+    }
+  }
+}
+
+function submitSnooze(event) {
+  event.preventDefault();
+  let until;
+  try { until = snoozeUntil($("snooze-for").value); } catch (e) { $("conversation-error").textContent = `Snooze not saved: ${e.message}`; return; }
+  $("snooze").hidden = true;
+  $("snooze-at").hidden = true;
+  patchConversation({ status: "snoozed", snoozed_until: until }, "Snooze");
+}
+
 function assignToMe() {
   const view = state.view;
   if (!view || view.conversation.assignee_id === state.me.id) return;
@@ -901,6 +947,7 @@ function actorName(a) {
 function activityText(a) {
   const value = (v) => (a.field === "assignee" && v ? agentName(Number(v)) : v);
   if (a.field === "canned_answer") return `sent the canned answer ${a.new_value}`;
+  if (a.field === "reminder") return "reminded the customer, who has not answered";
   const field = FIELDS[a.field] || a.field;
   const [from, to] = [value(a.old_value), value(a.new_value)];
   if (!to) return `cleared the ${field} (was ${from})`;
@@ -1219,7 +1266,14 @@ $("canned").addEventListener("change", () => {
   const t = $("canned").value;
   if (t) { $("reply-text").value += t; $("canned").value = ""; saveDraft(); }
 });
-$("set-status").addEventListener("change", () => patchConversation({ status: $("set-status").value }, "Status"));
+$("set-status").addEventListener("change", statusChosen);
+$("snooze").addEventListener("submit", submitSnooze);
+$("snooze-cancel").addEventListener("click", closeSnooze);
+$("snooze-for").addEventListener("change", () => {
+  const custom = $("snooze-for").value === "at";
+  $("snooze-at").hidden = !custom;
+  if (custom) $("snooze-at").focus();
+});
 $("assign").addEventListener("click", assignToMe);
 $("set-priority").addEventListener("change", () => patchConversation({ priority: $("set-priority").value }, "Priority"));
 $("set-team").addEventListener("change", () => {

@@ -720,3 +720,48 @@ def test_a_missed_first_reply_turns_the_clock_red(daemon, inbox):
     expect(page.locator("#sla")).to_contain_text("SLA missed: first response", timeout=15_000)
     page.screenshot(path="/tmp/inbox-sla-breached.png")
     assert inbox.errors == [] and inbox.dialogs == []
+
+
+def test_a_snoozed_conversation_says_until_when_and_opens_again_by_itself(daemon, inbox):
+    t = tag()
+    cid = daemon.conversation("Sam", [f"I will send the screenshot later {t}"])
+    other = daemon.conversation("Sia", [f"Card payment failed {t}"])
+    inbox.login()
+    page = inbox.page
+    inbox.filter(t, cid, other)
+    # Snoozed until the customer writes: no time on it.
+    inbox.open(other)
+    page.select_option("#set-status", "snoozed")
+    expect(page.locator("#snooze")).to_be_visible()
+    page.click("#snooze button[type=submit]")
+    expect(page.locator("#snoozed")).to_have_text("Snoozed until the customer writes")
+    saved = conversation_json(daemon, other)
+    assert saved["status"] == "snoozed" and saved["snoozed_until"] is None
+
+    # Cancelling keeps the status; a picked time is saved and shown.
+    inbox.open(cid)
+    page.select_option("#set-status", "snoozed")
+    page.click("#snooze-cancel")
+    expect(page.locator("#snooze")).to_be_hidden()
+    expect(page.locator("#set-status")).to_have_value("open")
+    assert conversation_json(daemon, cid)["status"] == "open"
+    page.select_option("#set-status", "snoozed")
+    page.select_option("#snooze-for", "at")
+    soon = page.evaluate("""() => {
+        const at = new Date(Date.now() + 4000);
+        const pad = (n) => String(n).padStart(2, "0");
+        return `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())}T${pad(at.getHours())}:${pad(at.getMinutes())}:${pad(at.getSeconds())}`;
+    }""")
+    page.fill("#snooze-at", soon)
+    page.click("#snooze button[type=submit]")
+    expect(page.locator("#snoozed")).to_contain_text("Snoozed until")
+    saved = conversation_json(daemon, cid)
+    assert saved["status"] == "snoozed" and saved["snoozed_until"] is not None
+    page.screenshot(path="/tmp/inbox-snoozed.png")
+    # Its time comes: open again, live, with the change in the timeline.
+    expect(page.locator("#set-status")).to_have_value("open", timeout=20_000)
+    expect(page.locator("#snoozed")).to_be_hidden()
+    expect(page.locator("#messages li.activity")).to_contain_text(
+        ["Follow-up changed the status from snoozed to open"], timeout=10_000)
+    assert conversation_json(daemon, cid)["snoozed_until"] is None
+    assert inbox.errors == [] and inbox.dialogs == []

@@ -809,6 +809,23 @@ async fn every_documented_operation_answers_as_documented() {
         .await;
     c.expect(400, M::PATCH, &one, admin, Some(json!({"status": "bogus"})))
         .await;
+    let until = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
+    let snooze = json!({"status": "snoozed", "snoozed_until": until});
+    let snoozed = c
+        .expect(200, M::PATCH, &one, agent, Some(snooze))
+        .await
+        .json();
+    assert!(snoozed["conversation"]["snoozed_until"].is_string());
+    let late = json!({"status": "open", "snoozed_until": until});
+    c.expect(400, M::PATCH, &one, agent, Some(late)).await;
+    c.expect(
+        200,
+        M::PATCH,
+        &one,
+        agent,
+        Some(json!({"status": "pending"})),
+    )
+    .await;
     let nobody = json!({"assignee_id": 424242});
     c.expect(400, M::PATCH, &one, admin, Some(nobody)).await;
     let missing = "/api/v1/conversations/999999";

@@ -527,3 +527,166 @@ async fn the_sla_clock_shows_due_times_and_records_a_breach_once() {
     assert_eq!(conversation(&app, on_time).await["sla"]["breached"], false);
     app.stop().await;
 }
+
+/// `(field, old, new, actor)` of a conversation's timeline.
+async fn timeline(app: &TestApp, id: i64) -> Vec<(String, Value, Value, String)> {
+    let activity = app
+        .get_json(&format!("/api/v1/conversations/{id}/activity"))
+        .await;
+    activity["activity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["field"].as_str().unwrap().to_owned(),
+                e["old_value"].clone(),
+                e["new_value"].clone(),
+                e["actor"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+const REMINDER: &str = "We are still waiting for your answer";
+
+async fn reminders(app: &TestApp, id: i64) -> usize {
+    app.messages(id)
+        .await
+        .iter()
+        .filter(|m| {
+            m["auto_generated"] == true && m["text"].as_str().unwrap().starts_with(REMINDER)
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn pending_conversations_are_reminded_once_then_resolved_and_snoozed_ones_wake_up() {
+    let app = spawn_app_with(|c| {
+        c.follow_up.remind_after = Some(std::time::Duration::from_secs(1));
+        c.follow_up.resolve_after = Some(std::time::Duration::from_secs(7));
+    })
+    .await;
+    let waiting = says(&app, "fu1", "m1", "my deposit did not arrive").await;
+    app.post_reply(waiting, "Which network did you send it on?")
+        .await;
+    assert_eq!(
+        patch(&app, waiting, json!({"status": "pending"}))
+            .await
+            .status(),
+        200
+    );
+    // The customer answers: pending turns open again, and no reminder goes out.
+    let answered = says(&app, "fu2", "m2", "withdrawal stuck").await;
+    assert_eq!(
+        patch(&app, answered, json!({"status": "pending"}))
+            .await
+            .status(),
+        200
+    );
+    says(&app, "fu2", "m3", "it was on TRON").await;
+    assert_eq!(conversation(&app, answered).await["status"], "open");
+
+    // Snoozed until a time: shown, validated, and open again at that time.
+    let snoozed = says(&app, "fu3", "m4", "please check tomorrow").await;
+    let now = chrono::Utc::now();
+    let past = (now - chrono::Duration::seconds(5)).to_rfc3339();
+    let far = (now + chrono::Duration::days(400)).to_rfc3339();
+    for (body, why) in [
+        (
+            json!({"status": "snoozed", "snoozed_until": past}),
+            "in the past",
+        ),
+        (
+            json!({"status": "snoozed", "snoozed_until": far}),
+            "over a year ahead",
+        ),
+        (
+            json!({"status": "snoozed", "snoozed_until": "tomorrow"}),
+            "not RFC 3339",
+        ),
+        (
+            json!({"status": "open", "snoozed_until": (now + chrono::Duration::hours(1)).to_rfc3339()}),
+            "not snoozed",
+        ),
+    ] {
+        assert_eq!(patch(&app, snoozed, body).await.status(), 400, "{why}");
+    }
+    let wake =
+        (now + chrono::Duration::seconds(2)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let response = patch(
+        &app,
+        snoozed,
+        json!({"status": "snoozed", "snoozed_until": wake}),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["conversation"]["status"], "snoozed");
+    assert_eq!(body["conversation"]["snoozed_until"], wake.as_str());
+    // Snoozed without a time: until the customer writes, never by the clock.
+    let indefinitely = says(&app, "fu4", "m5", "I will send the screenshot next week").await;
+    assert_eq!(
+        patch(&app, indefinitely, json!({"status": "snoozed"}))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        conversation(&app, indefinitely).await["snoozed_until"],
+        Value::Null
+    );
+
+    // One reminder, in the timeline too.
+    eventually(|| async { (reminders(&app, waiting).await == 1).then_some(()) }).await;
+    assert!(
+        timeline(&app, waiting)
+            .await
+            .iter()
+            .any(|(field, _, new, actor)| field == "reminder"
+                && new == "sent"
+                && actor == "follow_up"),
+        "{:?}",
+        timeline(&app, waiting).await
+    );
+    let woke = eventually(|| async {
+        let c = conversation(&app, snoozed).await;
+        (c["status"] == "open").then_some(c)
+    })
+    .await;
+    assert_eq!(woke["snoozed_until"], Value::Null);
+    assert!(
+        timeline(&app, snoozed)
+            .await
+            .iter()
+            .any(|(field, old, new, _)| field == "status" && old == "snoozed" && new == "open")
+    );
+
+    // Still no answer: resolved, with the one reminder only.
+    eventually(|| async {
+        (conversation(&app, waiting).await["status"] == "resolved").then_some(())
+    })
+    .await;
+    assert_eq!(reminders(&app, waiting).await, 1);
+    let last = timeline(&app, waiting).await.pop().unwrap();
+    assert_eq!(
+        (last.0.as_str(), last.1, last.2),
+        ("status", json!("pending"), json!("resolved"))
+    );
+    assert_eq!(reminders(&app, answered).await, 0);
+    assert_eq!(conversation(&app, answered).await["status"], "open");
+    assert_eq!(conversation(&app, indefinitely).await["status"], "snoozed");
+
+    // A customer who writes after the reminder starts the stretch over: pending again later
+    // gets a new reminder.
+    says(&app, "fu1", "m6", "sorry, it was TRON").await;
+    assert_eq!(conversation(&app, waiting).await["status"], "open");
+    assert_eq!(
+        patch(&app, waiting, json!({"status": "pending"}))
+            .await
+            .status(),
+        200
+    );
+    eventually(|| async { (reminders(&app, waiting).await == 2).then_some(()) }).await;
+    app.stop().await;
+}

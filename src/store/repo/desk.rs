@@ -240,6 +240,7 @@ impl Repo {
             "UPDATE conversations SET front_desk = COALESCE($2, front_desk),
                  intake = COALESCE($3, intake), language = COALESCE($4, language),
                  status = CASE WHEN $5 THEN 'resolved' ELSE status END,
+                 status_since = CASE WHEN $5 AND status <> 'resolved' THEN $6 ELSE status_since END,
                  updated_at = CASE WHEN $5 OR $3 IS NOT NULL THEN $6 ELSE updated_at END
              WHERE id = $1",
         )

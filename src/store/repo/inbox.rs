@@ -30,6 +30,7 @@ pub(in crate::store) struct ConversationRow {
     pub(in crate::store) sla_resolution_due: Option<i64>,
     pub(in crate::store) first_replied_at: Option<i64>,
     pub(in crate::store) sla_breaches: String,
+    pub(in crate::store) snoozed_until: Option<i64>,
     pub(in crate::store) verified_emails: String,
 }
 
@@ -75,6 +76,7 @@ impl From<ConversationRow> for Conversation {
             team: r.team_name,
             labels: string_list(&r.labels),
             priority_reason: r.priority_reason,
+            snoozed_until: r.snoozed_until.map(from_millis),
             sla,
             language: r.language,
             intake: r
@@ -387,12 +389,29 @@ impl Repo {
         let now = now_ms();
         // A reason given by automation no longer holds once an agent sets the priority.
         let clear_reason = patch.priority.is_some_and(|p| p != before.priority);
+        let status = patch.status.unwrap_or(before.status);
+        let snooze = match patch.snoozed_until {
+            Some(_) if status != Status::Snoozed => {
+                return Err(StoreError::Invalid(
+                    "snoozed_until: only with status snoozed".into(),
+                ));
+            }
+            Some(until) => Some(until),
+            // Snoozing anew without a time: until the customer writes.
+            None if patch.status == Some(Status::Snoozed) => Some(None),
+            None => None,
+        };
+        // The statement's right-hand sides all see the row as it was.
         sqlx::query(
             "UPDATE conversations SET status = COALESCE($2, status), priority = COALESCE($3, priority),
                  assignee_id = CASE WHEN $4 THEN $5 ELSE assignee_id END,
                  team_id = CASE WHEN $6 THEN $7 ELSE team_id END,
                  team_source = CASE WHEN $6 THEN 'agent' ELSE team_source END,
                  priority_reason = CASE WHEN $8 THEN NULL ELSE priority_reason END,
+                 status_since = CASE WHEN COALESCE($2, status) <> status THEN $9 ELSE status_since END,
+                 reminded_at = CASE WHEN COALESCE($2, status) <> status THEN NULL ELSE reminded_at END,
+                 snoozed_until = CASE WHEN COALESCE($2, status) <> 'snoozed' THEN NULL
+                     WHEN $10 THEN $11 ELSE snoozed_until END,
                  updated_at = $9
              WHERE id = $1",
         )
@@ -405,6 +424,8 @@ impl Repo {
         .bind(patch.team_id.flatten())
         .bind(clear_reason)
         .bind(now)
+        .bind(snooze.is_some())
+        .bind(snooze.flatten())
         .execute(&mut *tx)
         .await?;
         if let Some(labels) = &patch.labels {

@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 mod agents;
 mod desk;
+mod follow_up;
 pub(in crate::store) mod inbox;
 pub(in crate::store) mod ingest;
 mod misc;

@@ -190,6 +190,8 @@ pub(super) async fn touch_conversations(conn: &mut Conn, group: &mut Group<'_>) 
             team_name,
             labels: row.labels,
             priority_reason: row.priority_reason,
+            // Customer activity ends every snooze.
+            snoozed_until: None,
             sla_first_response_due: row.sla_first_response_due,
             sla_next_response_due: row.sla_next_response_due,
             sla_resolution_due: row.sla_resolution_due,
