@@ -89,6 +89,11 @@ impl Application {
                 follow_up: config.follow_up.policy(),
             },
         )?;
+        if config.csat.enabled {
+            storage
+                .store
+                .set_surveys(front_desk.survey_settings(&config.csat));
+        }
         let hours = config
             .front_desk
             .hours

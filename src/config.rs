@@ -28,6 +28,7 @@ pub struct Config {
     pub rules: Vec<crate::automation::routing::RuleConfig>,
     pub sla: crate::automation::routing::SlaConfig,
     pub follow_up: crate::automation::routing::FollowUpConfig,
+    pub csat: crate::automation::csat::CsatConfig,
     #[serde(rename = "channel")]
     pub channels: Vec<ChannelConfig>,
 }
@@ -448,6 +449,7 @@ impl Config {
             self.front_desk.hours.is_some(),
         ));
         errors.extend(self.follow_up.validate());
+        errors.extend(self.csat.validate());
         if let Some(name) = &self.verification.email_channel {
             match self.channels.iter().find(|c| c.name() == name) {
                 Some(ChannelConfig::Email(_)) => {}

@@ -279,6 +279,7 @@ impl Dispatcher {
             agent_name: Some(job.agent_name.clone()),
             auto_generated: job.auto_generated,
             choices: crate::store::string_list(job.choices.as_deref().unwrap_or("[]")),
+            buttons: crate::store::string_list(job.buttons.as_deref().unwrap_or("[]")),
             progress: progress.clone(),
         })
     }
@@ -342,6 +343,7 @@ mod tests {
             agent_name: "a".into(),
             auto_generated: false,
             choices: None,
+            buttons: None,
             attempts,
             expires_at,
             parts_sent: 0,

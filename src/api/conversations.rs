@@ -273,6 +273,9 @@ pub struct PatchConversation {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, format = DateTime)]
     snoozed_until: Option<Option<chrono::DateTime<chrono::Utc>>>,
+    /// With status `resolved`: `false` resolves without the satisfaction survey (`[csat]`),
+    /// which otherwise asks the customer to rate the help.
+    survey: Option<bool>,
 }
 
 /// The longest snooze: a date further out is a typo, not a plan.
@@ -307,6 +310,7 @@ pub async fn patch_conversation(
         assignee_id: body.assignee_id,
         team_id: body.team_id,
         labels: body.labels,
+        survey: body.survey,
         snoozed_until: match body.snoozed_until {
             Some(Some(at)) => {
                 let at = at.timestamp_millis();

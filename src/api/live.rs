@@ -351,6 +351,7 @@ impl Pending {
                 c.id
             }
             Event::SlaBreached(b) => b.conversation_id,
+            Event::CsatRated(r) => r.conversation_id,
             Event::ReplyRefused(_) => return,
         };
         if self.overflowed.contains(&conversation) {

@@ -110,6 +110,7 @@ pub async fn post_verify(
         agent_name: None,
         auto_generated: true,
         choices: Vec::new(),
+        buttons: Vec::new(),
         progress: Progress::default(),
     };
     drop(code);

@@ -9,6 +9,7 @@
 //! are never queued at all, and no conversation gets more than `max_per_hour` of them.
 
 pub mod config;
+pub mod csat;
 pub mod desk;
 pub mod hours;
 pub mod intake;
@@ -298,7 +299,46 @@ impl FrontDesk {
         if assigned > 0 {
             tracing::info!(assigned, "waiting conversations assigned");
         }
-        self.follow_up().await
+        self.follow_up().await?;
+        self.surveys().await
+    }
+
+    /// What the store needs to read survey answers and thank for them, from `[csat]` and
+    /// the desk's texts.
+    pub fn survey_settings(&self, csat: &csat::CsatConfig) -> crate::store::SurveySettings {
+        let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        let texts = &self.inner.desk.texts;
+        crate::store::SurveySettings {
+            rating_window: ms(csat.rating_window),
+            comment_window: ms(csat.comment_window),
+            min_interval: ms(csat.min_interval),
+            thanks: texts.all("csat_thanks"),
+            comment_thanks: texts.all("csat_comment_thanks"),
+            expiry: self.inner.expiry,
+        }
+    }
+
+    /// Asks the customers of conversations agents resolved to rate the help.
+    async fn surveys(&self) -> crate::store::Result<()> {
+        let inner = &self.inner;
+        let buttons: Vec<String> = csat::BUTTONS.iter().map(|b| (*b).to_owned()).collect();
+        let mut sent = 0;
+        for due in inner.store.surveys_due(BATCH).await? {
+            let language = due.language.as_deref().unwrap_or("en");
+            let text = inner.desk.texts.get(language, "csat_question");
+            if inner
+                .store
+                .send_survey(&due, text, &buttons, inner.expiry)
+                .await?
+            {
+                sent += 1;
+            }
+        }
+        if sent > 0 {
+            tracing::info!(sent, "satisfaction surveys sent");
+            inner.dispatcher.wake();
+        }
+        Ok(())
     }
 
     /// Reminds customers who keep a pending conversation waiting, resolves those who never

@@ -35,6 +35,12 @@ pub const KEYS: &[&str] = &[
     "no_words",
     // To a customer who has not answered a pending conversation for `follow_up.remind_after`.
     "follow_up_reminder",
+    // The satisfaction survey after an agent resolved a conversation ([csat]).
+    "csat_question",
+    // After a rating without a comment: thanks, and the invitation to add one.
+    "csat_thanks",
+    // After the comment.
+    "csat_comment_thanks",
 ];
 
 const EN: &[(&str, &str)] = &[
@@ -94,6 +100,18 @@ const EN: &[(&str, &str)] = &[
         "follow_up_reminder",
         "We are still waiting for your answer to our last message. Reply here when you can; if we do not hear from you, we will close this conversation in a while (writing to us again opens it).",
     ),
+    (
+        "csat_question",
+        "How would you rate the help you got? Reply with a number from 1 (poor) to 5 (excellent), and add a comment if you like.",
+    ),
+    (
+        "csat_thanks",
+        "Thank you for your rating! If you want to tell us more, just reply here.",
+    ),
+    (
+        "csat_comment_thanks",
+        "Thank you, we have passed your comment on to the team.",
+    ),
 ];
 
 const ZH: &[(&str, &str)] = &[
@@ -129,6 +147,15 @@ const ZH: &[(&str, &str)] = &[
         "follow_up_reminder",
         "我们仍在等待您对上一条消息的回复。方便时请直接在这里回复；如果一段时间内没有收到您的消息，我们将关闭此对话（再次给我们发消息即可重新打开）。",
     ),
+    (
+        "csat_question",
+        "您对本次服务满意吗？请回复 1（很差）到 5（非常满意）的数字，也可以附上您的意见。",
+    ),
+    (
+        "csat_thanks",
+        "感谢您的评分！如果还有想告诉我们的，直接在这里回复即可。",
+    ),
+    ("csat_comment_thanks", "谢谢，我们已将您的意见转达给团队。"),
 ];
 
 #[derive(Debug, Clone)]
@@ -165,6 +192,14 @@ impl Texts {
             .or_else(|| self.by_language.get("en").and_then(|t| t.get(key)))
             .map(String::as_str)
             .unwrap_or("")
+    }
+
+    /// The text `key` in every language that has it.
+    pub fn all(&self, key: &str) -> BTreeMap<String, String> {
+        self.by_language
+            .iter()
+            .filter_map(|(language, table)| Some((language.clone(), table.get(key)?.clone())))
+            .collect()
     }
 
     /// Whether there are texts for `language` (else the customer is answered in English).

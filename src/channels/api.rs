@@ -43,6 +43,10 @@ struct WebhookBody<'a> {
     reply_to: Option<&'a str>,
     agent: Option<&'a str>,
     attachments: Vec<WebhookAttachment<'a>>,
+    /// Answers the website may show as buttons (a survey's 1 to 5); a press is posted back
+    /// as the customer's message with the button's text. The text offers them too.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    buttons: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -137,6 +141,7 @@ impl Channel for ApiChannel {
             text: &message.text,
             reply_to: message.reply_to.as_deref(),
             agent: message.agent_name.as_deref(),
+            buttons: &message.buttons,
             attachments: message
                 .attachments
                 .iter()

@@ -64,6 +64,9 @@ pub(crate) enum Notice {
     /// Conversation id, target, priority, due (ms).
     #[serde(rename = "s")]
     SlaBreached(i64, String, String, i64),
+    /// Conversation id, survey id, score, comment.
+    #[serde(rename = "q")]
+    CsatRated(i64, i64, u8, Option<String>),
 }
 
 impl Notice {
@@ -86,6 +89,9 @@ impl Notice {
                 b.priority.as_str().to_owned(),
                 b.due_at.timestamp_millis(),
             ),
+            Event::CsatRated(r) => {
+                Self::CsatRated(r.conversation_id, r.survey_id, r.score, r.comment.clone())
+            }
         }
     }
 }

@@ -99,6 +99,32 @@ pub struct FollowUpPolicy {
     pub resolve_after: Option<i64>,
 }
 
+/// What the satisfaction survey needs inside the store, given once at start when `[csat]`
+/// is on (without it no resolution asks for a survey). Times in ms.
+#[derive(Debug, Clone, Default)]
+pub struct SurveySettings {
+    pub rating_window: i64,
+    pub comment_window: i64,
+    /// A contact is asked at most once in this time.
+    pub min_interval: i64,
+    /// Sent after a rating without a comment (inviting one), and after the comment, by
+    /// language; English when the customer's language has none.
+    pub thanks: std::collections::BTreeMap<String, String>,
+    pub comment_thanks: std::collections::BTreeMap<String, String>,
+    /// How long those stay worth delivering.
+    pub expiry: std::time::Duration,
+}
+
+/// A conversation an agent resolved, due its survey.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SurveyDue {
+    pub conversation_id: i64,
+    pub channel: String,
+    pub language: Option<String>,
+    /// When it was resolved: the survey belongs to this resolution.
+    pub resolved_at: i64,
+}
+
 /// A pending conversation due its one reminder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reminder {

@@ -43,6 +43,9 @@ pub struct PreparedInbound {
     pub warning: Option<String>,
     /// The channel's hint or the detected language (ISO 639-1).
     pub language: Option<String>,
+    /// The text read as a satisfaction rating: it counts as one only while the
+    /// conversation's survey waits for it.
+    pub rating: Option<crate::automation::csat::Rating>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,12 +205,14 @@ impl Ingestor {
                 let language = language.as_deref().unwrap_or("en");
                 self.guard.texts.warning(language).to_owned()
             });
+            let rating = crate::automation::csat::parse(&inbound.text);
             prepared.push(PreparedInbound {
                 inbound,
                 attachments: stored,
                 secret_removed,
                 warning,
                 language,
+                rating,
             });
         }
         let (reply, answer) = oneshot::channel();

@@ -26,7 +26,7 @@ pub use bus::{EventBus, Published};
 pub use copy::{CopyReport, copy_sqlite_to_postgres};
 pub use desk::{
     AssignPolicy, DeskContext, DeskItem, DeskOutcome, DeskPlan, DeskReply, FollowUpPolicy,
-    KnownIssue, NewKnownIssue, Reminder, Triage, TriageChange,
+    KnownIssue, NewKnownIssue, Reminder, SurveyDue, SurveySettings, Triage, TriageChange,
 };
 pub use files::FileStore;
 pub use ingest::{
@@ -309,6 +309,15 @@ impl Store {
         }
     }
 
+    /// Turns the satisfaction survey on (once, at start).
+    pub fn set_surveys(&self, settings: SurveySettings) {
+        let settings = Arc::new(settings);
+        match &self.backend {
+            Backend::Sqlite(r) => r.set_surveys(settings),
+            Backend::Postgres(r) => r.set_surveys(settings),
+        }
+    }
+
     /// Keeps the search index up to date until `shutdown` (see `repo/search.rs`).
     pub async fn run_search_indexer(self, shutdown: CancellationToken) {
         match self.backend {
@@ -390,6 +399,9 @@ forward! {
     pub async fn send_reminder(&self, reminder: &Reminder, text: &str, expiry: std::time::Duration) -> Result<bool>;
     pub async fn follow_up_sweep(&self, policy: &FollowUpPolicy, limit: i64) -> Result<Vec<Conversation>>;
     pub async fn assign_waiting(&self, policy: &AssignPolicy, limit: i64) -> Result<usize>;
+    // repo/csat.rs
+    pub async fn surveys_due(&self, limit: i64) -> Result<Vec<SurveyDue>>;
+    pub async fn send_survey(&self, due: &SurveyDue, text: &str, buttons: &[String], expiry: std::time::Duration) -> Result<bool>;
     // repo/notes.rs
     pub async fn add_note(&self, conversation_id: i64, agent: &Agent, text: &str) -> Result<Note>;
     pub async fn notes(&self, conversation_id: i64) -> Result<Vec<Note>>;

@@ -114,6 +114,8 @@ pub struct Conversation {
     #[serde(serialize_with = "timestamp::option::serialize")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub snoozed_until: Option<DateTime<Utc>>,
+    /// The customer's latest satisfaction rating of this conversation (null: none yet).
+    pub csat: Option<Csat>,
     /// The customer's language (ISO 639-1, `zh`, `en`, ...): the channel's hint, else
     /// detected from their messages; automatic texts are sent in it.
     pub language: Option<String>,
@@ -271,6 +273,27 @@ pub enum Event {
     /// A service-level target was missed (once per target and conversation).
     #[serde(rename = "sla.breached")]
     SlaBreached(SlaBreach),
+    /// A customer rated a conversation, or commented on their rating.
+    #[serde(rename = "csat.rated")]
+    CsatRated(CsatRated),
+}
+
+/// A satisfaction rating: 1 (poor) to 5 (excellent), and what the customer added.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Csat {
+    #[schema(minimum = 1, maximum = 5)]
+    pub score: u8,
+    pub comment: Option<String>,
+}
+
+/// A customer answered a satisfaction survey (a rating, or the comment after it).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct CsatRated {
+    pub conversation_id: i64,
+    pub survey_id: i64,
+    #[schema(minimum = 1, maximum = 5)]
+    pub score: u8,
+    pub comment: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -303,6 +326,7 @@ impl Event {
             Self::NoteCreated(_) => "note.created",
             Self::ReplyRefused(_) => "reply.refused",
             Self::SlaBreached(_) => "sla.breached",
+            Self::CsatRated(_) => "csat.rated",
         }
     }
 
@@ -368,6 +392,8 @@ pub struct ConversationPatch {
     /// With status `snoozed` (ms since the epoch): when it opens again; `Some(None)` or a
     /// snooze without it: until the customer writes.
     pub snoozed_until: Option<Option<i64>>,
+    /// `Some(false)`: a resolution without the satisfaction survey.
+    pub survey: Option<bool>,
 }
 
 /// One change of a conversation's workflow fields, for its timeline.

@@ -19,6 +19,8 @@ pub struct OutboxJob {
     pub auto_generated: bool,
     /// JSON list of answers to offer as buttons, if any.
     pub choices: Option<String>,
+    /// JSON list of answers to offer as inline buttons (their press comes back as a message).
+    pub buttons: Option<String>,
     /// Attempts made before this one.
     pub attempts: i64,
     pub expires_at: i64,
@@ -69,4 +71,6 @@ pub(crate) struct Outbound<'a> {
     pub files: &'a [PreparedAttachment],
     /// Answers offered as buttons (automatic questions only).
     pub choices: &'a [String],
+    /// Answers offered as inline buttons whose press comes back as the customer's message.
+    pub buttons: &'a [String],
 }

@@ -249,6 +249,8 @@ pub(super) mod sql {
                  ELSE status_since END,
              reminded_at = NULL,
              snoozed_until = NULL,
+             survey_state = NULL,
+             survey_until = NULL,
              updated_at = $2,
              last_message_at = GREATEST(last_message_at, t.at)
          FROM (SELECT (j.value ->> 0)::bigint AS id, (j.value ->> 1)::bigint AS at
@@ -257,7 +259,12 @@ pub(super) mod sql {
          RETURNING conversations.id, channel, status, priority, flags, subject, assignee_id,
              created_at, last_message_at, contact_id, language, intake, reopened_at,
              team_id, labels, priority_reason, sla_first_response_due, sla_next_response_due,
-             sla_resolution_due, first_replied_at, sla_breaches";
+             sla_resolution_due, first_replied_at, sla_breaches, csat_score, csat_comment";
+
+    /// `$1`: JSON `[id, ...]`; the surveys among them that wait for an answer at `$2`.
+    pub const SURVEYS_WAITING: &str = "SELECT id, survey_id, survey_state, survey_until, language,
+             csat_score FROM conversations
+         WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint) AND survey_state IN ('rating', 'comment') AND survey_until >= $2";
 
     pub const VERIFIED_EMAILS_OF: &str = "SELECT contact_id, email FROM contact_verified_emails
          WHERE contact_id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)
@@ -298,6 +305,7 @@ pub(super) mod sql {
          (SELECT t.name FROM teams t WHERE t.id = c.team_id) AS team_name, c.labels,
          c.priority_reason, c.sla_first_response_due, c.sla_next_response_due,
          c.sla_resolution_due, c.first_replied_at, c.sla_breaches, c.snoozed_until,
+         c.csat_score, c.csat_comment,
          (SELECT COALESCE(json_agg(v.email ORDER BY v.verified_at), '[]')::text
              FROM contact_verified_emails v WHERE v.contact_id = c.contact_id) AS verified_emails";
 
@@ -544,6 +552,14 @@ async fn rebuild(repo: &repo::Repo, notices: Vec<super::Notice>) -> Result<Vec<s
                     target,
                     priority: super::Priority::parse(&priority).unwrap_or(super::Priority::Normal),
                     due_at: super::from_millis(due),
+                }))
+            }
+            Notice::CsatRated(conversation_id, survey_id, score, comment) => {
+                Some(Event::CsatRated(super::CsatRated {
+                    conversation_id,
+                    survey_id,
+                    score,
+                    comment,
                 }))
             }
         };

@@ -198,6 +198,8 @@ pub(super) mod sql {
                  ELSE status_since END,
              reminded_at = NULL,
              snoozed_until = NULL,
+             survey_state = NULL,
+             survey_until = NULL,
              updated_at = $2,
              last_message_at = MAX(last_message_at, t.at)
          FROM (SELECT j.value ->> 0 AS id, j.value ->> 1 AS at FROM json_each($1) AS j) AS t
@@ -205,7 +207,12 @@ pub(super) mod sql {
          RETURNING id, channel, status, priority, flags, subject, assignee_id, created_at,
              last_message_at, contact_id, language, intake, reopened_at,
              team_id, labels, priority_reason, sla_first_response_due, sla_next_response_due,
-             sla_resolution_due, first_replied_at, sla_breaches";
+             sla_resolution_due, first_replied_at, sla_breaches, csat_score, csat_comment";
+
+    /// `$1`: JSON `[id, ...]`; the surveys among them that wait for an answer at `$2`.
+    pub const SURVEYS_WAITING: &str = "SELECT id, survey_id, survey_state, survey_until, language,
+             csat_score FROM conversations
+         WHERE id IN (SELECT j.value FROM json_each($1) AS j) AND survey_state IN ('rating', 'comment') AND survey_until >= $2";
 
     pub const VERIFIED_EMAILS_OF: &str = "SELECT contact_id, email FROM contact_verified_emails
          WHERE contact_id IN (SELECT j.value FROM json_each($1) AS j) ORDER BY verified_at";
@@ -245,6 +252,7 @@ pub(super) mod sql {
          (SELECT t.name FROM teams t WHERE t.id = c.team_id) AS team_name, c.labels,
          c.priority_reason, c.sla_first_response_due, c.sla_next_response_due,
          c.sla_resolution_due, c.first_replied_at, c.sla_breaches, c.snoozed_until,
+         c.csat_score, c.csat_comment,
          (SELECT json_group_array(v.email)
              FROM contact_verified_emails v WHERE v.contact_id = c.contact_id) AS verified_emails";
 

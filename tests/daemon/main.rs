@@ -7,6 +7,7 @@ mod cli;
 mod config_check;
 mod config_first_steps;
 mod crash;
+mod csat;
 mod discord;
 mod discord_fake;
 mod dispatcher;

@@ -151,6 +151,9 @@ pub struct Outbound {
     /// Answers offered as buttons where the channel has them (Telegram's reply keyboard). The
     /// text lists them too, so a channel without buttons loses nothing.
     pub choices: Vec<String>,
+    /// Answers offered as inline buttons (Telegram's inline keyboard, Discord's buttons) whose
+    /// press comes back as an `Inbound` with the button's text; the text offers them too.
+    pub buttons: Vec<String>,
     /// What earlier attempts already delivered of a message that goes out as several platform
     /// messages; the adapter skips those parts and records each one it sends.
     pub progress: Progress,

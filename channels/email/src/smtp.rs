@@ -248,6 +248,7 @@ mod tests {
             agent_name: Some("Bob".into()),
             auto_generated: false,
             choices: Vec::new(),
+            buttons: Vec::new(),
             progress: Default::default(),
         }
     }

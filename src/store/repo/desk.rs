@@ -263,6 +263,7 @@ impl Repo {
                 reply_to: None,
                 files: &[],
                 choices: &reply.choices,
+                buttons: &[],
             };
             ids.push(outbox::queue_outbound(&mut tx, reply, now, expires_at).await?);
         }

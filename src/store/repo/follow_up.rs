@@ -95,6 +95,7 @@ impl super::Repo {
             reply_to: None,
             files: &[],
             choices: &[],
+            buttons: &[],
         };
         let id = outbox::queue_outbound(&mut tx, reply, now, after_ms(now, expiry)).await?;
         let actor = queue::Actor::automation(ACTOR);

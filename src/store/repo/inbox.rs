@@ -31,6 +31,8 @@ pub(in crate::store) struct ConversationRow {
     pub(in crate::store) first_replied_at: Option<i64>,
     pub(in crate::store) sla_breaches: String,
     pub(in crate::store) snoozed_until: Option<i64>,
+    pub(in crate::store) csat_score: Option<i64>,
+    pub(in crate::store) csat_comment: Option<String>,
     pub(in crate::store) verified_emails: String,
 }
 
@@ -77,6 +79,10 @@ impl From<ConversationRow> for Conversation {
             labels: string_list(&r.labels),
             priority_reason: r.priority_reason,
             snoozed_until: r.snoozed_until.map(from_millis),
+            csat: r.csat_score.map(|score| crate::store::Csat {
+                score: u8::try_from(score.clamp(1, 5)).unwrap_or(5),
+                comment: r.csat_comment,
+            }),
             sla,
             language: r.language,
             intake: r
@@ -412,6 +418,10 @@ impl Repo {
                  reminded_at = CASE WHEN COALESCE($2, status) <> status THEN NULL ELSE reminded_at END,
                  snoozed_until = CASE WHEN COALESCE($2, status) <> 'snoozed' THEN NULL
                      WHEN $10 THEN $11 ELSE snoozed_until END,
+                 survey_state = CASE WHEN COALESCE($2, status) = status THEN survey_state
+                     WHEN COALESCE($2, status) = 'resolved' AND $12 THEN 'due' ELSE NULL END,
+                 survey_until = CASE WHEN COALESCE($2, status) = status THEN survey_until
+                     ELSE NULL END,
                  updated_at = $9
              WHERE id = $1",
         )
@@ -426,6 +436,8 @@ impl Repo {
         .bind(now)
         .bind(snooze.is_some())
         .bind(snooze.flatten())
+        // An agent's resolution asks for the survey, unless they said not to.
+        .bind(by.is_some() && self.surveys.get().is_some() && patch.survey != Some(false))
         .execute(&mut *tx)
         .await?;
         if let Some(labels) = &patch.labels {

@@ -17,6 +17,7 @@ pub(super) use crate::store::{
 use std::sync::Arc;
 
 mod agents;
+mod csat;
 mod desk;
 mod follow_up;
 pub(in crate::store) mod inbox;
@@ -39,6 +40,8 @@ pub struct Repo {
     pub(super) writes: Arc<crate::store::WriteHealth>,
     /// The SLA policies, set once at start (none: no conversation keeps a clock).
     pub(super) clock: Arc<std::sync::OnceLock<Arc<dyn crate::store::sla::SlaClock>>>,
+    /// The satisfaction survey, set once at start (none: resolutions ask for no survey).
+    pub(super) surveys: Arc<std::sync::OnceLock<Arc<crate::store::SurveySettings>>>,
 }
 
 impl Repo {
@@ -54,6 +57,7 @@ impl Repo {
             metrics,
             writes,
             clock: Arc::default(),
+            surveys: Arc::default(),
         }
     }
 }

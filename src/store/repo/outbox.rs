@@ -190,6 +190,7 @@ impl Repo {
                 reply_to,
                 files,
                 choices: &[],
+                buttons: &[],
             },
             now,
             after_ms(now, expiry),
@@ -247,7 +248,7 @@ impl Repo {
                       WHERE i.contact_id = c.contact_id AND i.channel = c.channel
                       ORDER BY i.id LIMIT 1)) AS recipient,
                  c.subject, m.text, m.reply_to_external_id AS reply_to, m.sender_name AS agent_name,
-                 m.auto_generated, m.choices, o.attempts, o.expires_at, o.parts_sent, o.first_external_id,
+                 m.auto_generated, m.choices, m.buttons, o.attempts, o.expires_at, o.parts_sent, o.first_external_id,
                  o.delivery_id, o.status = 'sending' AS reclaimed
              FROM outbox o
              JOIN messages m ON m.id = o.message_id
@@ -545,8 +546,9 @@ pub(super) async fn queue_outbound(
 ) -> Result<i64> {
     let message_id: i64 = sqlx::query_scalar(
         "INSERT INTO messages (conversation_id, channel, direction, sender_agent_id, sender_name,
-             text, reply_to_external_id, delivery_status, created_at, auto_generated, choices)
-         VALUES ($1, $2, 'outbound', $3, $4, $5, $6, 'pending', $7, $8, $9) RETURNING id",
+             text, reply_to_external_id, delivery_status, created_at, auto_generated, choices,
+             buttons)
+         VALUES ($1, $2, 'outbound', $3, $4, $5, $6, 'pending', $7, $8, $9, $10) RETURNING id",
     )
     .bind(reply.conversation_id)
     .bind(reply.channel)
@@ -559,6 +561,10 @@ pub(super) async fn queue_outbound(
     .bind(
         (!reply.choices.is_empty())
             .then(|| serde_json::to_string(reply.choices).unwrap_or_else(|_| "[]".into())),
+    )
+    .bind(
+        (!reply.buttons.is_empty())
+            .then(|| serde_json::to_string(reply.buttons).unwrap_or_else(|_| "[]".into())),
     )
     .fetch_one(&mut *conn)
     .await?;

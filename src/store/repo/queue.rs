@@ -463,6 +463,7 @@ pub(crate) async fn apply_triage(
             reply_to: None,
             files: &[],
             choices: &[],
+            buttons: &[],
         };
         queued.push(outbox::queue_outbound(conn, reply, now, expires_at).await?);
         budget -= 1;

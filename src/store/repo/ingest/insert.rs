@@ -10,11 +10,30 @@ pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
 /// Inserts every pending new message with one statement: the rows travel as one JSON array
 /// parameter (see `sql::INSERT_MESSAGES`), so the statement is prepared once and reused, whatever the
 /// group size. Already stored ones (same channel + external id) are reported as duplicates.
-pub(super) async fn flush_new(conn: &mut Conn, group: &mut Group<'_>) -> Result<()> {
+pub(super) async fn flush_new(
+    conn: &mut Conn,
+    group: &mut Group<'_>,
+    surveys: Option<&crate::store::SurveySettings>,
+) -> Result<()> {
     if group.pending.is_empty() {
         return Ok(());
     }
     let pending = std::mem::take(&mut group.pending);
+    if surveys.is_some() {
+        let mut unknown: Vec<i64> = pending
+            .iter()
+            .map(|p| p.conversation_id)
+            .filter(|id| !group.surveys.contains_key(id))
+            .collect();
+        unknown.sort_unstable();
+        unknown.dedup();
+        if !unknown.is_empty() {
+            let mut found = super::super::csat::waiting(conn, &unknown, group.now).await?;
+            for id in unknown {
+                group.surveys.insert(id, found.remove(&id));
+            }
+        }
+    }
     let rows: Vec<serde_json::Value> = pending
         .iter()
         .map(|p| {
@@ -64,6 +83,40 @@ pub(super) async fn flush_new(conn: &mut Conn, group: &mut Group<'_>) -> Result<
                 .flagged
                 .push((p.conversation_id, p.channel, p.item, expires));
         }
+        let inbound = &p.item.inbound;
+        let answer = match (surveys, group.surveys.get_mut(&p.conversation_id)) {
+            (Some(settings), Some(slot @ Some(_))) if !inbound.auto_generated && !inbound.quiet => {
+                let wait = slot.as_mut().expect("matched Some");
+                let answer = super::super::csat::answer(
+                    wait,
+                    p.conversation_id,
+                    &inbound.text,
+                    p.item.rating.as_ref(),
+                    group.now,
+                    settings,
+                );
+                // An ordinary message ends the survey: it reopens the conversation.
+                if answer.is_none() || wait.state == "done" {
+                    *slot = None;
+                }
+                answer
+            }
+            _ => None,
+        };
+        if let Some(answer) = answer {
+            group.answered.push(id);
+            group
+                .answer_channels
+                .insert(p.conversation_id, p.channel.to_string());
+            group.answers.push(answer);
+            if group.listening {
+                let event =
+                    created_event(conn, id, p.conversation_id, &p.identity, p.item, group.now)
+                        .await?;
+                group.events.push(event);
+            }
+            continue;
+        }
         let at = p
             .item
             .inbound
@@ -111,6 +164,7 @@ pub(super) async fn flag_conversations(conn: &mut Conn, group: &mut Group<'_>) -
             reply_to: None,
             files: &[],
             choices: &[],
+            buttons: &[],
         };
         let id = outbox::queue_outbound(conn, reply, group.now, expires_at).await?;
         if group.listening {
@@ -192,6 +246,8 @@ pub(super) async fn touch_conversations(conn: &mut Conn, group: &mut Group<'_>) 
             priority_reason: row.priority_reason,
             // Customer activity ends every snooze.
             snoozed_until: None,
+            csat_score: row.csat_score,
+            csat_comment: row.csat_comment,
             sla_first_response_due: row.sla_first_response_due,
             sla_next_response_due: row.sla_next_response_due,
             sla_resolution_due: row.sla_resolution_due,
@@ -230,6 +286,8 @@ pub(super) struct TouchedRow {
     pub(super) sla_resolution_due: Option<i64>,
     pub(super) first_replied_at: Option<i64>,
     pub(super) sla_breaches: String,
+    pub(super) csat_score: Option<i64>,
+    pub(super) csat_comment: Option<String>,
 }
 
 pub(in crate::store) async fn insert_attachments(

@@ -124,7 +124,7 @@ async fn queue_automation(
                 continue;
             };
             let inbound = &item.inbound;
-            if inbound.auto_generated || inbound.quiet {
+            if inbound.auto_generated || inbound.quiet || group.answered.contains(&message_id) {
                 continue;
             }
             let conversation = report.conversation_id;
@@ -186,6 +186,12 @@ pub(super) struct Group<'a> {
     pub(super) contact_names: HashMap<i64, String>,
     /// Conversations this group reopened (resolved or snoozed before).
     pub(super) reopened: Vec<i64>,
+    /// Surveys waiting for an answer, of the conversations looked at so far.
+    pub(super) surveys: HashMap<i64, Option<super::super::csat::SurveyWait>>,
+    /// Messages that answered a survey: they neither reopen nor go to the front desk.
+    pub(super) answers: Vec<super::super::csat::SurveyAnswer>,
+    pub(super) answered: Vec<i64>,
+    pub(super) answer_channels: HashMap<i64, String>,
 }
 
 pub(super) async fn commit_group(
@@ -215,6 +221,10 @@ pub(super) async fn commit_group(
         flagged: Vec::new(),
         contact_names: HashMap::new(),
         reopened: Vec::new(),
+        surveys: HashMap::new(),
+        answers: Vec::new(),
+        answered: Vec::new(),
+        answer_channels: HashMap::new(),
     };
     let opened = prefetch(&mut tx, caches, jobs, group.now).await?;
     // The people on new messages: (job, slot, conversation, addresses).
@@ -252,7 +262,7 @@ pub(super) async fn commit_group(
                 }),
                 Change::Edited { at } | Change::Deleted { at } => {
                     // Earlier new messages of the group must exist before they can be edited.
-                    flush_new(&mut tx, &mut group).await?;
+                    flush_new(&mut tx, &mut group, store.survey_settings()).await?;
                     let deleted = matches!(inbound.change, Change::Deleted { .. });
                     let item_report = apply_change(
                         &mut tx,
@@ -277,8 +287,20 @@ pub(super) async fn commit_group(
             }
         }
     }
-    flush_new(&mut tx, &mut group).await?;
+    flush_new(&mut tx, &mut group, store.survey_settings()).await?;
     flag_conversations(&mut tx, &mut group).await?;
+    if let Some(settings) = store.survey_settings() {
+        super::super::csat::record_answers(
+            &mut tx,
+            &group.answers,
+            settings,
+            &group.answer_channels,
+            group.now,
+            group.listening,
+            &mut group.events,
+        )
+        .await?;
+    }
     touch_conversations(&mut tx, &mut group).await?;
     queue_automation(&mut tx, &mut group, jobs, &opened).await?;
     // Only messages stored now add people: a re-read old mail must not bring back someone an
