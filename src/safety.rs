@@ -359,7 +359,7 @@ impl Origin {
 
 /// After a batch is stored (with the warning to each customer whose new message held a secret,
 /// queued in the same transaction): the dispatcher is woken for the warnings, and the platform
-/// is asked to delete those messages where the bot may.
+/// is asked to delete those messages where the bot may (and for the thanks to survey answers).
 pub fn after_ingest(
     dispatcher: &Dispatcher,
     channel: &str,
@@ -367,7 +367,8 @@ pub fn after_ingest(
     report: &IngestReport,
 ) {
     use crate::store::Outcome;
-    let mut any = false;
+    // A survey answer was thanked in the same transaction.
+    let mut any = report.items.iter().any(|i| i.answered_survey);
     for (item, origin) in report.items.iter().zip(origins) {
         if !item.secret_removed || !matches!(item.outcome, Outcome::Created | Outcome::Updated) {
             continue;

@@ -68,6 +68,8 @@ pub struct IngestItem {
     /// This message opened its conversation, or reopened a resolved or snoozed one: the front
     /// desk acknowledges it.
     pub opened: bool,
+    /// It answered a satisfaction survey (and a thank-you was queued with it).
+    pub answered_survey: bool,
 }
 
 #[derive(Debug, Clone, Default)]

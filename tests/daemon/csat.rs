@@ -180,3 +180,80 @@ async fn without_csat_nothing_is_asked() {
     assert_eq!(c["csat"], Value::Null);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn on_telegram_the_survey_has_inline_buttons_and_a_press_is_the_rating() {
+    use crate::telegram_fake::{BOT_ID, FakeTelegram, private_text};
+    use switchboard::config::ChannelConfig;
+    let fake = FakeTelegram::start().await;
+    let bot = crate::telegram::bot_config(&fake);
+    let app = spawn_app_with(move |c| {
+        c.csat.enabled = true;
+        c.channels.push(ChannelConfig::Telegram(bot));
+    })
+    .await;
+    fake.push("message", private_text(7001, 1, "my withdrawal is stuck"));
+    let id = app.wait_conversations("wallet-bot", 1).await[0]["id"]
+        .as_i64()
+        .unwrap();
+    app.reply_sent(id, "Fixed, it is on its way.").await;
+    resolve(&app, id, json!({})).await;
+    let question = eventually(|| async {
+        fake.calls("sendMessage")
+            .into_iter()
+            .find(|m| m["text"].as_str().is_some_and(|t| t.starts_with(QUESTION)))
+    })
+    .await;
+    let buttons = &question["reply_markup"]["inline_keyboard"][0];
+    let data: Vec<&str> = buttons
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["callback_data"].as_str().unwrap())
+        .collect();
+    assert_eq!(data, ["1", "2", "3", "4", "5"], "{question}");
+    // The customer taps 5 under the question (Telegram delivers the press twice: once stored).
+    let press = json!({
+        "id": "press-1",
+        "from": { "id": 7001, "is_bot": false, "first_name": "Carol", "last_name": "Crypto" },
+        "message": {
+            "message_id": 9001, "date": 1_790_000_100,
+            "chat": { "id": 7001, "type": "private", "first_name": "Carol" },
+            "from": { "id": BOT_ID, "is_bot": true, "first_name": "Wallet Support" },
+            "text": question["text"]
+        },
+        "chat_instance": "ci-1",
+        "data": "5"
+    });
+    fake.push("callback_query", press.clone());
+    fake.push("callback_query", press);
+    let c = eventually(|| async {
+        let c = conversation(&app, id).await;
+        (!c["csat"].is_null()).then_some(c)
+    })
+    .await;
+    assert_eq!(c["csat"], json!({"score": 5, "comment": null}));
+    assert_eq!(c["status"], "resolved");
+    let answered = eventually(|| async {
+        let calls = fake.calls("answerCallbackQuery");
+        (!calls.is_empty()).then_some(calls)
+    })
+    .await;
+    assert_eq!(answered[0]["callback_query_id"], "press-1");
+    eventually(|| async {
+        fake.calls("sendMessage")
+            .iter()
+            .any(|m| m["text"].as_str().is_some_and(|t| t.starts_with(THANKS)))
+            .then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let presses = app
+        .messages(id)
+        .await
+        .iter()
+        .filter(|m| m["external_id"] == "callback:press-1")
+        .count();
+    assert_eq!(presses, 1);
+    app.stop().await;
+}

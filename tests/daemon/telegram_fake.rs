@@ -182,7 +182,9 @@ async fn method(
             "can_join_groups": true, "can_read_all_group_messages": false,
             "supports_inline_queries": false, "has_main_web_app": false
         })),
-        "deletewebhook" | "setwebhook" | "deletemessage" => ok(json!(true)),
+        "deletewebhook" | "setwebhook" | "deletemessage" | "answercallbackquery" => {
+            ok(json!(true))
+        }
         "getupdates" => {
             let offset = params["offset"].as_i64().unwrap_or(0);
             let timeout = params["timeout"].as_u64().unwrap_or(0);

@@ -2,7 +2,7 @@
 //! against recorded JSON. File downloads are described here and fetched by `inbound.rs`.
 
 use switchboard_core::{Change, Inbound, Sender};
-use teloxide::types::{Message, Update, UpdateKind, User};
+use teloxide::types::{CallbackQuery, Message, Update, UpdateKind, User};
 
 /// The bot itself, for group addressing rules.
 #[derive(Debug, Clone)]
@@ -27,6 +27,12 @@ pub enum Converted {
         inbound: Box<Inbound>,
         files: Vec<FileRef>,
     },
+    /// A press of one of our inline buttons: the customer's answer, and the query to answer
+    /// (Telegram shows a spinner on the button until then).
+    Pressed {
+        inbound: Box<Inbound>,
+        query_id: String,
+    },
     /// Not for us (another update kind, a group message not addressed to the bot, a bot).
     Skip(&'static str),
 }
@@ -43,6 +49,7 @@ pub fn convert(update: &Update, bot: &BotIdentity) -> Converted {
             let at = m.edit_date().copied().unwrap_or(m.date);
             message(m, bot, Change::Edited { at })
         }
+        UpdateKind::CallbackQuery(q) => pressed(q),
         UpdateKind::Error(_) => Skip("unknown update kind"),
         _ => Skip("update kind not handled"),
     }
@@ -88,6 +95,39 @@ fn message(m: &Message, bot: &BotIdentity, change: Change) -> Converted {
     Converted::Message {
         inbound: Box::new(inbound),
         files,
+    }
+}
+
+/// A button press becomes the customer's message with the button's text, in the conversation
+/// of the chat (and, in a group, of the customer) the button was under.
+fn pressed(q: &CallbackQuery) -> Converted {
+    if q.from.is_bot {
+        return Skip("button pressed by a bot");
+    }
+    let (Some(data), Some(message)) = (q.data.as_deref(), q.message.as_ref()) else {
+        return Skip("button press without data or message");
+    };
+    let chat = message.chat();
+    let thread_id = if chat.is_private() {
+        chat.id.0.to_string()
+    } else if chat.is_group() || chat.is_supergroup() {
+        format!("{}:{}", chat.id.0, q.from.id.0)
+    } else {
+        return Skip("button press in a channel");
+    };
+    let inbound = Inbound {
+        reply_to: Some(external_id(chat.id.0, message.id().0)),
+        // The query id is unique per press: a redelivered update is a duplicate.
+        ..Inbound::text(
+            thread_id,
+            format!("callback:{}", q.id.0),
+            sender(&q.from),
+            data,
+        )
+    };
+    Converted::Pressed {
+        inbound: Box::new(inbound),
+        query_id: q.id.0.clone(),
     }
 }
 
@@ -240,6 +280,7 @@ mod tests {
     fn converted(u: &Update) -> (Inbound, Vec<FileRef>) {
         match convert(u, &bot()) {
             Converted::Message { inbound, files } => (*inbound, files),
+            Converted::Pressed { .. } => panic!("a press, not a message"),
             Converted::Skip(why) => panic!("skipped: {why}"),
         }
     }
@@ -323,6 +364,52 @@ mod tests {
         let unknown: Update =
             serde_json::from_str(r#"{ "update_id": 2, "brand_new_kind": { "x": 1 } }"#).unwrap();
         assert!(matches!(convert(&unknown, &bot()), Converted::Skip(_)));
+    }
+
+    #[test]
+    fn a_button_press_is_the_customers_answer_in_their_conversation() {
+        let press = |chat: serde_json::Value, from_bot: bool| {
+            json!({
+                "id": "q-77",
+                "from": { "id": 42, "is_bot": from_bot, "first_name": "Ann" },
+                "message": {
+                    "message_id": 9, "date": 1_790_000_000, "chat": chat,
+                    "from": { "id": 999, "is_bot": true, "first_name": "Bot" },
+                    "text": "How would you rate us?"
+                },
+                "chat_instance": "c-1",
+                "data": "4"
+            })
+        };
+        let private_chat = json!({ "id": 42, "type": "private", "first_name": "Ann" });
+        let Converted::Pressed { inbound, query_id } = convert(
+            &update("callback_query", press(private_chat.clone(), false)),
+            &bot(),
+        ) else {
+            panic!("a press is an answer");
+        };
+        assert_eq!(query_id, "q-77");
+        assert_eq!(
+            (
+                inbound.thread_id.as_str(),
+                inbound.message_id.as_str(),
+                inbound.text.as_str()
+            ),
+            ("42", "callback:q-77", "4")
+        );
+        assert_eq!(inbound.reply_to.as_deref(), Some("42:9"));
+        assert_eq!(inbound.sender.id, "42");
+        let group = json!({ "id": -100, "type": "supergroup", "title": "Wallet users" });
+        let Converted::Pressed { inbound, .. } =
+            convert(&update("callback_query", press(group, false)), &bot())
+        else {
+            panic!("a press in a group is the presser's answer");
+        };
+        assert_eq!(inbound.thread_id, "-100:42");
+        assert!(matches!(
+            convert(&update("callback_query", press(private_chat, true)), &bot()),
+            Converted::Skip(_)
+        ));
     }
 }
 

@@ -51,7 +51,11 @@ pub async fn run(
             .get_updates()
             .offset(offset)
             .timeout(poll)
-            .allowed_updates([AllowedUpdate::Message, AllowedUpdate::EditedMessage]);
+            .allowed_updates([
+                AllowedUpdate::Message,
+                AllowedUpdate::EditedMessage,
+                AllowedUpdate::CallbackQuery,
+            ]);
         let updates = tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
             result = request.send() => result,
@@ -62,8 +66,9 @@ pub async fn run(
             // what parses and move past the rest.
             Err(RequestError::InvalidJson { raw, .. }) => match convert::salvage_updates(&raw) {
                 Some((updates, next)) => {
-                    let batch = to_batch(bot, &channel.config.name, &me, &updates).await;
+                    let (batch, presses) = to_batch(bot, &channel.config.name, &me, &updates).await;
                     sink.commit(batch, Some(next.to_string())).await?;
+                    answer_presses(bot, presses).await;
                     offset = next;
                     continue;
                 }
@@ -90,9 +95,10 @@ pub async fn run(
         // getUpdates takes an i32 offset; an id past it (never seen from Telegram) saturates
         // instead of wrapping to a negative offset that would re-fetch from the start.
         let next = i32::try_from(last.id.0).map_or(i32::MAX, |id| id.saturating_add(1));
-        let batch = to_batch(bot, &channel.config.name, &me, &updates).await;
+        let (batch, presses) = to_batch(bot, &channel.config.name, &me, &updates).await;
         // Messages and the next offset commit together; a crash before this re-fetches them.
         sink.commit(batch, Some(next.to_string())).await?;
+        answer_presses(bot, presses).await;
         offset = next;
     }
 }
@@ -113,7 +119,11 @@ async fn run_webhook(
         .bot
         .set_webhook(url.clone())
         .secret_token(secrecy::ExposeSecret::expose_secret(secret).to_owned())
-        .allowed_updates([AllowedUpdate::Message, AllowedUpdate::EditedMessage])
+        .allowed_updates([
+            AllowedUpdate::Message,
+            AllowedUpdate::EditedMessage,
+            AllowedUpdate::CallbackQuery,
+        ])
         .await
         .map_err(|e| ChannelError::Transient(format!("setWebhook: {e}")))?;
     tracing::info!(channel = %channel.config.name, "telegram webhook registered");
@@ -121,14 +131,29 @@ async fn run_webhook(
     Ok(())
 }
 
-/// Converts updates and fetches their files; skipped kinds are logged.
+/// Stops the spinner on pressed buttons, once the presses are stored (a failure only leaves
+/// the spinner until Telegram gives up on it).
+pub async fn answer_presses(bot: &Bot, presses: Vec<String>) {
+    for id in presses {
+        let answered = bot
+            .answer_callback_query(teloxide::types::CallbackQueryId(id))
+            .await;
+        if let Err(e) = answered {
+            tracing::debug!(error = %e, "answerCallbackQuery failed");
+        }
+    }
+}
+
+/// Converts updates and fetches their files; skipped kinds are logged. Also returns the
+/// button presses to answer once the batch is stored.
 pub async fn to_batch(
     bot: &Bot,
     channel: &str,
     me: &BotIdentity,
     updates: &[teloxide::types::Update],
-) -> Vec<switchboard_core::Inbound> {
+) -> (Vec<switchboard_core::Inbound>, Vec<String>) {
     let mut batch = Vec::with_capacity(updates.len());
+    let mut presses = Vec::new();
     for update in updates {
         match convert::convert(update, me) {
             Converted::Message { mut inbound, files } => {
@@ -137,12 +162,16 @@ pub async fn to_batch(
                 }
                 batch.push(*inbound);
             }
+            Converted::Pressed { inbound, query_id } => {
+                batch.push(*inbound);
+                presses.push(query_id);
+            }
             Converted::Skip(why) => {
                 tracing::debug!(channel, update_id = update.id.0, why, "update skipped")
             }
         }
     }
-    batch
+    (batch, presses)
 }
 
 /// Downloads a file into memory; what cannot be fetched is recorded with a note, never dropped.

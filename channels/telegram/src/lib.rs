@@ -83,7 +83,7 @@ impl TelegramChannel {
         let me = self.me.get().ok_or(WebhookError::NotReady)?;
         let update: teloxide::types::Update =
             serde_json::from_slice(body).map_err(|e| WebhookError::BadRequest(e.to_string()))?;
-        let batch = inbound::to_batch(
+        let (batch, presses) = inbound::to_batch(
             &self.bot,
             &self.config.name,
             me,
@@ -91,6 +91,7 @@ impl TelegramChannel {
         )
         .await;
         sink.commit(batch, None).await?;
+        inbound::answer_presses(&self.bot, presses).await;
         Ok(())
     }
 }
@@ -180,6 +181,9 @@ impl Channel for TelegramChannel {
             // in a group every member would see it).
             if part + 1 == texts.len() && !message.choices.is_empty() && chat.0 > 0 {
                 request = request.reply_markup(outbound::keyboard(&message.choices));
+            } else if part + 1 == texts.len() && !message.buttons.is_empty() {
+                // Inline buttons answer for whoever presses them, so groups get them too.
+                request = request.reply_markup(outbound::inline_buttons(&message.buttons));
             }
             let sent = request.send().await.map_err(|e| error::classify(&e))?;
             message

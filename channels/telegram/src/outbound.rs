@@ -13,6 +13,29 @@ pub use switchboard_core::split_text as split;
 /// Longest button text Telegram shows whole; longer answers are still in the message text.
 const MAX_BUTTON_CHARS: usize = 64;
 
+/// Telegram's limit for a button's callback data, in bytes.
+const MAX_CALLBACK_BYTES: usize = 64;
+
+/// Answers as one row of inline buttons whose press comes back as a callback query carrying
+/// the answer (cut to Telegram's 64 bytes on a character boundary).
+pub fn inline_buttons(buttons: &[String]) -> teloxide::types::ReplyMarkup {
+    use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, ReplyMarkup};
+    let row: Vec<InlineKeyboardButton> = buttons
+        .iter()
+        .take(8)
+        .map(|b| {
+            let mut end = b.len().min(MAX_CALLBACK_BYTES);
+            while !b.is_char_boundary(end) {
+                end -= 1;
+            }
+            let data = &b[..end];
+            let label: String = b.chars().take(MAX_BUTTON_CHARS).collect();
+            InlineKeyboardButton::callback(label, data.to_owned())
+        })
+        .collect();
+    ReplyMarkup::InlineKeyboard(InlineKeyboardMarkup::new([row]))
+}
+
 /// Offered answers as a one-time reply keyboard, one button per row (they are sentences, not
 /// digits), hidden again once the customer taps one.
 pub fn keyboard(choices: &[String]) -> teloxide::types::ReplyMarkup {

@@ -52,6 +52,7 @@ fn outcome(json: &str) -> Outcome {
     match first {
         Converted::Skip(why) => Outcome::Skipped(why),
         Converted::Message { inbound, files } => Outcome::Message(inbound, files),
+        Converted::Pressed { inbound, .. } => Outcome::Message(inbound, Vec::new()),
     }
 }
 

@@ -21,6 +21,7 @@ pub(super) async fn apply_change(
         outcome,
         secret_removed: item.secret_removed,
         opened: false,
+        answered_survey: false,
     };
     let found: Option<(i64, String, Option<String>, Option<i64>)> = sqlx::query_as(
         // A customer edits or deletes their own messages: look among the inbound ones first

@@ -76,6 +76,7 @@ pub(super) async fn flush_new(
             outcome: Outcome::Created,
             secret_removed: p.item.secret_removed,
             opened: false,
+            answered_survey: false,
         };
         if p.item.secret_removed {
             let expires = p.warning_expires_at;
@@ -104,6 +105,7 @@ pub(super) async fn flush_new(
             _ => None,
         };
         if let Some(answer) = answer {
+            group.reports[p.job].items[p.slot].answered_survey = true;
             group.answered.push(id);
             group
                 .answer_channels

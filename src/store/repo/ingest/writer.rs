@@ -246,6 +246,7 @@ pub(super) async fn commit_group(
                 outcome: Outcome::Duplicate,
                 secret_removed: item.secret_removed,
                 opened: false,
+                answered_survey: false,
             });
             if inbound.change == Change::New && !inbound.participants.is_empty() {
                 people.push((j, slot, conversation_id, &inbound.participants));
