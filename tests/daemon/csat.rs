@@ -257,3 +257,83 @@ async fn on_telegram_the_survey_has_inline_buttons_and_a_press_is_the_rating() {
     assert_eq!(presses, 1);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn on_discord_the_survey_has_buttons_and_a_press_is_the_rating() {
+    use crate::discord_fake::FakeDiscord;
+    use switchboard::config::ChannelConfig;
+    use switchboard_discord::ThreadMode;
+    const CAROL: u64 = 424_242_424_242_424_243;
+    let fake = FakeDiscord::start().await;
+    let config = crate::discord::config(&fake, ThreadMode::Private);
+    let app = spawn_app_with(move |c| {
+        c.csat.enabled = true;
+        c.channels.push(ChannelConfig::Discord(config));
+    })
+    .await;
+    fake.until("the bot identifies", |f| f.connected()).await;
+    let dm = fake.dm_channel(CAROL);
+    fake.push_message(dm, false, CAROL, "Carol", "my deposit is missing");
+    let id = app.wait_conversations("discord", 1).await[0]["id"]
+        .as_i64()
+        .unwrap();
+    app.reply_sent(id, "Found it, credited now.").await;
+    resolve(&app, id, json!({})).await;
+    let question = eventually(|| async {
+        fake.sends_to(dm).into_iter().find(|c| {
+            c.json["content"]
+                .as_str()
+                .is_some_and(|t| t.starts_with(QUESTION))
+        })
+    })
+    .await;
+    let row = &question.json["components"][0];
+    assert_eq!(row["type"], 1, "{:?}", question.json);
+    let ids: Vec<&str> = row["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["custom_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["answer:1", "answer:2", "answer:3", "answer:4", "answer:5"]
+    );
+    let posted = fake
+        .visible(dm)
+        .into_iter()
+        .find(|m| {
+            m["content"]
+                .as_str()
+                .is_some_and(|t| t.starts_with(QUESTION))
+        })
+        .unwrap();
+    let press = fake.press(dm, CAROL, &posted, "answer:2");
+    let c = eventually(|| async {
+        let c = conversation(&app, id).await;
+        (!c["csat"].is_null()).then_some(c)
+    })
+    .await;
+    assert_eq!(c["csat"], json!({"score": 2, "comment": null}));
+    assert_eq!(c["status"], "resolved");
+    // Discord is told the press arrived, through the interaction's callback.
+    fake.until("the press is acknowledged", |f| {
+        f.calls()
+            .iter()
+            .any(|c| c.path.contains(&format!("/interactions/{press}/")) && c.json["type"] == 6)
+    })
+    .await;
+    // The comment follows in a message of its own.
+    fake.push_message(dm, false, CAROL, "Carol", "it took two days");
+    let c = eventually(|| async {
+        let c = conversation(&app, id).await;
+        (!c["csat"]["comment"].is_null()).then_some(c)
+    })
+    .await;
+    assert_eq!(
+        c["csat"],
+        json!({"score": 2, "comment": "it took two days"})
+    );
+    assert_eq!(c["status"], "resolved");
+    app.stop().await;
+}

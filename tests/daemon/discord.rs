@@ -10,7 +10,7 @@ use switchboard_discord::{DiscordConfig, ThreadMode};
 const CHANNEL: &str = "discord";
 const CAROL: u64 = 424_242_424_242_424_242;
 
-fn config(fake: &FakeDiscord, mode: ThreadMode) -> DiscordConfig {
+pub(crate) fn config(fake: &FakeDiscord, mode: ThreadMode) -> DiscordConfig {
     let text = format!(
         "name = \"{CHANNEL}\"\ntoken = \"{TOKEN}\"\nsupport_channels = [\"{SUPPORT_CHANNEL}\"]\napi_url = \"{}\"\n",
         fake.url

@@ -136,6 +136,25 @@ impl FakeDiscord {
         message
     }
 
+    /// Dispatches INTERACTION_CREATE for `user` pressing the button `custom_id` under the
+    /// bot's message `message` in DM `channel`; returns the interaction id.
+    pub fn press(&self, channel: u64, user: u64, message: &Value, custom_id: &str) -> String {
+        let id = self.next_id().to_string();
+        self.push(
+            "INTERACTION_CREATE",
+            json!({
+                "id": id, "application_id": BOT_ID.to_string(), "type": 3,
+                "data": {"custom_id": custom_id, "component_type": 2},
+                "channel_id": channel.to_string(), "user": user_json(user, "Carol"),
+                "token": format!("token-{id}"), "version": 1, "message": message,
+                "locale": "en-US", "app_permissions": "0", "entitlements": [],
+                "authorizing_integration_owners": {}, "context": 1,
+                "attachment_size_limit": 10_485_760
+            }),
+        );
+        id
+    }
+
     /// Posts a customer message and dispatches MESSAGE_CREATE for it.
     pub fn push_message(
         &self,
@@ -326,7 +345,11 @@ async fn rest(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(&format!("Bot {TOKEN}")) {
+    // Interaction callbacks are authorized by the interaction's token in the path.
+    if !uri.path().contains("/interactions/")
+        && headers.get("authorization").and_then(|v| v.to_str().ok())
+            != Some(&format!("Bot {TOKEN}"))
+    {
         return error(401, 0, "401: Unauthorized");
     }
     let path = uri.path().to_owned();
@@ -440,6 +463,7 @@ async fn rest(
                 axum::Json(thread).into_response()
             }
             ("PUT", ["channels", _, "thread-members", _]) => StatusCode::NO_CONTENT.into_response(),
+            ("POST", ["interactions", _, _, "callback"]) => StatusCode::NO_CONTENT.into_response(),
             _ => error(404, 0, "404: Not Found"),
         };
         let call = inner.calls.last_mut().unwrap();

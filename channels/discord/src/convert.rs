@@ -104,6 +104,16 @@ pub fn edited(event: &MessageUpdateEvent, thread_id: String, sender: Sender) -> 
 }
 
 /// The Discord user as a contact identity: the id is stable, the names are what agents see.
+/// Our buttons' custom ids: this prefix, then the answer the press stands for.
+pub const BUTTON_PREFIX: &str = "answer:";
+
+/// The answer a pressed button of ours stands for.
+pub fn pressed_answer(custom_id: &str) -> Option<&str> {
+    custom_id
+        .strip_prefix(BUTTON_PREFIX)
+        .filter(|a| !a.trim().is_empty())
+}
+
 pub fn sender(user: &User) -> Sender {
     Sender {
         id: user.id.get().to_string(),

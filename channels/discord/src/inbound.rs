@@ -8,9 +8,9 @@ use crate::DiscordChannel;
 use crate::convert::{self, Place};
 use crate::error::{THREAD_EXISTS, UNKNOWN_CHANNEL, code_of};
 use serenity::all::{
-    AutoArchiveDuration, ChannelType, Context, CreateThread, EventHandler, GatewayIntents,
-    GetMessages, GuildChannel, Message, MessageId, MessageUpdateEvent, PartialGuildChannel, Ready,
-    ResumedEvent,
+    AutoArchiveDuration, ChannelType, ComponentInteraction, Context, CreateInteractionResponse,
+    CreateThread, EventHandler, GatewayIntents, GetMessages, GuildChannel, Interaction, Message,
+    MessageId, MessageUpdateEvent, PartialGuildChannel, Ready, ResumedEvent,
 };
 use serenity::client::ClientBuilder;
 use serenity::model::channel::Channel as DiscordChannelModel;
@@ -54,6 +54,8 @@ enum Work {
     Backfill,
     /// A thread was deleted or changed (locked, moved): what we know of it is looked up again.
     Forget(u64),
+    /// A customer pressed one of our buttons.
+    Press(Box<ComponentInteraction>),
 }
 
 struct Handler {
@@ -112,6 +114,12 @@ impl EventHandler for Handler {
         _: Option<GuildChannel>,
     ) {
         let _ = self.queue.send(Work::Forget(thread.id.get()));
+    }
+
+    async fn interaction_create(&self, _: Context, interaction: Interaction) {
+        if let Interaction::Component(press) = interaction {
+            let _ = self.queue.send(Work::Press(Box::new(press)));
+        }
     }
 
     async fn ready(&self, _: Context, ready: Ready) {
@@ -290,7 +298,50 @@ impl DiscordChannel {
                 self.routes.places.lock().unwrap().remove(&thread);
                 Ok(())
             }
+            Work::Press(press) => self.store_press(&press, sink).await,
         }
+    }
+
+    /// A button press becomes the customer's message with the button's answer, in the
+    /// conversation the button was posted to; then Discord is told it was received (without a
+    /// new message: the answer to it goes out through the outbox).
+    async fn store_press(
+        &self,
+        press: &ComponentInteraction,
+        sink: &dyn InboundSink,
+    ) -> Result<(), ChannelError> {
+        let Some(answer) = convert::pressed_answer(&press.data.custom_id) else {
+            tracing::debug!(custom_id = %press.data.custom_id, "a component that is not ours");
+            return Ok(());
+        };
+        if press.user.bot {
+            return Ok(());
+        }
+        let channel = press.channel_id.get();
+        let thread_id = match self.place_of(press.channel_id, press.guild_id).await {
+            Place::Dm | Place::Thread => channel.to_string(),
+            Place::Support => convert::in_channel_thread(channel, press.user.id.get()),
+            Place::Other => return Ok(()),
+        };
+        let inbound = Inbound {
+            reply_to: Some(press.message.id.get().to_string()),
+            // The interaction id is unique per press.
+            ..Inbound::text(
+                thread_id,
+                format!("interaction:{}", press.id.get()),
+                convert::sender(&press.user),
+                answer,
+            )
+        };
+        sink.commit(vec![inbound], None).await?;
+        if let Err(e) = press
+            .create_response(&self.http, CreateInteractionResponse::Acknowledge)
+            .await
+        {
+            // Discord shows "interaction failed" to the customer; the answer is stored anyway.
+            tracing::debug!(error = %e, "acknowledging a button press failed");
+        }
+        Ok(())
     }
 
     async fn store_new(

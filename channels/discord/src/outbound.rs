@@ -4,13 +4,41 @@
 
 use crate::DiscordChannel;
 use crate::error::classify;
-use serenity::builder::{CreateAllowedMentions, CreateAttachment, CreateMessage};
+use serenity::builder::{
+    CreateActionRow, CreateAllowedMentions, CreateAttachment, CreateButton, CreateMessage,
+};
 use serenity::model::channel::{MessageReference, Nonce};
 use serenity::model::id::{ChannelId, MessageId};
 use switchboard_core::{Outbound, SendError, SendReceipt};
 
 /// Discord's limit for one message's content.
 const MAX_CHARS: usize = 2000;
+
+/// Discord's limits: buttons per row, rows per message, characters of a label and of a
+/// custom id.
+const BUTTONS_PER_ROW: usize = 5;
+const MAX_ROWS: usize = 5;
+const MAX_LABEL_CHARS: usize = 80;
+const MAX_CUSTOM_ID_CHARS: usize = 100;
+
+/// Answers as rows of buttons; a press comes back as an interaction carrying the answer.
+fn buttons(answers: &[String]) -> Vec<CreateActionRow> {
+    let room = MAX_CUSTOM_ID_CHARS - crate::convert::BUTTON_PREFIX.len();
+    let buttons: Vec<CreateButton> = answers
+        .iter()
+        .take(BUTTONS_PER_ROW * MAX_ROWS)
+        .map(|a| {
+            let answer: String = a.chars().take(room).collect();
+            CreateButton::new(format!("{}{answer}", crate::convert::BUTTON_PREFIX))
+                .label(a.chars().take(MAX_LABEL_CHARS).collect::<String>())
+                .style(serenity::all::ButtonStyle::Secondary)
+        })
+        .collect();
+    buttons
+        .chunks(BUTTONS_PER_ROW)
+        .map(|row| CreateActionRow::Buttons(row.to_vec()))
+        .collect()
+}
 
 /// Discord takes nonces of at most 25 characters: the delivery's random id (cut) and the part.
 fn nonce(delivery_id: &str, part: usize) -> String {
@@ -48,6 +76,9 @@ impl DiscordChannel {
                 reference.fail_if_not_exists = Some(false);
                 builder = builder.reference_message(reference);
             }
+            if i == last && !message.buttons.is_empty() {
+                builder = builder.components(buttons(&message.buttons));
+            }
             if i == last {
                 for file in &message.attachments {
                     builder = builder
@@ -74,5 +105,26 @@ mod tests {
         assert_eq!(super::nonce(id, 0), "0123456789abcdef0123.0");
         assert!(super::nonce(id, 999).len() <= 25);
         assert_ne!(super::nonce(id, 1), super::nonce(id, 2));
+    }
+
+    #[test]
+    fn answers_become_rows_of_five_buttons_within_discords_limits() {
+        let answers: Vec<String> = (1..=7).map(|n| n.to_string()).collect();
+        let rows = serde_json::to_value(super::buttons(&answers)).unwrap();
+        assert_eq!(rows.as_array().unwrap().len(), 2);
+        assert_eq!(rows[0]["components"].as_array().unwrap().len(), 5);
+        assert_eq!(rows[1]["components"][1]["custom_id"], "answer:7");
+        assert_eq!(rows[1]["components"][1]["label"], "7");
+        let long = vec!["x".repeat(300)];
+        let row = serde_json::to_value(super::buttons(&long)).unwrap();
+        let button = &row[0]["components"][0];
+        assert_eq!(button["custom_id"].as_str().unwrap().chars().count(), 100);
+        assert_eq!(button["label"].as_str().unwrap().chars().count(), 80);
+        assert_eq!(
+            crate::convert::pressed_answer(button["custom_id"].as_str().unwrap()),
+            Some("x".repeat(93).as_str())
+        );
+        assert_eq!(crate::convert::pressed_answer("answer: "), None);
+        assert_eq!(crate::convert::pressed_answer("other:5"), None);
     }
 }
