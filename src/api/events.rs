@@ -51,8 +51,10 @@ pub struct Focus {
 
 /// Live events (Server-Sent Events), sent after each change committed.
 ///
-/// Events: `message.created`, `message.updated`, `conversation.updated`, `note.created`, and
-/// for admins `reply.refused` (an agent's reply was refused as unsafe); each
+/// Events: `message.created`, `message.updated`, `conversation.updated`, `note.created`,
+/// `sla.breached` (`{"conversation_id", "target", "priority", "due_at"}`), `csat.rated`
+/// (`{"conversation_id", "survey_id", "score", "comment"}`: a customer rated, or commented on
+/// their rating), and for admins `reply.refused` (an agent's reply was refused as unsafe); each
 /// event's data is `{"type": ..., "data": ...}` with the message, conversation or note as the
 /// API returns it. A `resync` event (`{"missed": n}`) means events were missed: reload. The
 /// stream ends when its token is revoked; streams are limited per agent and in all (429 past

@@ -251,6 +251,11 @@ function fillRow(entry, c) {
   else if (c.priority === "urgent") name.append(el("span", "tag danger", "urgent"));
   else if (c.priority === "high") name.append(el("span", "tag warn", "high"));
   if ((c.contact.verified_emails || []).length) name.append(el("span", "tag ok", "verified"));
+  if (c.csat) {
+    const rating = el("span", `tag csat${c.csat.score <= 2 ? " danger" : ""}`, `★${c.csat.score}`);
+    rating.title = `Rated ${c.csat.score} of 5`;
+    name.append(rating);
+  }
   entry.li.replaceChildren(name, meta);
   const queue = el("div", "meta queue-meta");
   const clock = el("span", "sla");
@@ -435,6 +440,10 @@ function renderHeader() {
   $("set-status").disabled = view.saving > 0;
   $("snoozed").textContent = c.status !== "snoozed" ? "" : c.snoozed_until ? `Snoozed until ${when(c.snoozed_until)}` : "Snoozed until the customer writes";
   $("snoozed").hidden = c.status !== "snoozed";
+  // The customer's rating, and their words, as text.
+  $("csat").textContent = c.csat ? `Customer rating: ${"★".repeat(c.csat.score)}${"☆".repeat(5 - c.csat.score)} ${c.csat.score}/5${c.csat.comment ? ` · “${c.csat.comment}”` : ""}` : "";
+  $("csat").hidden = !c.csat;
+  $("csat").classList.toggle("low", Boolean(c.csat && c.csat.score <= 2));
   $("assign").textContent = mine ? "Assigned to you" : "Assign to me";
   $("assign").disabled = mine || view.saving > 0;
   $("actions").hidden = false;
@@ -680,6 +689,7 @@ async function patchConversation(body, what) {
 /** The status select: snoozing asks until when first; the rest is saved at once. */
 function statusChosen() {
   const status = $("set-status").value;
+  if (status === "resolved-quiet") { closeSnooze(); patchConversation({ status: "resolved", survey: false }, "Status"); return; }
   if (status !== "snoozed") { closeSnooze(); patchConversation({ status }, "Status"); return; }
   $("snooze").hidden = false;
   $("snooze-for").focus();
@@ -948,6 +958,9 @@ function activityText(a) {
   const value = (v) => (a.field === "assignee" && v ? agentName(Number(v)) : v);
   if (a.field === "canned_answer") return `sent the canned answer ${a.new_value}`;
   if (a.field === "reminder") return "reminded the customer, who has not answered";
+  if (a.field === "survey") return "asked the customer to rate the help";
+  if (a.field === "csat") return `recorded the customer's rating: ${a.new_value}/5`;
+  if (a.field === "csat_comment") return "recorded the customer's comment on their rating";
   const field = FIELDS[a.field] || a.field;
   const [from, to] = [value(a.old_value), value(a.new_value)];
   if (!to) return `cleared the ${field} (was ${from})`;

@@ -182,6 +182,10 @@ auto_assign = false
 name = "security"
 auto_assign = false
 
+# Agents' resolutions ask for a rating (after an agent reply only).
+[csat]
+enabled = true
+
 [sla]
 business_hours = false
 [sla.low]

@@ -765,3 +765,34 @@ def test_a_snoozed_conversation_says_until_when_and_opens_again_by_itself(daemon
         ["Follow-up changed the status from snoozed to open"], timeout=10_000)
     assert conversation_json(daemon, cid)["snoozed_until"] is None
     assert inbox.errors == [] and inbox.dialogs == []
+
+
+def test_a_resolution_asks_for_a_rating_which_the_inbox_shows_as_text(daemon, inbox):
+    t = tag()
+    rated = daemon.conversation("Rita", [f"My swap failed {t}"])
+    quiet = daemon.conversation("Quinn", [f"Swap failed too {t}"])
+    for cid in (rated, quiet):
+        daemon.request("POST", f"/api/v1/conversations/{cid}/messages", {"text": "Refunded, please check."})
+    inbox.login()
+    page = inbox.page
+    inbox.filter(t, rated, quiet)
+    inbox.open(quiet)
+    page.select_option("#set-status", "resolved-quiet")
+    wait_until(page, lambda: conversation_json(daemon, quiet)["status"] == "resolved")
+    inbox.open(rated)
+    page.select_option("#set-status", "resolved")
+    # The question arrives live in the timeline, with its entry in the activity.
+    expect(page.locator("#messages li.outbound").last).to_contain_text("How would you rate the help you got?", timeout=15_000)
+    expect(page.locator("#messages li.activity")).to_contain_text(["Survey asked the customer to rate the help"])
+    hostile = '<img src=x onerror="window.__pwned=1">'
+    daemon.customer_writes(rated, f"4 - quick, thanks {hostile}")
+    expect(page.locator("#csat")).to_have_text(f"Customer rating: ★★★★☆ 4/5 · “quick, thanks {hostile}”")
+    expect(inbox.row(rated).locator(".tag.csat")).to_have_text("★4")
+    expect(page.locator("#set-status")).to_have_value("resolved")
+    expect(page.locator("#messages li.activity")).to_contain_text(["Survey recorded the customer's rating: 4/5"])
+    assert page.evaluate("window.__pwned") is None
+    page.screenshot(path="/tmp/inbox-csat.png")
+    # Resolved without survey: nothing was asked.
+    assert not any("How would you rate" in x for x in outbound_texts(daemon, quiet))
+    assert conversation_json(daemon, quiet)["csat"] is None
+    assert inbox.errors == [] and inbox.dialogs == []

@@ -63,10 +63,16 @@ impl super::Repo {
             .send_survey_tx(due, text, buttons, expiry, &settings)
             .await;
         self.writes.record(&result);
-        let Some(message) = result? else {
+        let Some((message, conversation)) = result? else {
             return Ok(false);
         };
-        self.bus.emit(|| vec![Event::MessageCreated(message)]);
+        self.bus.emit(|| {
+            // The conversation event tells an open inbox to read the new timeline entry.
+            vec![
+                Event::MessageCreated(message),
+                Event::ConversationUpdated(conversation),
+            ]
+        });
         Ok(true)
     }
 
@@ -77,7 +83,7 @@ impl super::Repo {
         buttons: &[String],
         expiry: Duration,
         settings: &SurveySettings,
-    ) -> Result<Option<Message>> {
+    ) -> Result<Option<(Message, Conversation)>> {
         let now = now_ms();
         let mut tx = begin_write(&self.pool).await?;
         let (contact_id, answered, asked_recently): (i64, bool, bool) = sqlx::query_as(
@@ -157,8 +163,9 @@ impl super::Repo {
         )
         .await?;
         let message = inbox::message(&mut tx, message_id).await?;
+        let conversation = inbox::conversation(&mut tx, due.conversation_id).await?;
         tx.commit().await?;
-        Ok(Some(message))
+        Ok(Some((message, conversation)))
     }
 }
 

@@ -59,10 +59,16 @@ impl super::Repo {
     ) -> Result<bool> {
         let result = self.send_reminder_tx(reminder, text, expiry).await;
         self.writes.record(&result);
-        let Some(message) = result? else {
+        let Some((message, conversation)) = result? else {
             return Ok(false);
         };
-        self.bus.emit(|| vec![Event::MessageCreated(message)]);
+        self.bus.emit(|| {
+            // The conversation event tells an open inbox to read the new timeline entry.
+            vec![
+                Event::MessageCreated(message),
+                Event::ConversationUpdated(conversation),
+            ]
+        });
         Ok(true)
     }
 
@@ -71,7 +77,7 @@ impl super::Repo {
         reminder: &Reminder,
         text: &str,
         expiry: Duration,
-    ) -> Result<Option<Message>> {
+    ) -> Result<Option<(Message, Conversation)>> {
         let now = now_ms();
         let mut tx = begin_write(&self.pool).await?;
         let taken = sqlx::query(
@@ -110,8 +116,9 @@ impl super::Repo {
         )
         .await?;
         let message = inbox::message(&mut tx, id).await?;
+        let conversation = inbox::conversation(&mut tx, reminder.conversation_id).await?;
         tx.commit().await?;
-        Ok(Some(message))
+        Ok(Some((message, conversation)))
     }
 
     /// Resolves pending conversations unanswered for the policy's time and opens snoozed ones
