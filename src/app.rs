@@ -87,6 +87,7 @@ impl Application {
                 assignment: config.assignment.clone(),
                 teams: teams.clone(),
                 follow_up: config.follow_up.policy(),
+                spike: config.spike.clone(),
             },
         )?;
         if config.csat.enabled {

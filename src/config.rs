@@ -29,6 +29,7 @@ pub struct Config {
     pub sla: crate::automation::routing::SlaConfig,
     pub follow_up: crate::automation::routing::FollowUpConfig,
     pub csat: crate::automation::csat::CsatConfig,
+    pub spike: crate::automation::spike::SpikeConfig,
     #[serde(rename = "channel")]
     pub channels: Vec<ChannelConfig>,
 }
@@ -450,6 +451,7 @@ impl Config {
         ));
         errors.extend(self.follow_up.validate());
         errors.extend(self.csat.validate());
+        errors.extend(self.spike.validate());
         if let Some(name) = &self.verification.email_channel {
             match self.channels.iter().find(|c| c.name() == name) {
                 Some(ChannelConfig::Email(_)) => {}

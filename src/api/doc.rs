@@ -43,6 +43,7 @@ use utoipa::{IntoResponses, OpenApi, ToResponse, ToSchema};
         queue::delete_team,
         queue::list_labels,
         queue::put_label,
+        queue::list_spikes,
         messages::list_messages,
         messages::post_message,
         messages::retry_message,

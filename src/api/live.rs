@@ -352,7 +352,7 @@ impl Pending {
             }
             Event::SlaBreached(b) => b.conversation_id,
             Event::CsatRated(r) => r.conversation_id,
-            Event::ReplyRefused(_) => return,
+            Event::ReplyRefused(_) | Event::SpikeDetected(_) => return,
         };
         if self.overflowed.contains(&conversation) {
             return;

@@ -148,6 +148,7 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
             put(queue::put_team).delete(queue::delete_team),
         )
         .route("/labels", get(queue::list_labels))
+        .route("/spikes", get(queue::list_spikes))
         .route("/labels/{name}", put(queue::put_label))
         .route(
             "/notices",

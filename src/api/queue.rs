@@ -241,3 +241,45 @@ pub async fn list_activity(
         activity: state.store.activity(id).await?,
     }))
 }
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct SpikeQuery {
+    /// Only the episodes still going on.
+    active: Option<bool>,
+    /// At most this many, 1 to 200 (default 50); other values are brought into that range.
+    limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SpikeList {
+    spikes: Vec<crate::store::Spike>,
+}
+
+/// Spike episodes, newest first (admin only).
+///
+/// Admin only: an agent without the admin role gets 403. With `[spike]` configured, more new
+/// conversations of one intake category (or mentioning one keyword) than the threshold within
+/// the window start an episode: a `spike.detected` event to admins' streams and one webhook,
+/// whose outcome is kept here. It ends when the count falls back.
+#[utoipa::path(get, path = "/api/v1/spikes", params(SpikeQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The latest episodes", body = SpikeList),
+        (status = 400, response = BadRequest),
+        AdminErrors,
+    ))]
+pub async fn list_spikes(
+    State(state): State<AppState>,
+    _admin: AdminAgent,
+    super::error::Query(query): super::error::Query<SpikeQuery>,
+) -> Result<axum::Json<SpikeList>, ApiError> {
+    let limit = query.limit.unwrap_or(50).clamp(1, 200);
+    Ok(axum::Json(SpikeList {
+        spikes: state
+            .store
+            .spikes(query.active.unwrap_or(false), limit)
+            .await?,
+    }))
+}

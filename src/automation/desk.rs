@@ -617,6 +617,7 @@ mod tests {
                 priority_reason: None,
                 sla: None,
                 snoozed_until: None,
+                csat: None,
                 language: None,
                 intake: None,
                 created_at: Default::default(),

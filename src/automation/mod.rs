@@ -16,6 +16,7 @@ pub mod intake;
 pub mod knowledge;
 pub mod language;
 pub mod routing;
+pub mod spike;
 pub mod texts;
 pub mod urgency;
 pub mod wait;
@@ -54,6 +55,7 @@ pub struct Queue {
     pub teams: Vec<crate::store::TeamSpec>,
     /// Reminders to and closing of conversations waiting on the customer.
     pub follow_up: crate::store::FollowUpPolicy,
+    pub spike: spike::SpikeConfig,
 }
 
 /// How often the configured teams are written again.
@@ -75,6 +77,8 @@ struct Inner {
     queue: Queue,
     swept: Mutex<Option<Instant>>,
     teams_synced: Mutex<Option<Instant>>,
+    /// For spike webhooks: no redirects (the body would go where nobody configured).
+    http: reqwest::Client,
 }
 
 impl FrontDesk {
@@ -104,6 +108,11 @@ impl FrontDesk {
                 queue,
                 swept: Mutex::new(None),
                 teams_synced: Mutex::new(Some(Instant::now())),
+                http: reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
+                    .build()
+                    .map_err(|e| anyhow::anyhow!("spike webhook client: {e}"))?,
             }),
         })
     }
@@ -300,7 +309,8 @@ impl FrontDesk {
             tracing::info!(assigned, "waiting conversations assigned");
         }
         self.follow_up().await?;
-        self.surveys().await
+        self.surveys().await?;
+        self.spikes().await
     }
 
     /// What the store needs to read survey answers and thank for them, from `[csat]` and
@@ -316,6 +326,50 @@ impl FrontDesk {
             comment_thanks: texts.all("csat_comment_thanks"),
             expiry: self.inner.expiry,
         }
+    }
+
+    /// Opens spike episodes (an event and one webhook each) and ends those that are over.
+    async fn spikes(&self) -> crate::store::Result<()> {
+        let inner = &self.inner;
+        let config = &inner.queue.spike;
+        if !config.enabled() {
+            return Ok(());
+        }
+        let since = crate::store::now_ms().saturating_sub(config.window_ms());
+        let keywords = config.watched_keywords();
+        let counts = inner
+            .store
+            .spike_counts(since, config.categories, &keywords)
+            .await?;
+        let over: Vec<_> = counts
+            .into_iter()
+            .filter(|c| c.count > i64::from(config.threshold))
+            .collect();
+        inner.store.settle_spikes(&over).await?;
+        for count in &over {
+            let Some(spike) = inner.store.open_spike(count).await? else {
+                continue;
+            };
+            tracing::warn!(kind = %spike.kind, key = %spike.key, count = spike.count,
+                window_secs = config.window.as_secs(), "spike of new conversations");
+            if config.webhook_url.is_some() {
+                // Off the sweep: a slow receiver must not hold up reminders and surveys.
+                let (client, config, store) =
+                    (inner.http.clone(), config.clone(), inner.store.clone());
+                tokio::spawn(async move {
+                    let Some(outcome) = spike::notify(&client, &config, &spike).await else {
+                        return;
+                    };
+                    if outcome != "delivered" {
+                        tracing::warn!(spike = spike.id, %outcome, "spike webhook not delivered");
+                    }
+                    if let Err(e) = store.spike_webhook(spike.id, &outcome).await {
+                        tracing::warn!(error = %e, "recording the spike webhook failed");
+                    }
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Asks the customers of conversations agents resolved to rate the help.

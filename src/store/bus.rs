@@ -67,6 +67,9 @@ pub(crate) enum Notice {
     /// Conversation id, survey id, score, comment.
     #[serde(rename = "q")]
     CsatRated(i64, i64, u8, Option<String>),
+    /// Episode id, kind, key, count, started (ms).
+    #[serde(rename = "k")]
+    SpikeDetected(i64, String, String, i64, i64),
 }
 
 impl Notice {
@@ -88,6 +91,13 @@ impl Notice {
                 b.target.clone(),
                 b.priority.as_str().to_owned(),
                 b.due_at.timestamp_millis(),
+            ),
+            Event::SpikeDetected(s) => Self::SpikeDetected(
+                s.id,
+                s.kind.clone(),
+                s.key.clone(),
+                s.count,
+                s.started_at.timestamp_millis(),
             ),
             Event::CsatRated(r) => {
                 Self::CsatRated(r.conversation_id, r.survey_id, r.score, r.comment.clone())

@@ -115,6 +115,15 @@ pub struct SurveySettings {
     pub expiry: std::time::Duration,
 }
 
+/// A category's or keyword's count of new conversations in the spike window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpikeCount {
+    /// `category` or `keyword`.
+    pub kind: &'static str,
+    pub key: String,
+    pub count: i64,
+}
+
 /// A conversation an agent resolved, due its survey.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SurveyDue {

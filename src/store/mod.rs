@@ -26,7 +26,8 @@ pub use bus::{EventBus, Published};
 pub use copy::{CopyReport, copy_sqlite_to_postgres};
 pub use desk::{
     AssignPolicy, DeskContext, DeskItem, DeskOutcome, DeskPlan, DeskReply, FollowUpPolicy,
-    KnownIssue, NewKnownIssue, Reminder, SurveyDue, SurveySettings, Triage, TriageChange,
+    KnownIssue, NewKnownIssue, Reminder, SpikeCount, SurveyDue, SurveySettings, Triage,
+    TriageChange,
 };
 pub use files::FileStore;
 pub use ingest::{
@@ -399,6 +400,12 @@ forward! {
     pub async fn send_reminder(&self, reminder: &Reminder, text: &str, expiry: std::time::Duration) -> Result<bool>;
     pub async fn follow_up_sweep(&self, policy: &FollowUpPolicy, limit: i64) -> Result<Vec<Conversation>>;
     pub async fn assign_waiting(&self, policy: &AssignPolicy, limit: i64) -> Result<usize>;
+    // repo/spike.rs
+    pub async fn spike_counts(&self, since: i64, categories: bool, keywords: &[String]) -> Result<Vec<SpikeCount>>;
+    pub async fn open_spike(&self, over: &SpikeCount) -> Result<Option<Spike>>;
+    pub async fn settle_spikes(&self, over: &[SpikeCount]) -> Result<()>;
+    pub async fn spike_webhook(&self, id: i64, outcome: &str) -> Result<()>;
+    pub async fn spikes(&self, active: bool, limit: i64) -> Result<Vec<Spike>>;
     // repo/csat.rs
     pub async fn surveys_due(&self, limit: i64) -> Result<Vec<SurveyDue>>;
     pub async fn send_survey(&self, due: &SurveyDue, text: &str, buttons: &[String], expiry: std::time::Duration) -> Result<bool>;

@@ -276,6 +276,31 @@ pub enum Event {
     /// A customer rated a conversation, or commented on their rating.
     #[serde(rename = "csat.rated")]
     CsatRated(CsatRated),
+    /// A spike episode started (once per episode).
+    #[serde(rename = "spike.detected")]
+    SpikeDetected(Spike),
+}
+
+/// A spike: more new conversations of one intake category, or mentioning one keyword, than
+/// the threshold within the window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Spike {
+    pub id: i64,
+    /// `category` or `keyword`.
+    pub kind: String,
+    /// The category id or the keyword.
+    pub key: String,
+    /// New conversations in the window: when it started (event), or at most (list).
+    pub count: i64,
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(value_type = String, format = DateTime)]
+    pub started_at: DateTime<Utc>,
+    /// When the count fell back to the threshold; null while it lasts.
+    #[serde(serialize_with = "timestamp::option::serialize")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub ended_at: Option<DateTime<Utc>>,
+    /// The webhook's outcome (`delivered`, or why not); null while sending or without one.
+    pub webhook: Option<String>,
 }
 
 /// A satisfaction rating: 1 (poor) to 5 (excellent), and what the customer added.
@@ -327,12 +352,14 @@ impl Event {
             Self::ReplyRefused(_) => "reply.refused",
             Self::SlaBreached(_) => "sla.breached",
             Self::CsatRated(_) => "csat.rated",
+            Self::SpikeDetected(_) => "spike.detected",
         }
     }
 
     /// Events only admins' streams carry.
     pub fn admin_only(&self) -> bool {
-        matches!(self, Self::ReplyRefused(_))
+        // A spike is an operational alert: admins (and the webhook) act on it.
+        matches!(self, Self::ReplyRefused(_) | Self::SpikeDetected(_))
     }
 }
 

@@ -266,6 +266,12 @@ pub(super) mod sql {
              csat_score FROM conversations
          WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint) AND survey_state IN ('rating', 'comment') AND survey_until >= $2";
 
+    /// New conversations since `$1` per intake category.
+    pub const SPIKE_CATEGORIES: &str =
+        "SELECT intake::jsonb ->> 'category' AS category, COUNT(*) FROM conversations
+         WHERE created_at >= $1 AND intake IS NOT NULL AND intake::jsonb ->> 'category' IS NOT NULL
+         GROUP BY intake::jsonb ->> 'category'";
+
     pub const VERIFIED_EMAILS_OF: &str = "SELECT contact_id, email FROM contact_verified_emails
          WHERE contact_id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)
          ORDER BY verified_at";
@@ -552,6 +558,17 @@ async fn rebuild(repo: &repo::Repo, notices: Vec<super::Notice>) -> Result<Vec<s
                     target,
                     priority: super::Priority::parse(&priority).unwrap_or(super::Priority::Normal),
                     due_at: super::from_millis(due),
+                }))
+            }
+            Notice::SpikeDetected(id, kind, key, count, started) => {
+                Some(Event::SpikeDetected(super::Spike {
+                    id,
+                    kind,
+                    key,
+                    count,
+                    started_at: super::from_millis(started),
+                    ended_at: None,
+                    webhook: None,
                 }))
             }
             Notice::CsatRated(conversation_id, survey_id, score, comment) => {

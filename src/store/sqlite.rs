@@ -214,6 +214,12 @@ pub(super) mod sql {
              csat_score FROM conversations
          WHERE id IN (SELECT j.value FROM json_each($1) AS j) AND survey_state IN ('rating', 'comment') AND survey_until >= $2";
 
+    /// New conversations since `$1` per intake category.
+    pub const SPIKE_CATEGORIES: &str =
+        "SELECT intake ->> 'category' AS category, COUNT(*) FROM conversations
+         WHERE created_at >= $1 AND intake IS NOT NULL AND intake ->> 'category' IS NOT NULL
+         GROUP BY intake ->> 'category'";
+
     pub const VERIFIED_EMAILS_OF: &str = "SELECT contact_id, email FROM contact_verified_emails
          WHERE contact_id IN (SELECT j.value FROM json_each($1) AS j) ORDER BY verified_at";
 

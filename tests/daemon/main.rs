@@ -23,6 +23,7 @@ mod queue;
 mod safety;
 mod scale_out;
 mod security;
+mod spike;
 mod store;
 mod telegram;
 mod telegram_fake;

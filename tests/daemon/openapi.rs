@@ -1055,6 +1055,17 @@ async fn every_documented_operation_answers_as_documented() {
     c.expect(400, M::PUT, "/api/v1/labels/vip", agent, bad_color)
         .await;
     c.expect(200, M::GET, "/api/v1/labels", agent, None).await;
+    c.expect(
+        200,
+        M::GET,
+        "/api/v1/spikes?active=true&limit=5",
+        admin,
+        None,
+    )
+    .await;
+    c.expect(403, M::GET, "/api/v1/spikes", agent, None).await;
+    c.expect(400, M::GET, "/api/v1/spikes?active=maybe", admin, None)
+        .await;
     c.expect(200, M::GET, &format!("{one}/activity"), agent, None)
         .await;
     let missing = "/api/v1/conversations/999999/activity";

@@ -200,15 +200,12 @@ pub(in crate::store) async fn waiting(
     conversations: &[i64],
     now: i64,
 ) -> Result<HashMap<i64, SurveyWait>> {
-    let rows: Vec<(i64, i64, String, i64, Option<String>, Option<i64>)> =
-        sqlx::query_as(sql::SURVEYS_WAITING)
-            .bind(
-                serde_json::to_string(conversations)
-                    .map_err(|e| StoreError::Invalid(e.to_string()))?,
-            )
-            .bind(now)
-            .fetch_all(&mut *conn)
-            .await?;
+    type Row = (i64, i64, String, i64, Option<String>, Option<i64>);
+    let rows: Vec<Row> = sqlx::query_as(sql::SURVEYS_WAITING)
+        .bind(serde_json::to_string(conversations).map_err(|e| StoreError::Invalid(e.to_string()))?)
+        .bind(now)
+        .fetch_all(&mut *conn)
+        .await?;
     Ok(rows
         .into_iter()
         .map(|(id, survey_id, state, until, language, score)| {

@@ -27,6 +27,7 @@ mod notes;
 pub(in crate::store) mod outbox;
 pub(in crate::store) mod queue;
 mod search;
+mod spike;
 mod threading;
 mod verification;
 
