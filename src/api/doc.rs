@@ -5,7 +5,7 @@
 use super::error::ErrorBody;
 use super::{
     agents, attachments, canned_answers, contacts, conversations, events, inbound, knowledge,
-    messages, notes, notices, ops, queue, verification,
+    messages, notes, notices, ops, queue, reports, verification,
 };
 use std::collections::BTreeMap;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -44,6 +44,8 @@ use utoipa::{IntoResponses, OpenApi, ToResponse, ToSchema};
         queue::list_labels,
         queue::put_label,
         queue::list_spikes,
+        reports::summary,
+        reports::agents,
         messages::list_messages,
         messages::post_message,
         messages::retry_message,

@@ -19,6 +19,7 @@ mod notes;
 mod notices;
 mod ops;
 mod queue;
+mod reports;
 mod verification;
 
 pub use auth::AuthLimiter;
@@ -149,6 +150,8 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
         )
         .route("/labels", get(queue::list_labels))
         .route("/spikes", get(queue::list_spikes))
+        .route("/reports/summary", get(reports::summary))
+        .route("/reports/agents", get(reports::agents))
         .route("/labels/{name}", put(queue::put_label))
         .route(
             "/notices",

@@ -16,6 +16,7 @@ pub mod model;
 mod notes;
 pub(crate) mod outbox;
 mod postgres;
+pub mod reports;
 pub(crate) mod search;
 pub mod sla;
 mod sqlite;
@@ -400,6 +401,9 @@ forward! {
     pub async fn send_reminder(&self, reminder: &Reminder, text: &str, expiry: std::time::Duration) -> Result<bool>;
     pub async fn follow_up_sweep(&self, policy: &FollowUpPolicy, limit: i64) -> Result<Vec<Conversation>>;
     pub async fn assign_waiting(&self, policy: &AssignPolicy, limit: i64) -> Result<usize>;
+    // repo/reports.rs
+    pub async fn report_summary(&self, range: &reports::ReportRange) -> Result<reports::Summary>;
+    pub async fn report_agents(&self, from: i64, to: i64) -> Result<Vec<reports::AgentFigures>>;
     // repo/spike.rs
     pub async fn spike_counts(&self, since: i64, categories: bool, keywords: &[String]) -> Result<Vec<SpikeCount>>;
     pub async fn open_spike(&self, over: &SpikeCount) -> Result<Option<Spike>>;

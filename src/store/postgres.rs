@@ -272,6 +272,9 @@ pub(super) mod sql {
          WHERE created_at >= $1 AND intake IS NOT NULL AND intake::jsonb ->> 'category' IS NOT NULL
          GROUP BY intake::jsonb ->> 'category'";
 
+    /// A conversation's intake category (`c`), for reports.
+    pub const CATEGORY_OF: &str = "c.intake::jsonb ->> 'category'";
+
     pub const VERIFIED_EMAILS_OF: &str = "SELECT contact_id, email FROM contact_verified_emails
          WHERE contact_id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)
          ORDER BY verified_at";

@@ -220,6 +220,9 @@ pub(super) mod sql {
          WHERE created_at >= $1 AND intake IS NOT NULL AND intake ->> 'category' IS NOT NULL
          GROUP BY intake ->> 'category'";
 
+    /// A conversation's intake category (`c`), for reports.
+    pub const CATEGORY_OF: &str = "c.intake ->> 'category'";
+
     pub const VERIFIED_EMAILS_OF: &str = "SELECT contact_id, email FROM contact_verified_emails
          WHERE contact_id IN (SELECT j.value FROM json_each($1) AS j) ORDER BY verified_at";
 

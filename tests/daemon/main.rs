@@ -20,6 +20,7 @@ mod mail_servers;
 mod openapi;
 mod postgres;
 mod queue;
+mod reports;
 mod safety;
 mod scale_out;
 mod security;

@@ -26,6 +26,7 @@ mod misc;
 mod notes;
 pub(in crate::store) mod outbox;
 pub(in crate::store) mod queue;
+mod reports;
 mod search;
 mod spike;
 mod threading;
