@@ -1,8 +1,11 @@
 //! The inbox at scale: BENCH_MESSAGES messages (1,000,000) in BENCH_CONVERSATIONS conversations
 //! (100,000) written through the ingest path and indexed for search, then the daemon binary on
-//! that database: p50/p99 of listing conversations and of searches over HTTP, and its memory.
+//! that database: p50/p99 of listing conversations, of searches and of reports over HTTP, and
+//! its memory. For the reports an agent answered every conversation, half are resolved (a
+//! tenth of those late for their SLA) with a survey each, a quarter of them rated.
 //!
-//! `cargo bench --bench scale` (about three minutes on two cores); without `--bench` (as in
+//! `cargo bench --bench scale` (about ten minutes on two cores; `BENCH_CASES=reports` for the
+//! reports alone); without `--bench` (as in
 //! `cargo test --all-targets`) a small smoke run. `BENCH_DATABASE_URL=postgres://...` (an empty
 //! database) measures PostgreSQL.
 
@@ -96,6 +99,13 @@ fn main() {
             t.await.unwrap();
         }
         let ingest = started.elapsed();
+        let (agent, token) = store
+            .create_agent("Bench", "b@example.com", switchboard::store::Role::Admin)
+            .await
+            .unwrap();
+        let started = Instant::now();
+        queue_history(&url, agent.id).await;
+        let history = started.elapsed();
         let started = Instant::now();
         while store.index_for_search(20_000).await.unwrap() > 0 {}
         let indexed = started.elapsed();
@@ -110,7 +120,8 @@ fn main() {
         };
         println!(
             "scale: {messages} messages in {conversations} conversations: ingest {ingest:.1?} \
-             ({:.0} msg/s), search index {indexed:.1?}; {database}",
+             ({:.0} msg/s), agent replies, resolutions and surveys {history:.1?}, search index \
+             {indexed:.1?}; {database}",
             messages as f64 / ingest.as_secs_f64(),
         );
 
@@ -143,22 +154,6 @@ fn main() {
             }
             command
         };
-        let out = switchboard()
-            .args([
-                "agent",
-                "add",
-                "--name",
-                "Bench",
-                "--email",
-                "b@example.com",
-                "--config",
-            ])
-            .arg(&config)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "agent add: {out:?}");
-        let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-        assert!(!token.is_empty());
         let mut daemon = Daemon(
             switchboard()
                 .args(["run", "--config"])
@@ -209,6 +204,12 @@ fn main() {
             .find(|n| n * 7919 % TEMPLATES.len() == 0 && *n > messages / 2)
             .unwrap_or(0);
         let rare = hash(with_hash);
+        let now = chrono::Utc::now();
+        let range = format!(
+            "from={}&to={}",
+            (now - chrono::Duration::days(30)).format("%Y-%m-%dT%H:%M:%SZ"),
+            (now + chrono::Duration::days(1)).format("%Y-%m-%dT%H:%M:%SZ"),
+        );
         let cases: Vec<(&str, String)> = vec![
             ("list, first page", "/api/v1/conversations?limit=50".into()),
             ("list, second page", second_page),
@@ -252,15 +253,34 @@ fn main() {
                 "search: no match",
                 "/api/v1/conversations?limit=50&q=zzzqqqxxx".into(),
             ),
+            (
+                "reports: summary, 31 days",
+                format!("/api/v1/reports/summary?{range}"),
+            ),
+            (
+                "reports: summary, one channel",
+                format!("/api/v1/reports/summary?{range}&channel=scale"),
+            ),
+            (
+                "reports: agents, 31 days",
+                format!("/api/v1/reports/agents?{range}"),
+            ),
         ];
-        for (name, path) in &cases {
+        // BENCH_CASES=reports measures only the cases whose name holds it.
+        let only = std::env::var("BENCH_CASES").unwrap_or_default();
+        for (name, path) in cases.iter().filter(|(n, _)| n.contains(only.as_str())) {
             let mut times = Vec::with_capacity(rounds);
             let mut found = 0;
             for _ in 0..rounds {
                 let t = Instant::now();
                 let page = get(path.clone()).await.expect(name);
                 times.push(t.elapsed());
-                found = page["conversations"].as_array().map_or(0, Vec::len);
+                found = page["conversations"]
+                    .as_array()
+                    .map(Vec::len)
+                    .or(page["totals"]["new"].as_u64().map(|n| n as usize))
+                    .or(page["agents"][0]["replies"].as_u64().map(|n| n as usize))
+                    .unwrap_or(0);
             }
             println!(
                 "scale: {name:<30} {} ({found} on the page)",
@@ -283,6 +303,64 @@ fn main() {
         );
         drop(daemon);
     });
+}
+
+/// What agents did, written straight into the database (ingest has no agent side): a reply by
+/// `agent` in every conversation within two hours, half of them resolved within a day (their
+/// timeline says so), one in ten of those past its first-response target, one survey per
+/// resolution and a rating on a quarter of them; conversations in thirds of two categories and
+/// none.
+async fn queue_history(url: &str, agent: i64) {
+    let statements = [
+        format!(
+            "UPDATE conversations SET first_replied_at = created_at + (id % 7200) * 1000,
+                 assignee_id = CASE WHEN id % 10 = 0 THEN NULL ELSE {agent} END,
+                 sla_first_response_due = created_at + 3600000,
+                 sla_breaches = CASE WHEN id % 20 = 0 THEN '[\"first_response\"]' ELSE '[]' END,
+                 intake = CASE WHEN id % 3 = 0 THEN '{{\"category\":\"deposit\"}}'
+                     WHEN id % 3 = 1 THEN '{{\"category\":\"scam\"}}' ELSE NULL END,
+                 status = CASE WHEN id % 2 = 0 THEN 'resolved' ELSE status END,
+                 status_since = CASE WHEN id % 2 = 0 THEN created_at + (id % 86400) * 1000
+                     ELSE status_since END"
+        ),
+        format!(
+            "INSERT INTO messages (conversation_id, channel, direction, sender_agent_id,
+                 sender_name, text, delivery_status, created_at, auto_generated)
+             SELECT id, channel, 'outbound', {agent}, 'Bench', 'We are on it.', 'sent',
+                 first_replied_at, false FROM conversations"
+        ),
+        format!(
+            "INSERT INTO conversation_activity (conversation_id, agent_id, actor, field,
+                 old_value, new_value, created_at)
+             SELECT id, {agent}, 'agent', 'status', 'open', 'resolved', status_since
+             FROM conversations WHERE status = 'resolved'"
+        ),
+        "INSERT INTO surveys (conversation_id, contact_id, channel, asked_at, score, rated_at)
+         SELECT id, contact_id, channel, status_since,
+             CASE WHEN id % 8 = 0 THEN (id % 5) + 1 ELSE NULL END,
+             CASE WHEN id % 8 = 0 THEN status_since ELSE NULL END
+         FROM conversations WHERE status = 'resolved'"
+            .to_owned(),
+    ];
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        for s in &statements {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(s.clone()))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        for s in &statements {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(s.clone()))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        pool.close().await;
+    }
 }
 
 /// The daemon process, killed however the bench ends: a panic must not leave it running (its

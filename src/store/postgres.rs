@@ -272,6 +272,10 @@ pub(super) mod sql {
          WHERE created_at >= $1 AND intake IS NOT NULL AND intake::jsonb ->> 'category' IS NOT NULL
          GROUP BY intake::jsonb ->> 'category'";
 
+    /// Around an integer expression: its values in the group as one comma-separated text.
+    pub const LIST_START: &str = "string_agg((";
+    pub const LIST_END: &str = ")::text, ',')";
+
     /// A conversation's intake category (`c`), for reports.
     pub const CATEGORY_OF: &str = "c.intake::jsonb ->> 'category'";
 

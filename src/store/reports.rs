@@ -24,23 +24,6 @@ pub(crate) struct Keys {
     pub category: Option<String>,
 }
 
-/// One conversation's contribution to one figure.
-#[derive(Debug, Clone)]
-pub(crate) enum Fact {
-    /// Opened in the range: its first response time (ms), if answered; whether an SLA
-    /// applied and whether it was missed.
-    New {
-        first_response: Option<i64>,
-        sla: bool,
-        breached: bool,
-    },
-    /// Resolved in the range, after this long (ms since it was opened).
-    Resolved(i64),
-    Reopened,
-    /// A survey asked in the range, and the rating if given.
-    Survey(Option<i64>),
-}
-
 /// Percentiles of a duration, in seconds; null without samples.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
 pub struct Times {
@@ -98,51 +81,33 @@ pub struct Summary {
     pub by_category: Vec<Figures>,
 }
 
-/// The raw samples of one group, made into figures at the end.
-#[derive(Default)]
-struct Tally {
-    new: u64,
-    resolved: u64,
-    reopened: u64,
-    first_response: Vec<i64>,
-    resolution: Vec<i64>,
-    sla_total: u64,
-    sla_breached: u64,
-    surveys: u64,
-    responses: u64,
-    score_sum: i64,
+/// The counts and samples (ms) of one group of conversations, made into figures at the end.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Tally {
+    pub new: u64,
+    pub resolved: u64,
+    pub reopened: u64,
+    pub first_response: Vec<i64>,
+    pub resolution: Vec<i64>,
+    pub sla_total: u64,
+    pub sla_breached: u64,
+    pub surveys: u64,
+    pub responses: u64,
+    pub score_sum: i64,
 }
 
 impl Tally {
-    fn add(&mut self, fact: &Fact) {
-        match *fact {
-            Fact::New {
-                first_response,
-                sla,
-                breached,
-            } => {
-                self.new += 1;
-                if let Some(ms) = first_response {
-                    self.first_response.push(ms.max(0));
-                }
-                if sla {
-                    self.sla_total += 1;
-                    self.sla_breached += u64::from(breached);
-                }
-            }
-            Fact::Resolved(ms) => {
-                self.resolved += 1;
-                self.resolution.push(ms.max(0));
-            }
-            Fact::Reopened => self.reopened += 1,
-            Fact::Survey(score) => {
-                self.surveys += 1;
-                if let Some(s) = score {
-                    self.responses += 1;
-                    self.score_sum = self.score_sum.saturating_add(s);
-                }
-            }
-        }
+    fn merge(&mut self, other: &Tally) {
+        self.new += other.new;
+        self.resolved += other.resolved;
+        self.reopened += other.reopened;
+        self.first_response.extend_from_slice(&other.first_response);
+        self.resolution.extend_from_slice(&other.resolution);
+        self.sla_total += other.sla_total;
+        self.sla_breached += other.sla_breached;
+        self.surveys += other.surveys;
+        self.responses += other.responses;
+        self.score_sum = self.score_sum.saturating_add(other.score_sum);
     }
 
     fn figures(mut self, key: Option<String>) -> Figures {
@@ -192,12 +157,12 @@ fn times(samples: &mut [i64]) -> Times {
     }
 }
 
-/// Adds up `facts` in all and per dimension.
-pub(crate) fn summarize(facts: &[(Keys, Fact)]) -> Summary {
+/// Adds up the tallies of each combination of keys in all and per dimension.
+pub(crate) fn summarize(groups: &[(Keys, Tally)]) -> Summary {
     let mut totals = Tally::default();
     let mut by: [BTreeMap<Option<String>, Tally>; 4] = Default::default();
-    for (keys, fact) in facts {
-        totals.add(fact);
+    for (keys, tally) in groups {
+        totals.merge(tally);
         let values = [
             Some(keys.channel.clone()),
             keys.team.clone(),
@@ -205,7 +170,7 @@ pub(crate) fn summarize(facts: &[(Keys, Fact)]) -> Summary {
             keys.category.clone(),
         ];
         for (map, key) in by.iter_mut().zip(values) {
-            map.entry(key).or_default().add(fact);
+            map.entry(key).or_default().merge(tally);
         }
     }
     let [channel, team, language, category] = by.map(|map| {
@@ -297,30 +262,31 @@ mod tests {
 
     #[test]
     fn figures_add_up_per_dimension_with_nearest_rank_percentiles() {
-        let mut facts = Vec::new();
-        // Ten answered in 1..=10 minutes on the website, two under an SLA, one missed.
-        for minute in 1..=10 {
-            let fact = Fact::New {
-                first_response: Some(minute * 60_000),
-                sla: minute <= 2,
-                breached: minute == 2,
-            };
-            facts.push((keys("website", Some("china")), fact));
-        }
-        facts.push((
-            keys("telegram", None),
-            Fact::New {
-                first_response: None,
-                sla: false,
-                breached: false,
-            },
-        ));
-        facts.push((keys("telegram", None), Fact::Resolved(3_600_000)));
-        facts.push((keys("telegram", None), Fact::Reopened));
-        facts.push((keys("website", Some("china")), Fact::Survey(Some(5))));
-        facts.push((keys("website", Some("china")), Fact::Survey(Some(2))));
-        facts.push((keys("website", Some("china")), Fact::Survey(None)));
-        let summary = summarize(&facts);
+        // Ten answered in 1..=10 minutes on the website, two under an SLA, one missed, with
+        // three surveys (5, 2, unanswered); one unanswered on Telegram, resolved after an
+        // hour and reopened.
+        let website = Tally {
+            new: 10,
+            first_response: (1..=10).map(|m| m * 60_000).collect(),
+            sla_total: 2,
+            sla_breached: 1,
+            surveys: 3,
+            responses: 2,
+            score_sum: 7,
+            ..Tally::default()
+        };
+        let telegram = Tally {
+            new: 1,
+            resolved: 1,
+            reopened: 1,
+            resolution: vec![3_600_000],
+            ..Tally::default()
+        };
+        let groups = [
+            (keys("website", Some("china")), website),
+            (keys("telegram", None), telegram),
+        ];
+        let summary = summarize(&groups);
         let t = &summary.totals;
         assert_eq!((t.new, t.resolved, t.reopened), (11, 1, 1));
         assert_eq!(t.first_response_seconds.count, 10);

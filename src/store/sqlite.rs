@@ -220,6 +220,10 @@ pub(super) mod sql {
          WHERE created_at >= $1 AND intake IS NOT NULL AND intake ->> 'category' IS NOT NULL
          GROUP BY intake ->> 'category'";
 
+    /// Around an integer expression: its values in the group as one comma-separated text.
+    pub const LIST_START: &str = "group_concat(";
+    pub const LIST_END: &str = ")";
+
     /// A conversation's intake category (`c`), for reports.
     pub const CATEGORY_OF: &str = "c.intake ->> 'category'";
 

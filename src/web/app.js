@@ -143,7 +143,11 @@ function logout(message) {
   canned.firstChild.value = "";
   $("notices").replaceChildren();
   $("notices").hidden = true;
-  $("app").classList.remove("reading");
+  $("app").classList.remove("reading", "reporting");
+  $("reports").hidden = true;
+  $("report-totals").replaceChildren();
+  $("report-charts").replaceChildren();
+  $("report-agents").tBodies[0].replaceChildren();
   $("app").hidden = true;
   $("token").value = "";
   $("login").hidden = false;
@@ -1113,6 +1117,209 @@ async function loadCanned() {
   }
 }
 
+// ---- reports ----
+
+function openReports() {
+  $("app").classList.add("reporting");
+  $("reports").hidden = false;
+  const team = $("report-team");
+  const chosen = team.value;
+  const options = [el("option", "", "All teams")];
+  options[0].value = "";
+  for (const t of state.teams.values()) {
+    const option = el("option", "", t.name);
+    option.value = String(t.id);
+    options.push(option);
+  }
+  team.replaceChildren(...options);
+  team.value = chosen;
+  loadReports();
+  $("close-reports").focus();
+}
+
+function closeReports() {
+  $("app").classList.remove("reporting");
+  $("reports").hidden = true;
+  $("open-reports").focus();
+}
+
+/** The query of the chosen range and filters. */
+function reportQuery() {
+  const days = Number($("report-range").value) || 7;
+  const to = new Date();
+  const from = new Date(to.getTime() - days * 86400e3);
+  const params = new URLSearchParams({ from: from.toISOString(), to: to.toISOString() });
+  if ($("report-team").value) params.set("team", $("report-team").value);
+  if ($("report-channel").value) params.set("channel", $("report-channel").value);
+  return params;
+}
+
+/** Seconds as a short duration: 42 s, 5 min, 1 h 20 min, 2 d 3 h. */
+function duration(seconds) {
+  if (seconds === null || seconds === undefined) return "—";
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.round(s / 60)} min`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
+  return `${Math.floor(s / 86400)} d ${Math.round((s % 86400) / 3600)} h`;
+}
+
+const percent = (rate) => (rate === null || rate === undefined ? "—" : `${Math.round(rate * 1000) / 10} %`);
+
+async function loadReports() {
+  const session = state.session;
+  const query = reportQuery();
+  $("report-error").textContent = "";
+  try {
+    const summary = await api(`/api/v1/reports/summary?${query}`);
+    if (session !== state.session || $("reports").hidden) return;
+    renderTotals(summary.totals);
+    renderCharts(summary);
+    fillChannels(summary.by_channel);
+  } catch (e) {
+    if (!quiet(e)) $("report-error").textContent = `Reports not loaded: ${e.message}`;
+    return;
+  }
+  const agentsQuery = reportQuery();
+  agentsQuery.delete("team");
+  agentsQuery.delete("channel");
+  const body = $("report-agents").tBodies[0];
+  // Per-agent figures are the admins' (the API answers others 403).
+  if (!state.me || state.me.role !== "admin") {
+    body.replaceChildren();
+    $("agents-csv").hidden = true;
+    $("agents-note").textContent = "Only admins see the figures of each agent.";
+    return;
+  }
+  try {
+    const { agents } = await api(`/api/v1/reports/agents?${agentsQuery}`);
+    if (session !== state.session) return;
+    $("agents-note").textContent = agents.length ? "All teams and channels." : "No agent activity in this range.";
+    $("agents-csv").hidden = false;
+    body.replaceChildren(...agents.map((a) => {
+      const row = el("tr");
+      const rating = a.csat.average === null ? "—" : `${a.csat.average} (${a.csat.responses})`;
+      for (const value of [a.name || `#${a.agent_id}`, a.replies, a.conversations_replied, a.resolved, duration(a.first_response_seconds.p50), rating]) {
+        row.append(el("td", "", String(value)));
+      }
+      return row;
+    }));
+  } catch (e) {
+    if (quiet(e)) return;
+    body.replaceChildren();
+    $("agents-csv").hidden = true;
+    $("agents-note").textContent = /403|admin/i.test(e.message) ? "Only admins see the figures of each agent." : `Not loaded: ${e.message}`;
+  }
+}
+
+function renderTotals(t) {
+  const card = (label, value, detail) => {
+    const div = el("div");
+    const dd = el("dd", "", value);
+    if (detail) dd.append(" ", el("small", "", detail));
+    div.append(el("dt", "", label), dd);
+    return div;
+  };
+  $("report-totals").replaceChildren(
+    card("New", String(t.new)),
+    card("Resolved", String(t.resolved)),
+    card("Reopened", String(t.reopened)),
+    card("First reply p50", duration(t.first_response_seconds.p50), `p90 ${duration(t.first_response_seconds.p90)}`),
+    card("Resolution p50", duration(t.resolution_seconds.p50), `p90 ${duration(t.resolution_seconds.p90)}`),
+    card("SLA missed", percent(t.sla.rate), `${t.sla.breached} of ${t.sla.total}`),
+    card("Rating", t.csat.average === null ? "—" : `${t.csat.average} / 5`, `${percent(t.csat.response_rate)} answered`),
+  );
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+
+function svg(tag, attributes) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attributes || {})) node.setAttribute(k, String(v));
+  return node;
+}
+
+/** A horizontal bar chart of new and resolved per group; labels are text nodes. */
+function barChart(title, groups, noKey) {
+  const box = el("figure", "chart");
+  box.append(el("h4", "", title));
+  const shown = groups.slice(0, 8);
+  if (!shown.length) {
+    box.append(el("p", "meta", "Nothing in this range."));
+    return box;
+  }
+  const max = Math.max(1, ...shown.map((g) => Math.max(g.new, g.resolved)));
+  const row = 30, left = 110, width = 300;
+  const chart = svg("svg", { viewBox: `0 0 ${left + width + 40} ${shown.length * row + 4}`, role: "img" });
+  chart.append(Object.assign(svg("title"), { textContent: `${title}: new and resolved conversations` }));
+  shown.forEach((g, i) => {
+    const y = i * row + 2;
+    const name = g.key === null ? noKey : g.key;
+    const label = svg("text", { x: 0, y: y + 16 });
+    label.textContent = name.length > 16 ? `${name.slice(0, 15)}…` : name;
+    const tip = svg("title");
+    tip.textContent = `${name}: ${g.new} new, ${g.resolved} resolved`;
+    label.append(tip);
+    chart.append(label);
+    for (const [k, dy, cls] of [["new", 0, "bar-new"], ["resolved", 13, "bar-resolved"]]) {
+      const w = Math.max(1, Math.round((g[k] / max) * width));
+      chart.append(svg("rect", { x: left, y: y + dy, width: g[k] ? w : 0, height: 11, class: cls }));
+      const n = svg("text", { x: left + (g[k] ? w : 0) + 4, y: y + dy + 10 });
+      n.textContent = String(g[k]);
+      chart.append(n);
+    }
+  });
+  box.append(chart, el("p", "legend", "■ blue: new · ■ green: resolved"));
+  return box;
+}
+
+function renderCharts(summary) {
+  $("report-charts").replaceChildren(
+    barChart("By channel", summary.by_channel, "—"),
+    barChart("By team", summary.by_team, "No team"),
+    barChart("By language", summary.by_language, "Unknown"),
+    barChart("By category", summary.by_category, "No category"),
+  );
+}
+
+function fillChannels(groups) {
+  const select = $("report-channel");
+  const chosen = select.value;
+  const names = new Set(groups.map((g) => g.key).filter(Boolean));
+  if (chosen) names.add(chosen);
+  const options = [el("option", "", "All channels")];
+  options[0].value = "";
+  for (const name of [...names].sort()) {
+    const option = el("option", "", name);
+    option.value = name;
+    options.push(option);
+  }
+  select.replaceChildren(...options);
+  select.value = chosen;
+}
+
+/** Fetches a CSV with the token and hands it to the browser as a download. */
+async function downloadCsv(which) {
+  const query = reportQuery();
+  if (which === "agents") { query.delete("team"); query.delete("channel"); }
+  query.set("format", "csv");
+  $("report-error").textContent = "";
+  try {
+    const response = await fetch(`/api/v1/reports/${which}?${query}`, { headers: { Authorization: `Bearer ${state.token}` } });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const url = URL.createObjectURL(await response.blob());
+    const link = el("a");
+    link.href = url;
+    link.download = `switchboard-${which}.csv`;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  } catch (e) {
+    $("report-error").textContent = `CSV not downloaded: ${e.message}`;
+  }
+}
+
 // ---- live updates ----
 
 /** Applies an event to an open timeline (or to its header); returns whether the timeline changed. */
@@ -1264,6 +1471,11 @@ $("login").addEventListener("submit", async (e) => {
   try { await start(); } catch (err) { if (!quiet(err)) logout(`Could not open the inbox: ${err.message}`); }
 });
 $("logout").addEventListener("click", () => logout());
+$("open-reports").addEventListener("click", () => openReports());
+$("close-reports").addEventListener("click", () => closeReports());
+for (const id of ["report-range", "report-team", "report-channel"]) $(id).addEventListener("change", () => loadReports());
+$("report-csv").addEventListener("click", () => downloadCsv("summary"));
+$("agents-csv").addEventListener("click", () => downloadCsv("agents"));
 $("status").addEventListener("change", () => loadConversations(true));
 $("search").addEventListener("input", () => { clearTimeout(state.searchTimer); state.searchTimer = setTimeout(() => loadConversations(true), 250); });
 $("more").addEventListener("click", () => loadConversations(false));

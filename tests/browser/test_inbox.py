@@ -796,3 +796,45 @@ def test_a_resolution_asks_for_a_rating_which_the_inbox_shows_as_text(daemon, in
     assert not any("How would you rate" in x for x in outbound_texts(daemon, quiet))
     assert conversation_json(daemon, quiet)["csat"] is None
     assert inbox.errors == [] and inbox.dialogs == []
+
+
+def test_the_reports_page_shows_figures_charts_and_agents_as_text(daemon, inbox, open_inbox):
+    t = tag()
+    hostile = f'<img src=x onerror="window.__pwned=1">{t}'
+    team = daemon.request("POST", "/api/v1/teams", {"name": hostile[:40], "languages": []})["team"]
+    cid = daemon.conversation("Rhea", [f"Where is my refund {t}"])
+    daemon.request("PATCH", f"/api/v1/conversations/{cid}", {"team_id": team["id"]})
+    daemon.request("POST", f"/api/v1/conversations/{cid}/messages", {"text": "Sent today."})
+    inbox.login()
+    page = inbox.page
+    page.click("#open-reports")
+    expect(page.locator("#reports")).to_be_visible()
+    expect(page.locator("#report-totals dt")).to_contain_text(["New", "Resolved", "Reopened", "First reply p50"])
+    summary = daemon.request("GET", "/api/v1/reports/summary")
+    expect(page.locator("#report-totals div").first).to_contain_text(str(summary["totals"]["new"]))
+    # The team's hostile name is a chart label, as text.
+    expect(page.locator("#report-charts figure").nth(1).locator("svg text").first).to_be_visible()
+    labels = page.locator("#report-charts svg title").all_text_contents()
+    assert any(hostile[:40] in x for x in labels), labels
+    assert page.evaluate("window.__pwned") is None
+    # One team only: the totals follow.
+    page.select_option("#report-team", str(team["id"]))
+    expect(page.locator("#report-totals div").first).to_contain_text("1")
+    expect(page.locator("#report-agents tbody tr")).not_to_have_count(0)
+    page.screenshot(path="/tmp/inbox-reports.png", full_page=True)
+    with page.expect_download() as download:
+        page.click("#report-csv")
+    assert download.value.suggested_filename == "switchboard-summary.csv"
+    page.click("#close-reports")
+    expect(page.locator("#conversation")).to_be_visible()
+
+    # An agent sees the summary, not their colleagues' figures.
+    token = daemon.add_agent(f"Rob {t}", f"rob-{t}@example.com")
+    phone = open_inbox(390, 844)
+    phone.login(token)
+    phone.page.click("#open-reports")
+    expect(phone.page.locator("#agents-note")).to_have_text("Only admins see the figures of each agent.")
+    expect(phone.page.locator("#agents-csv")).to_be_hidden()
+    assert phone.page.evaluate("document.documentElement.scrollWidth") <= 390
+    phone.page.screenshot(path="/tmp/inbox-reports-mobile.png", full_page=True)
+    assert inbox.errors == [] and inbox.dialogs == [] and phone.errors == []

@@ -1,10 +1,10 @@
-//! The rows reports are made of: one indexed read per figure over the range (conversations
-//! opened, resolved, reopened; surveys asked; agents' replies and resolutions), each of a few
-//! columns, added up in `store/reports.rs`.
+//! The rows reports are made of: one indexed, grouped read per figure over the range
+//! (conversations opened, resolved, reopened; surveys asked; agents' replies and resolutions),
+//! added up in `store/reports.rs`.
 
 use super::*;
 use crate::store::reports::{
-    AgentFigures, AgentTally, Fact, Keys, ReportRange, Summary, summarize,
+    AgentFigures, AgentTally, Keys, ReportRange, Summary, Tally, summarize,
 };
 use std::collections::HashMap;
 
@@ -15,7 +15,27 @@ fn keys_sql() -> String {
 
 type KeyColumns = (String, Option<i64>, Option<String>, Option<String>);
 
+/// `SQL` the values of `expr` in the group as one text (see `sql::LIST_START`).
+fn list(expr: &str) -> String {
+    format!("{}{expr}{}", sql::LIST_START, sql::LIST_END)
+}
+
+/// The durations (ms) of a `list`, negative ones (clock skew) as 0.
+fn samples(list: Option<&str>) -> Vec<i64> {
+    list.unwrap_or("")
+        .split(',')
+        .filter_map(|v| v.trim().parse::<i64>().ok())
+        .map(|v| v.max(0))
+        .collect()
+}
+
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
 impl super::Repo {
+    /// Every figure is one grouped statement per kind of event: the rows that come back are
+    /// combinations of keys, not conversations (their durations travel as one text each).
     pub async fn report_summary(&self, range: &ReportRange) -> Result<Summary> {
         let teams: HashMap<i64, String> = sqlx::query_as("SELECT id, name FROM teams")
             .fetch_all(&self.pool)
@@ -41,65 +61,104 @@ impl super::Repo {
             });
         }
         let k = keys_sql();
-        let mut facts: Vec<(Keys, Fact)> = Vec::new();
+        let group = format!(
+            "GROUP BY c.channel, c.team_id, c.language, {}",
+            sql::CATEGORY_OF
+        );
+        let mut groups: Vec<(Keys, Tally)> = Vec::new();
 
         let opened = format!(
-            "SELECT {k}, c.first_replied_at - c.created_at, c.sla_first_response_due IS NOT NULL,
-                 c.sla_breaches <> '[]'
-             FROM conversations c WHERE c.created_at >= $1 AND c.created_at < $2{filter}"
+            "SELECT {k}, COUNT(*),
+                 SUM(CASE WHEN c.sla_first_response_due IS NOT NULL THEN 1 ELSE 0 END),
+                 SUM(CASE WHEN c.sla_breaches <> '[]' THEN 1 ELSE 0 END), {}
+             FROM conversations c WHERE c.created_at >= $1 AND c.created_at < $2{filter} {group}",
+            list("c.first_replied_at - c.created_at")
         );
         type Opened = (
             String,
             Option<i64>,
             Option<String>,
             Option<String>,
-            Option<i64>,
-            bool,
-            bool,
+            i64,
+            i64,
+            i64,
+            Option<String>,
         );
         let rows: Vec<Opened> = self.report_rows(&opened, range).await?;
-        for (a, b, c, d, first_response, sla, breached) in rows {
-            let fact = Fact::New {
-                first_response,
-                sla,
-                breached,
+        for (a, b, c, d, n, sla, breached, first) in rows {
+            let tally = Tally {
+                new: count(n),
+                sla_total: count(sla),
+                sla_breached: count(breached),
+                first_response: samples(first.as_deref()),
+                ..Tally::default()
             };
-            facts.push((keys((a, b, c, d)), fact));
+            groups.push((keys((a, b, c, d)), tally));
         }
 
         let resolved = format!(
-            "SELECT {k}, c.status_since - c.created_at FROM conversations c
-             WHERE c.status = 'resolved' AND c.status_since >= $1 AND c.status_since < $2{filter}"
+            "SELECT {k}, COUNT(*), {} FROM conversations c
+             WHERE c.status = 'resolved' AND c.status_since >= $1 AND c.status_since < $2{filter}
+             {group}",
+            list("c.status_since - c.created_at")
         );
-        type Resolved = (String, Option<i64>, Option<String>, Option<String>, i64);
+        type Resolved = (
+            String,
+            Option<i64>,
+            Option<String>,
+            Option<String>,
+            i64,
+            Option<String>,
+        );
         let rows: Vec<Resolved> = self.report_rows(&resolved, range).await?;
-        for (a, b, c, d, took) in rows {
-            facts.push((keys((a, b, c, d)), Fact::Resolved(took)));
+        for (a, b, c, d, n, took) in rows {
+            let tally = Tally {
+                resolved: count(n),
+                resolution: samples(took.as_deref()),
+                ..Tally::default()
+            };
+            groups.push((keys((a, b, c, d)), tally));
         }
 
         let reopened = format!(
-            "SELECT {k} FROM conversations c
-             WHERE c.reopened_at >= $1 AND c.reopened_at < $2{filter}"
+            "SELECT {k}, COUNT(*) FROM conversations c
+             WHERE c.reopened_at >= $1 AND c.reopened_at < $2{filter} {group}"
         );
-        let rows: Vec<KeyColumns> = self.report_rows(&reopened, range).await?;
-        facts.extend(rows.into_iter().map(|r| (keys(r), Fact::Reopened)));
+        type Reopened = (String, Option<i64>, Option<String>, Option<String>, i64);
+        let rows: Vec<Reopened> = self.report_rows(&reopened, range).await?;
+        for (a, b, c, d, n) in rows {
+            let tally = Tally {
+                reopened: count(n),
+                ..Tally::default()
+            };
+            groups.push((keys((a, b, c, d)), tally));
+        }
 
         let surveys = format!(
-            "SELECT {k}, s.score FROM surveys s JOIN conversations c ON c.id = s.conversation_id
-             WHERE s.asked_at >= $1 AND s.asked_at < $2{filter}"
+            "SELECT {k}, COUNT(*), COUNT(s.score), COALESCE(SUM(CAST(s.score AS INTEGER)), 0)
+             FROM surveys s JOIN conversations c ON c.id = s.conversation_id
+             WHERE s.asked_at >= $1 AND s.asked_at < $2{filter} {group}"
         );
         type Surveyed = (
             String,
             Option<i64>,
             Option<String>,
             Option<String>,
-            Option<i64>,
+            i64,
+            i64,
+            i64,
         );
         let rows: Vec<Surveyed> = self.report_rows(&surveys, range).await?;
-        for (a, b, c, d, score) in rows {
-            facts.push((keys((a, b, c, d)), Fact::Survey(score)));
+        for (a, b, c, d, sent, responses, sum) in rows {
+            let tally = Tally {
+                surveys: count(sent),
+                responses: count(responses),
+                score_sum: sum,
+                ..Tally::default()
+            };
+            groups.push((keys((a, b, c, d)), tally));
         }
-        Ok(summarize(&facts))
+        Ok(summarize(&groups))
     }
 
     async fn report_rows<T>(&self, sql: &str, range: &ReportRange) -> Result<Vec<T>>
@@ -148,37 +207,37 @@ impl super::Repo {
         for (agent, n) in resolved {
             tallies.entry(agent).or_default().resolved = n.max(0) as u64;
         }
-        let answered: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT assignee_id, first_replied_at - created_at FROM conversations
+        let answered = format!(
+            "SELECT assignee_id, {} FROM conversations
              WHERE created_at >= $1 AND created_at < $2 AND assignee_id IS NOT NULL
-               AND first_replied_at IS NOT NULL",
-        )
-        .bind(from)
-        .bind(to)
-        .fetch_all(&self.pool)
-        .await?;
-        for (agent, ms) in answered {
-            tallies
-                .entry(agent)
-                .or_default()
-                .first_response
-                .push(ms.max(0));
+               AND first_replied_at IS NOT NULL
+             GROUP BY assignee_id",
+            list("first_replied_at - created_at")
+        );
+        let answered: Vec<(i64, Option<String>)> = sqlx::query_as(sqlx::AssertSqlSafe(answered))
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.pool)
+            .await?;
+        for (agent, list) in answered {
+            tallies.entry(agent).or_default().first_response = samples(list.as_deref());
         }
-        let surveys: Vec<(i64, Option<i64>)> = sqlx::query_as(
-            "SELECT c.assignee_id, s.score FROM surveys s JOIN conversations c ON c.id = s.conversation_id
-             WHERE s.asked_at >= $1 AND s.asked_at < $2 AND c.assignee_id IS NOT NULL",
+        let surveys: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT c.assignee_id, COUNT(*), COUNT(s.score),
+                 COALESCE(SUM(CAST(s.score AS INTEGER)), 0)
+             FROM surveys s JOIN conversations c ON c.id = s.conversation_id
+             WHERE s.asked_at >= $1 AND s.asked_at < $2 AND c.assignee_id IS NOT NULL
+             GROUP BY c.assignee_id",
         )
         .bind(from)
         .bind(to)
         .fetch_all(&self.pool)
         .await?;
-        for (agent, score) in surveys {
+        for (agent, sent, responses, sum) in surveys {
             let t = tallies.entry(agent).or_default();
-            t.surveys += 1;
-            if let Some(s) = score {
-                t.responses += 1;
-                t.score_sum = t.score_sum.saturating_add(s);
-            }
+            t.surveys = count(sent);
+            t.responses = count(responses);
+            t.score_sum = sum;
         }
         let names: HashMap<i64, String> = sqlx::query_as("SELECT id, name FROM agents")
             .fetch_all(&self.pool)
