@@ -33,6 +33,8 @@ const COPIED: &[&str] = &[
     "automation_queue",
     "notices",
     "conversation_activity",
+    "surveys",
+    "spike_episodes",
 ];
 
 /// Tables that are not copied: migration bookkeeping, the health probe's scratch row, and the
