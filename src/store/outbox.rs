@@ -61,6 +61,22 @@ pub(crate) fn after_ms(now: i64, d: Duration) -> i64 {
     now.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+impl<'a> Outbound<'a> {
+    /// An automatic text (no agent, files, quote or buttons).
+    pub(crate) fn automatic(conversation_id: i64, channel: &'a str, text: &'a str) -> Self {
+        Self {
+            conversation_id,
+            channel,
+            agent: None,
+            text,
+            reply_to: None,
+            files: &[],
+            choices: &[],
+            buttons: &[],
+        }
+    }
+}
+
 /// A reply to write: by an agent, or automatic (`agent: None`).
 pub(crate) struct Outbound<'a> {
     pub conversation_id: i64,

@@ -124,14 +124,8 @@ impl super::Repo {
             return Ok(None);
         }
         let question = Outbound {
-            conversation_id: due.conversation_id,
-            channel: &due.channel,
-            agent: None,
-            text,
-            reply_to: None,
-            files: &[],
-            choices: &[],
             buttons,
+            ..Outbound::automatic(due.conversation_id, &due.channel, text)
         };
         let message_id =
             outbox::queue_outbound(&mut tx, question, now, after_ms(now, expiry)).await?;
@@ -353,16 +347,7 @@ pub(in crate::store) async fn record_answers(
         if let (Some(text), Some(channel), false) = (thanks, channel, a.changed)
             && !text.is_empty()
         {
-            let reply = Outbound {
-                conversation_id: a.conversation_id,
-                channel,
-                agent: None,
-                text,
-                reply_to: None,
-                files: &[],
-                choices: &[],
-                buttons: &[],
-            };
+            let reply = Outbound::automatic(a.conversation_id, channel, text);
             let id =
                 outbox::queue_outbound(conn, reply, now, after_ms(now, settings.expiry)).await?;
             if listening {

@@ -93,16 +93,7 @@ impl super::Repo {
         if taken == 0 {
             return Ok(None);
         }
-        let reply = Outbound {
-            conversation_id: reminder.conversation_id,
-            channel: &reminder.channel,
-            agent: None,
-            text,
-            reply_to: None,
-            files: &[],
-            choices: &[],
-            buttons: &[],
-        };
+        let reply = Outbound::automatic(reminder.conversation_id, &reminder.channel, text);
         let id = outbox::queue_outbound(&mut tx, reply, now, after_ms(now, expiry)).await?;
         let actor = queue::Actor::automation(ACTOR);
         queue::record(

@@ -455,16 +455,7 @@ pub(crate) async fn apply_triage(
                 "routing rule names no canned answer; nothing sent");
             continue;
         };
-        let reply = crate::store::outbox::Outbound {
-            conversation_id,
-            channel,
-            agent: None,
-            text: &text,
-            reply_to: None,
-            files: &[],
-            choices: &[],
-            buttons: &[],
-        };
+        let reply = crate::store::outbox::Outbound::automatic(conversation_id, channel, &text);
         queued.push(outbox::queue_outbound(conn, reply, now, expires_at).await?);
         budget -= 1;
         let actor = Actor::automation(&change.actor);

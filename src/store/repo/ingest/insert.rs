@@ -158,16 +158,7 @@ pub(super) async fn flag_conversations(conn: &mut Conn, group: &mut Group<'_>) -
             continue;
         }
         warned.push(conversation_id);
-        let reply = crate::store::outbox::Outbound {
-            conversation_id,
-            channel,
-            agent: None,
-            text,
-            reply_to: None,
-            files: &[],
-            choices: &[],
-            buttons: &[],
-        };
+        let reply = crate::store::outbox::Outbound::automatic(conversation_id, channel, text);
         let id = outbox::queue_outbound(conn, reply, group.now, expires_at).await?;
         if group.listening {
             let message = inbox::message(conn, id).await?;
